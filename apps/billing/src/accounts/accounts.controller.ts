@@ -1,0 +1,24 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { RpcRequest } from '@gateway/contracts';
+import { AccountsService } from './accounts.service';
+
+@Controller()
+export class AccountsController {
+  constructor(private readonly accounts: AccountsService) {}
+
+  @MessagePattern('accounts.create')
+  create(@Payload() req: RpcRequest<'accounts.create'>) {
+    return this.accounts.create(req);
+  }
+
+  @MessagePattern('accounts.get')
+  get(@Payload() req: RpcRequest<'accounts.get'>) {
+    return this.accounts.get(req.id);
+  }
+
+  @MessagePattern('accounts.topup')
+  topup(@Payload() req: RpcRequest<'accounts.topup'>) {
+    return this.accounts.topup(req);
+  }
+}

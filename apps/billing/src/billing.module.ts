@@ -1,0 +1,16 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { BillingConfig } from '@gateway/config';
+import { AccountsModule } from './accounts/accounts.module';
+import { HoldsModule } from './holds/holds.module';
+import { KeysModule } from './keys/keys.module';
+import { SharedModule } from './shared/shared.module';
+
+@Module({})
+export class BillingModule {
+  static forRoot(config: BillingConfig): DynamicModule {
+    return {
+      module: BillingModule,
+      imports: [SharedModule.forRoot(config), AccountsModule, KeysModule, HoldsModule],
+    };
+  }
+}

@@ -1,0 +1,24 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { RpcRequest } from '@gateway/contracts';
+import { HoldsService } from './holds.service';
+
+@Controller()
+export class HoldsController {
+  constructor(private readonly holds: HoldsService) {}
+
+  @MessagePattern('holds.place')
+  place(@Payload() req: RpcRequest<'holds.place'>) {
+    return this.holds.place(req);
+  }
+
+  @MessagePattern('holds.settle')
+  settle(@Payload() req: RpcRequest<'holds.settle'>) {
+    return this.holds.settle(req);
+  }
+
+  @MessagePattern('holds.release')
+  release(@Payload() req: RpcRequest<'holds.release'>) {
+    return this.holds.release(req);
+  }
+}

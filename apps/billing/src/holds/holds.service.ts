@@ -1,0 +1,82 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  DomainError,
+  formatUsd,
+  newId,
+  type HoldPlaced,
+  type HoldReleased,
+  type HoldSettled,
+  type RpcRequest,
+} from '@gateway/contracts';
+import type { BillingConfig } from '@gateway/config';
+import { CONFIG } from '../shared/tokens';
+import { HoldRepository } from './hold.repository';
+
+@Injectable()
+export class HoldsService {
+  private readonly logger = new Logger(HoldsService.name);
+
+  constructor(
+    private readonly holds: HoldRepository,
+    @Inject(CONFIG) private readonly config: BillingConfig,
+  ) {}
+
+  async place(req: RpcRequest<'holds.place'>): Promise<HoldPlaced> {
+    if (!Number.isSafeInteger(req.amount_micros) || req.amount_micros < 0) {
+      throw new DomainError('invalid_request', `hold amount must be a non-negative integer of micros, got ${req.amount_micros}`);
+    }
+    const id = newId('hold');
+    const row = await this.holds.place({
+      id,
+      accountId: req.account_id,
+      keyId: req.key_id,
+      requestId: req.request_id,
+      kind: req.kind ?? 'call',
+      model: req.model,
+      amountMicros: req.amount_micros,
+      ttlMs: req.ttl_ms ?? this.config.HOLD_TTL_MS,
+    });
+    switch (row.status) {
+      case 'ok':
+        return { hold_id: id, amount_micros: req.amount_micros, expires_at: row.expires_at!.toISOString() };
+      case 'account_not_found':
+        throw new DomainError('unauthorized', 'the account of this key no longer exists');
+      case 'account_debt':
+        throw new DomainError('insufficient_balance', 'the account has unpaid usage; top up to continue');
+      case 'insufficient_balance':
+        throw new DomainError(
+          'insufficient_balance',
+          `insufficient balance: this request may cost up to ${formatUsd(req.amount_micros)} ` +
+            `and ${formatUsd(Number(row.available_micros))} is available`,
+        );
+    }
+  }
+
+  async settle(req: RpcRequest<'holds.settle'>): Promise<HoldSettled> {
+    if (!Number.isSafeInteger(req.cost_micros) || req.cost_micros < 0) {
+      throw new DomainError('invalid_request', `cost must be a non-negative integer of micros, got ${req.cost_micros}`);
+    }
+    const row = await this.holds.settle(req.hold_id, req.cost_micros);
+    if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
+    if (row.status === 'ok' && req.usage) {
+      await this.holds.recordUsage(req.hold_id, Number(row.charged_micros), req.usage).catch((err: Error) => {
+        // the charge is already booked; a missing usage row is a reporting gap, not lost money
+        this.logger.error(`usage record for ${req.hold_id} failed: ${err.message}`);
+      });
+    }
+    if (row.status !== 'ok') this.logger.warn(`settle of ${req.hold_id} ignored: ${row.status}`);
+    return {
+      hold_id: req.hold_id,
+      status: row.status,
+      charged_micros: Number(row.charged_micros),
+      released_micros: Number(row.released_micros),
+      debt_micros: Number(row.debt_micros),
+    };
+  }
+
+  async release(req: RpcRequest<'holds.release'>): Promise<HoldReleased> {
+    const row = await this.holds.release(req.hold_id, 'released', req.reason);
+    if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
+    return { hold_id: req.hold_id, status: row.status, released_micros: Number(row.released_micros) };
+  }
+}

@@ -1,0 +1,24 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { RpcRequest } from '@gateway/contracts';
+import { KeysService } from './keys.service';
+
+@Controller()
+export class KeysController {
+  constructor(private readonly keys: KeysService) {}
+
+  @MessagePattern('keys.resolve')
+  resolve(@Payload() req: RpcRequest<'keys.resolve'>) {
+    return this.keys.resolve(req.key_hash);
+  }
+
+  @MessagePattern('keys.create')
+  create(@Payload() req: RpcRequest<'keys.create'>) {
+    return this.keys.create(req);
+  }
+
+  @MessagePattern('keys.revoke')
+  revoke(@Payload() req: RpcRequest<'keys.revoke'>) {
+    return this.keys.revoke(req.id);
+  }
+}

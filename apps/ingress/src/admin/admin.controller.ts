@@ -1,0 +1,121 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Res, UseGuards } from '@nestjs/common';
+import type { ModelKind } from '@gateway/contracts';
+import type { RedisRpcClient } from '@gateway/transport';
+import type { FastifyReply } from 'fastify';
+import { BILLING, MODELS } from '../shared/tokens';
+import { AdminGuard } from './admin.guard';
+import {
+  createAccountSchema,
+  createChannelSchema,
+  createKeySchema,
+  createModelSchema,
+  parseBody,
+  topupSchema,
+  updateChannelSchema,
+  updateModelSchema,
+} from './admin.schemas';
+
+/** Accounts, top-ups and keys: forwarded to billing, which owns them. */
+@Controller('admin')
+@UseGuards(AdminGuard)
+export class AdminAccountsController {
+  constructor(@Inject(BILLING) private readonly billing: RedisRpcClient) {}
+
+  @Post('accounts')
+  @HttpCode(201)
+  createAccount(@Body() body: unknown) {
+    return this.billing.call('accounts.create', parseBody(createAccountSchema, body));
+  }
+
+  @Get('accounts/:id')
+  getAccount(@Param('id') id: string) {
+    return this.billing.call('accounts.get', { id });
+  }
+
+  @Post('accounts/:id/topups')
+  async topup(@Param('id') id: string, @Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply) {
+    const t = await this.billing.call('accounts.topup', { account_id: id, ...parseBody(topupSchema, body) });
+    void reply.code(t.duplicate ? 200 : 201);
+    return t;
+  }
+
+  @Post('accounts/:id/keys')
+  @HttpCode(201)
+  createKey(@Param('id') id: string, @Body() body: unknown) {
+    return this.billing.call('keys.create', { account_id: id, ...parseBody(createKeySchema, body) });
+  }
+
+  @Delete('keys/:id')
+  revokeKey(@Param('id') id: string) {
+    return this.billing.call('keys.revoke', { id });
+  }
+}
+
+/** Channels and the model registry: forwarded to the models service. */
+@Controller('admin')
+@UseGuards(AdminGuard)
+export class AdminRegistryController {
+  constructor(@Inject(MODELS) private readonly models: RedisRpcClient) {}
+
+  @Get('channels')
+  async listChannels() {
+    return { data: await this.models.call('channels.list', {}) };
+  }
+
+  @Post('channels')
+  @HttpCode(201)
+  createChannel(@Body() body: unknown) {
+    return this.models.call('channels.create', parseBody(createChannelSchema, body));
+  }
+
+  @Get('channels/:id')
+  getChannel(@Param('id') id: string) {
+    return this.models.call('channels.get', { id });
+  }
+
+  @Patch('channels/:id')
+  updateChannel(@Param('id') id: string, @Body() body: unknown) {
+    return this.models.call('channels.update', { id, ...parseBody(updateChannelSchema, body) });
+  }
+
+  @Delete('channels/:id')
+  deleteChannel(@Param('id') id: string) {
+    return this.models.call('channels.delete', { id });
+  }
+
+  @Get('models')
+  async listModels() {
+    return { data: await this.models.call('models.list', {}) };
+  }
+
+  @Post('models')
+  @HttpCode(201)
+  createModel(@Body() body: unknown) {
+    const m = parseBody(createModelSchema, body);
+    return this.models.call('models.upsert', { ...m, kind: m.kind as ModelKind, create: true });
+  }
+
+  @Get('models/:id')
+  getModel(@Param('id') id: string) {
+    return this.models.call('models.get', { id });
+  }
+
+  @Patch('models/:id')
+  async updateModel(@Param('id') id: string, @Body() body: unknown) {
+    const patch = parseBody(updateModelSchema, body);
+    const current = await this.models.call('models.get', { id });
+    return this.models.call('models.upsert', {
+      id,
+      kind: (patch.kind ?? current.kind) as ModelKind,
+      aliases: patch.aliases,
+      pricing: patch.pricing ? { ...current.pricing, ...patch.pricing } : undefined,
+      limits: patch.limits,
+      create: false,
+    });
+  }
+
+  @Delete('models/:id')
+  deleteModel(@Param('id') id: string) {
+    return this.models.call('models.delete', { id });
+  }
+}

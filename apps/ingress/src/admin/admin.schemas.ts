@@ -1,0 +1,73 @@
+import { DomainError, MODEL_KINDS } from '@gateway/contracts';
+import { z } from 'zod';
+
+const micros = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const createAccountSchema = z.object({ name: z.string().min(1), credit_micros: micros.optional() });
+export const topupSchema = z.object({ amount_micros: micros.positive(), reference: z.string().min(1) });
+export const createKeySchema = z.object({
+  name: z.string().min(1).default('key'),
+  models: z.array(z.string().min(1)).optional(),
+  rpm: z.number().int().positive().nullish(),
+  tpm: z.number().int().positive().nullish(),
+  expires_at: z.iso.datetime({ offset: true }).nullish(),
+});
+
+/** `models` as a list of public ids, or a map of public id to the upstream's name. */
+const channelModels = z
+  .union([z.array(z.string().min(1)), z.record(z.string(), z.string())])
+  .transform((v) => (Array.isArray(v) ? Object.fromEntries(v.map((id) => [id, id])) : v));
+
+export const PROVIDERS = ['openai', 'anthropic', 'gemini', 'midjourney'] as const;
+
+const channelFields = {
+  name: z.string().min(1),
+  provider: z.enum(PROVIDERS),
+  base_url: z.url(),
+  api_key: z.string().default(''),
+  models: channelModels,
+  priority: z.number().int().default(0),
+  weight: z.number().int().nonnegative().default(1),
+  enabled: z.boolean().default(true),
+};
+export const createChannelSchema = z.object(channelFields);
+export const updateChannelSchema = z.object({
+  name: channelFields.name.optional(),
+  provider: channelFields.provider.optional(),
+  base_url: channelFields.base_url.optional(),
+  api_key: z.string().optional(),
+  models: channelModels.optional(),
+  priority: z.number().int().optional(),
+  weight: z.number().int().nonnegative().optional(),
+  enabled: z.boolean().optional(),
+});
+
+const pricing = z
+  .object({
+    input_per_mtok_micros: micros.optional(),
+    cached_input_per_mtok_micros: micros.optional(),
+    output_per_mtok_micros: micros.optional(),
+    per_image_micros: micros.optional(),
+    per_second_micros: micros.optional(),
+    per_task_micros: micros.optional(),
+  })
+  .strict();
+const limits = z.object({ context_tokens: z.number().int().positive().optional(), max_output_tokens: z.number().int().positive().optional() }).strict();
+
+export const createModelSchema = z.object({
+  id: z.string().min(1),
+  kind: z.enum(MODEL_KINDS as [string, ...string[]]),
+  aliases: z.array(z.string().min(1)).optional(),
+  pricing: pricing.default({}),
+  limits: limits.optional(),
+});
+export const updateModelSchema = createModelSchema.omit({ id: true }).partial();
+
+/** Parses an admin body; the 400 names the first bad field. */
+export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown): z.infer<S> {
+  const r = schema.safeParse(body ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const param = issue.path.join('.') || 'body';
+  throw new DomainError('invalid_request', `${param}: ${issue.message}`, param);
+}

@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError, type KeyPrincipal, type ModelView } from '@gateway/contracts';
+import type { FastifyRequest } from 'fastify';
+import { KeyCacheService } from './key-cache.service';
+
+@Injectable()
+export class AuthService {
+  constructor(private readonly keys: KeyCacheService) {}
+
+  /** OpenAI style: `Authorization: Bearer sk-…`. */
+  bearerKey(req: FastifyRequest): string | undefined {
+    const h = req.headers.authorization;
+    if (!h) return undefined;
+    const m = /^Bearer\s+(.+)$/i.exec(h.trim());
+    return m?.[1]?.trim();
+  }
+
+  async authenticate(plaintext: string | undefined): Promise<KeyPrincipal> {
+    if (!plaintext) {
+      throw new DomainError('unauthorized', "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...'.");
+    }
+    const principal = plaintext.startsWith('sk-') ? await this.keys.lookup(plaintext) : null;
+    if (!principal) {
+      const shown = plaintext.length > 10 ? `${plaintext.slice(0, 6)}…${plaintext.slice(-4)}` : '***';
+      throw new DomainError('unauthorized', `Incorrect API key provided: ${shown}.`);
+    }
+    if (principal.expires_at && Date.parse(principal.expires_at) <= Date.now()) {
+      throw new DomainError('unauthorized', 'This API key has expired.');
+    }
+    return principal;
+  }
+
+  assertModelAllowed(principal: KeyPrincipal, model: ModelView): void {
+    if (principal.models.length === 0) return;
+    if (principal.models.includes(model.id) || model.aliases.some((a) => principal.models.includes(a))) return;
+    throw new DomainError('model_not_allowed', `This API key is not allowed to use model ${model.id}.`, 'model');
+  }
+}

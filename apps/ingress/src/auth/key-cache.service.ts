@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { KeyPrincipal } from '@gateway/contracts';
+import type { IngressConfig } from '@gateway/config';
+import type { RedisRpcClient } from '@gateway/transport';
+import { createHash } from 'node:crypto';
+import { ChangeListener } from '../shared/change-listener.service';
+import { TtlCache } from '../shared/ttl-cache';
+import { BILLING, CONFIG } from '../shared/tokens';
+
+export function hashKey(plaintext: string): string {
+  return createHash('sha256').update(plaintext).digest('hex');
+}
+
+/**
+ * Key lookups, cached. A revocation reaches every ingress by pub/sub at once; the cache's TTL
+ * (KEY_CACHE_TTL_MS, 1 s by default) bounds how long a missed message could let a revoked key through.
+ */
+@Injectable()
+export class KeyCacheService {
+  private readonly cache: TtlCache<KeyPrincipal | null>;
+
+  constructor(
+    @Inject(BILLING) private readonly billing: RedisRpcClient,
+    @Inject(CONFIG) config: IngressConfig,
+    changes: ChangeListener,
+  ) {
+    this.cache = new TtlCache(config.KEY_CACHE_TTL_MS);
+    changes.on('keys', (keyHash) => this.cache.delete(keyHash));
+  }
+
+  lookup(plaintext: string): Promise<KeyPrincipal | null> {
+    const keyHash = hashKey(plaintext);
+    return this.cache.get(keyHash, () => this.billing.call('keys.resolve', { key_hash: keyHash }));
+  }
+}

@@ -1,0 +1,23 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { IngressConfig } from '@gateway/config';
+import { OpenAIExceptionFilter } from './errors/openai-exception.filter';
+import { IngressModule } from './ingress.module';
+import { onRequestAssignId } from './shared/request-context';
+
+export async function createIngress(config: IngressConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false });
+  adapter.getInstance().addHook('onRequest', onRequestAssignId);
+  const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
+    logger: ['error', 'warn', 'log'],
+  });
+  app.useGlobalFilters(new OpenAIExceptionFilter());
+  app.enableShutdownHooks();
+  return app;
+}
+
+export async function startIngress(config: IngressConfig): Promise<NestFastifyApplication> {
+  const app = await createIngress(config);
+  await app.listen(config.PORT, config.HOST);
+  return app;
+}

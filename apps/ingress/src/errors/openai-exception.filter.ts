@@ -1,0 +1,62 @@
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import { DomainError, type ErrorBody, type ErrorCode } from '@gateway/contracts';
+import { toOpenAIError } from '@gateway/protocols';
+import type { FastifyReply } from 'fastify';
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  402: 'insufficient_balance',
+  403: 'model_not_allowed',
+  404: 'not_found',
+  409: 'idempotency_in_flight',
+  413: 'payload_too_large',
+  415: 'invalid_request',
+  422: 'idempotency_mismatch',
+  429: 'rate_limited',
+  502: 'upstream_error',
+  503: 'service_unavailable',
+  504: 'upstream_timeout',
+};
+
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+}
+
+export function toErrorBody(exception: unknown): ErrorBody {
+  if (exception instanceof DomainError) return exception.toBody();
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const res = exception.getResponse();
+    const message = typeof res === 'object' && res !== null && 'message' in res ? String((res as { message: unknown }).message) : exception.message;
+    return { code: CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal' : 'invalid_request'), message };
+  }
+  // errors Fastify raises itself: body too large, malformed JSON, unsupported media type
+  const fe = exception as FastifyLikeError;
+  if (typeof fe?.statusCode === 'number' && fe.statusCode < 500) {
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { code: 'payload_too_large', message: 'Request body too large.' };
+    return { code: CODE_BY_STATUS[fe.statusCode] ?? 'invalid_request', message: fe.message ?? 'invalid request', param: 'body' };
+  }
+  return DomainError.from(exception).toBody();
+}
+
+/** Every error of the OpenAI-style surface (and the admin API) in OpenAI's error shape. */
+@Catch()
+export class OpenAIExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const body = toErrorBody(exception);
+    if (body.code === 'internal') this.logger.error((exception as Error)?.stack ?? String(exception));
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.end();
+      return;
+    }
+    const { status, body: shaped } = toOpenAIError(body);
+    if (body.retryAfterSeconds !== undefined) void reply.header('retry-after', String(body.retryAfterSeconds));
+    void reply.code(status).send(shaped);
+  }
+}

@@ -1,0 +1,36 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { IngressConfig } from '@gateway/config';
+import { AdminAccountsController, AdminRegistryController } from './admin/admin.controller';
+import { AdminGuard } from './admin/admin.guard';
+import { AuthService } from './auth/auth.service';
+import { KeyCacheService } from './auth/key-cache.service';
+import { CallBillingService } from './chat/call-billing.service';
+import { ChatController } from './chat/chat.controller';
+import { ChatService } from './chat/chat.service';
+import { HealthController } from './health.controller';
+import { PublicModelsController } from './public-models/public-models.controller';
+import { ModelCacheService } from './registry/model-cache.service';
+import { ChangeListener } from './shared/change-listener.service';
+import { SharedModule } from './shared/shared.module';
+import { UpstreamClient } from './upstream/upstream.client';
+
+@Module({})
+export class IngressModule {
+  static forRoot(config: IngressConfig): DynamicModule {
+    return {
+      module: IngressModule,
+      imports: [SharedModule.forRoot(config)],
+      controllers: [HealthController, ChatController, PublicModelsController, AdminAccountsController, AdminRegistryController],
+      providers: [
+        ChangeListener,
+        KeyCacheService,
+        AuthService,
+        ModelCacheService,
+        UpstreamClient,
+        CallBillingService,
+        ChatService,
+        AdminGuard,
+      ],
+    };
+  }
+}

@@ -1,0 +1,41 @@
+import { Controller, Get, Param, Req } from '@nestjs/common';
+import { DomainError, type ModelView } from '@gateway/contracts';
+import type { FastifyRequest } from 'fastify';
+import { AuthService } from '../auth/auth.service';
+import { ModelCacheService } from '../registry/model-cache.service';
+
+const CREATED = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+function openaiModel(m: ModelView) {
+  return { id: m.id, object: 'model', created: CREATED(m.created_at), owned_by: 'gateway' };
+}
+
+/** GET /v1/models in OpenAI's shape: the models this key may call. */
+@Controller('v1/models')
+export class PublicModelsController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly registry: ModelCacheService,
+  ) {}
+
+  @Get()
+  async list(@Req() req: FastifyRequest) {
+    const principal = await this.auth.authenticate(this.auth.bearerKey(req));
+    const models = (await this.registry.list()).filter(
+      (m) => principal.models.length === 0 || principal.models.includes(m.id) || m.aliases.some((a) => principal.models.includes(a)),
+    );
+    return { object: 'list', data: models.map(openaiModel) };
+  }
+
+  @Get(':id')
+  async get(@Req() req: FastifyRequest, @Param('id') id: string) {
+    const principal = await this.auth.authenticate(this.auth.bearerKey(req));
+    const { model } = await this.registry.resolve(id);
+    try {
+      this.auth.assertModelAllowed(principal, model);
+    } catch {
+      throw new DomainError('model_not_found', `The model '${id}' does not exist or you do not have access to it.`, 'model');
+    }
+    return openaiModel(model);
+  }
+}

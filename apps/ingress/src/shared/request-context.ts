@@ -1,0 +1,30 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** X-TT-Request-ID of this call */
+    ttRequestId: string;
+    /** X-TT-Hold-ID once a hold is placed */
+    ttHoldId?: string;
+  }
+}
+
+export const REQUEST_ID_HEADER = 'x-tt-request-id';
+export const HOLD_ID_HEADER = 'x-tt-hold-id';
+
+export function newRequestId(): string {
+  return `req_${randomBytes(12).toString('hex')}`;
+}
+
+/** Every response of the public surface carries its request id, errors included. */
+export function onRequestAssignId(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  req.ttRequestId = newRequestId();
+  void reply.header(REQUEST_ID_HEADER, req.ttRequestId);
+  done();
+}
+
+export function setHoldId(req: FastifyRequest, reply: FastifyReply, holdId: string): void {
+  req.ttHoldId = holdId;
+  void reply.header(HOLD_ID_HEADER, holdId);
+}

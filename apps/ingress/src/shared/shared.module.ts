@@ -1,0 +1,39 @@
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type { IngressConfig } from '@gateway/config';
+import { SERVICES } from '@gateway/contracts';
+import { RedisRpcClient } from '@gateway/transport';
+import Redis from 'ioredis';
+import { BILLING, CONFIG, MODELS, REDIS } from './tokens';
+
+@Global()
+@Module({})
+export class SharedModule implements OnApplicationShutdown {
+  static forRoot(config: IngressConfig) {
+    const client = (service: string) => () => {
+      const c = new RedisRpcClient({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, service, timeoutMs: config.RPC_TIMEOUT_MS });
+      return c.connect().then(() => c);
+    };
+    return {
+      module: SharedModule,
+      providers: [
+        { provide: CONFIG, useValue: config },
+        { provide: BILLING, useFactory: client(SERVICES.billing) },
+        { provide: MODELS, useFactory: client(SERVICES.models) },
+        // subscriber connection for cache invalidation messages
+        { provide: REDIS, useFactory: () => new Redis(config.REDIS_URL) },
+      ],
+      exports: [CONFIG, BILLING, MODELS, REDIS],
+    };
+  }
+
+  constructor(
+    @Inject(BILLING) private readonly billing: RedisRpcClient,
+    @Inject(MODELS) private readonly models: RedisRpcClient,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.billing.close(), this.models.close()]);
+    this.redis.disconnect();
+  }
+}

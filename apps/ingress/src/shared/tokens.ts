@@ -1,0 +1,4 @@
+export const CONFIG = Symbol('CONFIG');
+export const BILLING = Symbol('BILLING');
+export const MODELS = Symbol('MODELS');
+export const REDIS = Symbol('REDIS');

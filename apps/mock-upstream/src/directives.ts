@@ -1,0 +1,56 @@
+// Knobs a test (or a curious user) sets from inside a prompt, since a client of the gateway cannot set
+// the upstream's headers: [[mock:status=500]], [[mock:latency=200]], [[mock:fail_after=3]],
+// [[mock:cached=10]], [[mock:reply=some text]], [[mock:chunk_delay=20]].
+export interface Directives {
+  status?: number;
+  latencyMs?: number;
+  failAfterChunks?: number;
+  cachedTokens?: number;
+  reply?: string;
+  chunkDelayMs?: number;
+}
+
+const PATTERN = /\[\[mock:([a-z_]+)=([^\]]*)\]\]/g;
+
+export function parseDirectives(text: string): Directives {
+  const d: Directives = {};
+  for (const [, key, value] of text.matchAll(PATTERN)) {
+    switch (key) {
+      case 'status':
+        d.status = Number(value);
+        break;
+      case 'latency':
+        d.latencyMs = Number(value);
+        break;
+      case 'fail_after':
+        d.failAfterChunks = Number(value);
+        break;
+      case 'cached':
+        d.cachedTokens = Number(value);
+        break;
+      case 'reply':
+        d.reply = value;
+        break;
+      case 'chunk_delay':
+        d.chunkDelayMs = Number(value);
+        break;
+    }
+  }
+  return d;
+}
+
+export function stripDirectives(text: string): string {
+  return text.replace(PATTERN, '').trim();
+}
+
+/** The mock's tokenizer: about four characters a token, at least one for any non-empty text. */
+export function mockTokens(text: string): number {
+  return text.length === 0 ? 0 : Math.ceil(text.length / 4);
+}
+
+/** The reply split into the pieces the stream sends; each piece counts as one output token. */
+export function replyPieces(text: string): string[] {
+  return text.match(/\S+\s*/g) ?? [];
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

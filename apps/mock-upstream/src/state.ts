@@ -1,0 +1,27 @@
+import type { FastifyRequest } from 'fastify';
+
+export interface RecordedRequest {
+  provider: string;
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  at: string;
+}
+
+/** What the mock has received, so tests can check that the gateway spoke the upstream's own format. */
+export class MockState {
+  readonly requests: RecordedRequest[] = [];
+  latencyMs: number;
+  chunkDelayMs: number;
+
+  constructor(opts: { latencyMs: number; chunkDelayMs: number }) {
+    this.latencyMs = opts.latencyMs;
+    this.chunkDelayMs = opts.chunkDelayMs;
+  }
+
+  record(provider: string, req: FastifyRequest): void {
+    this.requests.push({ provider, method: req.method, path: req.url, headers: req.headers, body: req.body, at: new Date().toISOString() });
+    if (this.requests.length > 1000) this.requests.shift();
+  }
+}

@@ -1,0 +1,83 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ModelKind, ModelLimits, ModelView, Pricing } from '@gateway/contracts';
+import type { Db, PrismaClient } from '@gateway/db';
+import { PRISMA } from '../shared/tokens';
+
+type ModelRow = Db.Model;
+
+const num = (v: bigint | null): number | undefined => (v === null ? undefined : Number(v));
+const big = (v: number | undefined): bigint | null => (v === undefined || v === null ? null : BigInt(v));
+
+export function toModelView(m: ModelRow): ModelView {
+  const pricing: Pricing = {};
+  const set = (k: keyof Pricing, v: bigint | null) => {
+    const n = num(v);
+    if (n !== undefined) pricing[k] = n;
+  };
+  set('input_per_mtok_micros', m.inputPerMtokMicros);
+  set('cached_input_per_mtok_micros', m.cachedInputPerMtokMicros);
+  set('output_per_mtok_micros', m.outputPerMtokMicros);
+  set('per_image_micros', m.perImageMicros);
+  set('per_second_micros', m.perSecondMicros);
+  set('per_task_micros', m.perTaskMicros);
+  return {
+    id: m.id,
+    object: 'model',
+    kind: m.kind as ModelKind,
+    aliases: m.aliases,
+    pricing,
+    limits: (m.limits ?? {}) as ModelLimits,
+    created_at: m.createdAt.toISOString(),
+    updated_at: m.updatedAt.toISOString(),
+  };
+}
+
+function pricingColumns(p: Pricing) {
+  return {
+    inputPerMtokMicros: big(p.input_per_mtok_micros),
+    cachedInputPerMtokMicros: big(p.cached_input_per_mtok_micros),
+    outputPerMtokMicros: big(p.output_per_mtok_micros),
+    perImageMicros: big(p.per_image_micros),
+    perSecondMicros: big(p.per_second_micros),
+    perTaskMicros: big(p.per_task_micros),
+  };
+}
+
+@Injectable()
+export class ModelRepository {
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+
+  list(): Promise<ModelRow[]> {
+    return this.prisma.model.findMany({ orderBy: { id: 'asc' } });
+  }
+
+  find(id: string): Promise<ModelRow | null> {
+    return this.prisma.model.findUnique({ where: { id } });
+  }
+
+  /** by id, else by alias */
+  async findByName(name: string): Promise<ModelRow | null> {
+    return (await this.find(name)) ?? this.prisma.model.findFirst({ where: { aliases: { has: name } } });
+  }
+
+  create(id: string, kind: ModelKind, aliases: string[], pricing: Pricing, limits: ModelLimits): Promise<ModelRow> {
+    return this.prisma.model.create({ data: { id, kind, aliases, limits: limits as object, ...pricingColumns(pricing) } });
+  }
+
+  update(id: string, kind: ModelKind, aliases: string[] | undefined, pricing: Pricing | undefined, limits: ModelLimits | undefined) {
+    return this.prisma.model.update({
+      where: { id },
+      data: {
+        kind,
+        ...(aliases ? { aliases } : {}),
+        ...(pricing ? pricingColumns(pricing) : {}),
+        ...(limits ? { limits: limits as object } : {}),
+      },
+    });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.prisma.model.deleteMany({ where: { id } });
+    return r.count > 0;
+  }
+}

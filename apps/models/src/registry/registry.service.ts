@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError, type ModelView, type ResolvedModel, type RpcRequest } from '@gateway/contracts';
+import { ChannelRepository } from '../channels/channel.repository';
+import { ChangePublisher } from '../shared/change-publisher';
+import { ModelRepository, toModelView } from './model.repository';
+
+@Injectable()
+export class RegistryService {
+  constructor(
+    private readonly models: ModelRepository,
+    private readonly channels: ChannelRepository,
+    private readonly changes: ChangePublisher,
+  ) {}
+
+  async list(): Promise<ModelView[]> {
+    return (await this.models.list()).map(toModelView);
+  }
+
+  async get(id: string): Promise<ModelView> {
+    const m = await this.models.find(id);
+    if (!m) throw new DomainError('model_not_found', `model ${id} not found`);
+    return toModelView(m);
+  }
+
+  async upsert(req: RpcRequest<'models.upsert'>): Promise<ModelView> {
+    const existing = await this.models.find(req.id);
+    let row;
+    if (req.create) {
+      if (existing) throw new DomainError('invalid_request', `model ${req.id} already exists`, 'id');
+      row = await this.models.create(req.id, req.kind, req.aliases ?? [], req.pricing ?? {}, req.limits ?? {});
+    } else {
+      if (!existing) throw new DomainError('model_not_found', `model ${req.id} not found`);
+      row = await this.models.update(req.id, req.kind, req.aliases, req.pricing, req.limits);
+    }
+    await this.changes.modelsChanged(`model:${req.id}`);
+    return toModelView(row);
+  }
+
+  async delete(id: string): Promise<{ id: string; deleted: true }> {
+    if (!(await this.models.delete(id))) throw new DomainError('model_not_found', `model ${id} not found`);
+    await this.changes.modelsChanged(`model:${id}`);
+    return { id, deleted: true };
+  }
+
+  /** The model and the channels that serve it, best first (priority high to low). */
+  async resolve(name: string): Promise<ResolvedModel | null> {
+    const row = await this.models.findByName(name);
+    if (!row) return null;
+    const model = toModelView(row);
+    const names = [model.id, ...model.aliases];
+    const targets = (await this.channels.listEnabled())
+      .map((c) => {
+        const map = (c.models ?? {}) as Record<string, string>;
+        const key = names.find((n) => n in map);
+        if (key === undefined) return null;
+        return {
+          channel_id: c.id,
+          provider: c.provider,
+          base_url: c.baseUrl,
+          api_key: c.apiKey,
+          upstream_model: map[key] || model.id,
+          priority: c.priority,
+          weight: c.weight,
+        };
+      })
+      .filter((t): t is NonNullable<typeof t> => t !== null)
+      .sort((a, b) => b.priority - a.priority);
+    return { model, targets };
+  }
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/gateway';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+
+/** Settings every service reads. */
+export const baseConfigSchema = z.object({
+  DATABASE_URL: z.string().url().default(DEFAULT_DATABASE_URL),
+  REDIS_URL: z.string().url().default(DEFAULT_REDIS_URL),
+  /** namespaces every Redis key and channel, so several gateways (or test runs) can share one Redis */
+  REDIS_PREFIX: z.string().default('gw:'),
+  RPC_TIMEOUT_MS: int(5000),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export const ingressConfigSchema = baseConfigSchema.extend({
+  PORT: int(8080),
+  HOST: z.string().default('0.0.0.0'),
+  ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
+  /** how long a resolved key may be used without asking billing again; revocations also arrive by pub/sub */
+  KEY_CACHE_TTL_MS: int(1000),
+  MODEL_CACHE_TTL_MS: int(5000),
+  UPSTREAM_TIMEOUT_MS: int(120_000),
+  /** default output bound when neither the request nor the model says */
+  DEFAULT_MAX_OUTPUT_TOKENS: int(4096),
+  BODY_LIMIT_BYTES: int(25 * 1024 * 1024),
+});
+
+export const billingConfigSchema = baseConfigSchema.extend({
+  HOLD_TTL_MS: int(10 * 60_000),
+  SWEEP_INTERVAL_MS: int(5000),
+});
+
+export const modelsConfigSchema = baseConfigSchema;
+
+export const mockUpstreamConfigSchema = z.object({
+  MOCK_PORT: int(8090),
+  MOCK_HOST: z.string().default('127.0.0.1'),
+  MOCK_LATENCY_MS: int(0),
+  MOCK_CHUNK_DELAY_MS: int(0),
+});
+
+export const workerConfigSchema = baseConfigSchema.extend({
+  /** which task queues this process serves, comma separated; empty or "all" for every queue */
+  ACTIVE_QUEUES: z.string().default('all'),
+  WORKER_CONCURRENCY: int(4),
+});
+
+export type BaseConfig = z.infer<typeof baseConfigSchema>;
+export type IngressConfig = z.infer<typeof ingressConfigSchema>;
+export type BillingConfig = z.infer<typeof billingConfigSchema>;
+export type ModelsConfig = z.infer<typeof modelsConfigSchema>;
+export type MockUpstreamConfig = z.infer<typeof mockUpstreamConfigSchema>;
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; a missing or bad value names itself. */
+export function parseConfig<S extends z.ZodTypeAny>(schema: S, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return result.data;
+}
+
+/** For a process entry point: parse or print one line and exit. */
+export function loadConfigOrExit<S extends z.ZodTypeAny>(schema: S, service: string): z.infer<S> {
+  try {
+    return parseConfig(schema);
+  } catch (err) {
+    process.stderr.write(`[${service}] ${(err as Error).message}\n`);
+    process.exit(78);
+  }
+}

@@ -1,0 +1,6 @@
+import { randomBytes } from 'node:crypto';
+
+/** Sortable-enough, prefixed ids: `hold_` + 20 random base32-ish chars. */
+export function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(15).toString('base64url')}`;
+}

@@ -1,0 +1,182 @@
+// Message patterns between services and the shapes that cross them. Amounts are integer micros
+// carried as JSON numbers (safe up to 2^53 micros, about 9 billion USD).
+import type { Pricing, TokenUsage } from './money';
+
+export const SERVICES = { billing: 'billing', models: 'models' } as const;
+export type ServiceName = (typeof SERVICES)[keyof typeof SERVICES];
+
+export type ModelKind = 'chat' | 'embedding' | 'image' | 'speech' | 'transcription' | 'video' | 'mj';
+export const MODEL_KINDS: readonly ModelKind[] = ['chat', 'embedding', 'image', 'speech', 'transcription', 'video', 'mj'];
+
+export interface AccountView {
+  id: string;
+  name: string;
+  balance_micros: number;
+  held_micros: number;
+  available_micros: number;
+  debt_micros: number;
+  created_at: string;
+}
+
+export interface KeyView {
+  id: string;
+  account_id: string;
+  name: string;
+  prefix: string;
+  models: string[];
+  rpm: number | null;
+  tpm: number | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  created_at: string;
+}
+
+export interface CreatedKey extends KeyView {
+  /** the plaintext key, returned once at creation */
+  key: string;
+}
+
+/** What ingress needs to authorize a call; looked up by the key's hash. */
+export interface KeyPrincipal {
+  key_id: string;
+  account_id: string;
+  models: string[];
+  rpm: number | null;
+  tpm: number | null;
+  expires_at: string | null;
+}
+
+export interface HoldPlaced {
+  hold_id: string;
+  amount_micros: number;
+  expires_at: string;
+}
+
+export interface HoldSettled {
+  hold_id: string;
+  status: 'ok' | 'already_settled' | 'already_released' | 'already_expired';
+  charged_micros: number;
+  released_micros: number;
+  debt_micros: number;
+}
+
+export interface HoldReleased {
+  hold_id: string;
+  status: 'ok' | 'already_settled' | 'already_released' | 'already_expired';
+  released_micros: number;
+}
+
+export interface ModelView {
+  id: string;
+  object: 'model';
+  kind: ModelKind;
+  aliases: string[];
+  pricing: Pricing;
+  limits: ModelLimits;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ModelLimits {
+  context_tokens?: number;
+  max_output_tokens?: number;
+}
+
+export interface ChannelView {
+  id: string;
+  name: string;
+  provider: string;
+  base_url: string;
+  /** masked except at creation time */
+  api_key: string;
+  models: Record<string, string>;
+  priority: number;
+  weight: number;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A channel as ingress uses it to call the upstream: the real key, the upstream's name for the model. */
+export interface RouteTarget {
+  channel_id: string;
+  provider: string;
+  base_url: string;
+  api_key: string;
+  upstream_model: string;
+  priority: number;
+  weight: number;
+}
+
+export interface ResolvedModel {
+  model: ModelView;
+  targets: RouteTarget[];
+}
+
+export interface RpcContract {
+  'keys.resolve': { req: { key_hash: string }; res: KeyPrincipal | null };
+  'accounts.create': { req: { name: string; credit_micros?: number }; res: AccountView };
+  'accounts.get': { req: { id: string }; res: AccountView };
+  'accounts.topup': {
+    req: { account_id: string; amount_micros: number; reference: string };
+    res: { id: string; account_id: string; amount_micros: number; reference: string; duplicate: boolean; balance_micros: number };
+  };
+  'keys.create': {
+    req: { account_id: string; name: string; models?: string[]; rpm?: number | null; tpm?: number | null; expires_at?: string | null };
+    res: CreatedKey;
+  };
+  'keys.revoke': { req: { id: string }; res: KeyView };
+  'holds.place': {
+    req: { account_id: string; key_id: string | null; request_id: string; model: string; amount_micros: number; kind?: 'call' | 'task'; ttl_ms?: number };
+    res: HoldPlaced;
+  };
+  'holds.settle': { req: { hold_id: string; cost_micros: number; usage?: UsageReport }; res: HoldSettled };
+  'holds.release': { req: { hold_id: string; reason: string }; res: HoldReleased };
+  'models.resolve': { req: { model: string }; res: ResolvedModel | null };
+  'models.list': { req: Record<string, never>; res: ModelView[] };
+  'models.get': { req: { id: string }; res: ModelView };
+  'models.upsert': { req: { id: string; kind: ModelKind; aliases?: string[]; pricing?: Pricing; limits?: ModelLimits; create: boolean }; res: ModelView };
+  'models.delete': { req: { id: string }; res: { id: string; deleted: true } };
+  'channels.list': { req: Record<string, never>; res: ChannelView[] };
+  'channels.get': { req: { id: string }; res: ChannelView };
+  'channels.create': { req: ChannelInput; res: ChannelView };
+  'channels.update': { req: { id: string } & Partial<ChannelInput>; res: ChannelView };
+  'channels.delete': { req: { id: string }; res: { id: string; deleted: true } };
+}
+
+export interface ChannelInput {
+  name: string;
+  provider: string;
+  base_url: string;
+  api_key: string;
+  models: Record<string, string>;
+  priority: number;
+  weight: number;
+  enabled: boolean;
+}
+
+/** What a settled call consumed, recorded beside the charge for usage reports. */
+export interface UsageReport {
+  request_id: string;
+  account_id: string;
+  key_id: string | null;
+  model: string;
+  channel_id: string | null;
+  tokens?: TokenUsage;
+}
+
+export type RpcPattern = keyof RpcContract;
+export type RpcRequest<P extends RpcPattern> = RpcContract[P]['req'];
+export type RpcResponse<P extends RpcPattern> = RpcContract[P]['res'];
+
+/** Redis pub/sub channels on which owners announce changes that caches elsewhere must drop. */
+export const CHANGE_CHANNELS = {
+  keys: 'changes:keys',
+  models: 'changes:models',
+} as const;
+
+export const QUEUES = {
+  video: 'tasks-video',
+  mj: 'tasks-mj',
+  image: 'tasks-image',
+} as const;

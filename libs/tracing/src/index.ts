@@ -1,0 +1,97 @@
+import {
+  context,
+  propagation,
+  trace,
+  SpanKind,
+  SpanStatusCode,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  ConsoleSpanExporter,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+
+export { SpanKind, SpanStatusCode, type Span };
+
+let provider: NodeTracerProvider | undefined;
+
+export interface TracingOptions {
+  /** extra exporters (tests pass an in-memory one); exported synchronously */
+  exporters?: SpanExporter[];
+}
+
+/**
+ * Installs the global tracer provider once per process. Exporters: OTLP over HTTP when
+ * OTEL_EXPORTER_OTLP_ENDPOINT is set, the console when OTEL_TRACES_EXPORTER=console, plus any given.
+ * Without an exporter spans are still created, so trace ids propagate and appear in logs.
+ */
+export function initTracing(serviceName: string, options: TracingOptions = {}): void {
+  if (provider) return;
+  const processors: SpanProcessor[] = [];
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  if (process.env.OTEL_TRACES_EXPORTER === 'console') processors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
+  for (const exporter of options.exporters ?? []) processors.push(new SimpleSpanProcessor(exporter));
+  provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
+    spanProcessors: processors,
+  });
+  provider.register({ propagator: new W3CTraceContextPropagator() });
+}
+
+export async function shutdownTracing(): Promise<void> {
+  await provider?.shutdown();
+  provider = undefined;
+}
+
+/** Each service traces under its own instrumentation scope, so one process hosting several (tests) still tells them apart. */
+export function tracer(service: string) {
+  return trace.getTracer(`gateway.${service}`);
+}
+
+/** Runs fn inside a new active span; records failure and always ends the span. */
+export async function withSpan<T>(
+  service: string,
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes; parent?: Context },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = options.parent ?? context.active();
+  return tracer(service).startActiveSpan(name, { kind: options.kind, attributes: options.attributes }, parent, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+export type TraceCarrier = Record<string, string>;
+
+/** The current trace context as plain headers, for a message envelope or job data. */
+export function injectContext(ctx: Context = context.active()): TraceCarrier {
+  const carrier: TraceCarrier = {};
+  propagation.inject(ctx, carrier);
+  return carrier;
+}
+
+export function extractContext(carrier: TraceCarrier | undefined): Context {
+  return propagation.extract(context.active(), carrier ?? {});
+}
+
+export function currentTraceId(): string | undefined {
+  return trace.getSpan(context.active())?.spanContext().traceId;
+}

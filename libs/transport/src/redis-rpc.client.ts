@@ -1,0 +1,150 @@
+import { Logger } from '@nestjs/common';
+import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
+import { DomainError, type RpcPattern, type RpcRequest, type RpcResponse } from '@gateway/contracts';
+import { injectContext } from '@gateway/tracing';
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { keys, type ReplyEnvelope, type RequestEnvelope } from './redis-rpc.protocol';
+
+export interface RedisRpcClientOptions {
+  redisUrl: string;
+  prefix: string;
+  /** the service this client calls */
+  service: string;
+  timeoutMs: number;
+}
+
+interface Pending {
+  callback: (packet: WritePacket) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Nest ClientProxy over the Redis work-queue transport (see redis-rpc.protocol.ts).
+ * `call()` is the typed way in: pattern and payload are checked against RpcContract.
+ */
+export class RedisRpcClient extends ClientProxy {
+  private readonly logger: Logger;
+  private readonly replyChannel: string;
+  private readonly queue: string;
+  private readonly pending = new Map<string, Pending>();
+  private commands?: Redis;
+  private subscriber?: Redis;
+  private connecting?: Promise<void>;
+
+  constructor(private readonly options: RedisRpcClientOptions) {
+    super();
+    this.logger = new Logger(`RedisRpcClient:${options.service}`);
+    this.replyChannel = keys.reply(options.prefix, randomUUID());
+    this.queue = keys.queue(options.prefix, options.service);
+  }
+
+  connect(): Promise<void> {
+    this.connecting ??= this.open().catch((err) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    this.commands = new Redis(this.options.redisUrl, { enableAutoPipelining: true, lazyConnect: true });
+    this.subscriber = new Redis(this.options.redisUrl, { lazyConnect: true });
+    await Promise.all([this.commands.connect(), this.subscriber.connect()]);
+    this.subscriber.on('message', (_channel: string, message: string) => this.onReply(message));
+    await this.subscriber.subscribe(this.replyChannel);
+  }
+
+  async close(): Promise<void> {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.callback({ err: { code: 'service_unavailable', message: `${this.options.service} client closed` }, isDisposed: true });
+      this.pending.delete(id);
+    }
+    this.subscriber?.disconnect();
+    this.commands?.disconnect();
+    this.connecting = undefined;
+  }
+
+  unwrap<T>(): T {
+    return this.commands as T;
+  }
+
+  async call<P extends RpcPattern>(pattern: P, data: RpcRequest<P>): Promise<RpcResponse<P>> {
+    try {
+      return await lastValueFrom(this.send<RpcResponse<P>, RpcRequest<P>>(pattern, data));
+    } catch (err) {
+      throw DomainError.from(err);
+    }
+  }
+
+  protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
+    const id = randomUUID();
+    const deadline = Date.now() + this.options.timeoutMs;
+    const envelope: RequestEnvelope = {
+      id,
+      pattern: this.normalizePattern(packet.pattern),
+      data: packet.data,
+      replyTo: this.replyChannel,
+      deadline,
+      trace: injectContext(),
+    };
+    const timer = setTimeout(() => void this.onTimeout(id, envelope.pattern), this.options.timeoutMs);
+    this.pending.set(id, { callback, timer });
+    this.commands!.lpush(this.queue, JSON.stringify(envelope)).catch((err: Error) => {
+      const p = this.pending.get(id);
+      if (!p) return;
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.callback({ err: { code: 'service_unavailable', message: `cannot reach Redis to call ${this.options.service}: ${err.message}` }, isDisposed: true });
+    });
+    return () => {
+      const p = this.pending.get(id);
+      if (p) clearTimeout(p.timer);
+      this.pending.delete(id);
+    };
+  }
+
+  protected async dispatchEvent<T = undefined>(packet: ReadPacket): Promise<T> {
+    const envelope: RequestEnvelope = {
+      id: randomUUID(),
+      pattern: this.normalizePattern(packet.pattern),
+      data: packet.data,
+      deadline: Date.now() + this.options.timeoutMs,
+      trace: injectContext(),
+    };
+    await this.commands!.lpush(this.queue, JSON.stringify(envelope));
+    return undefined as T;
+  }
+
+  private onReply(message: string): void {
+    let reply: ReplyEnvelope;
+    try {
+      reply = JSON.parse(message) as ReplyEnvelope;
+    } catch {
+      this.logger.warn('unparseable reply dropped');
+      return;
+    }
+    const p = this.pending.get(reply.id);
+    if (!p) return; // timed out already
+    clearTimeout(p.timer);
+    this.pending.delete(reply.id);
+    if (reply.err) p.callback({ err: reply.err, isDisposed: true });
+    else p.callback({ response: reply.response, isDisposed: true });
+  }
+
+  private async onTimeout(id: string, pattern: string): Promise<void> {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    let live = -1;
+    try {
+      live = await this.commands!.zcount(keys.alive(this.options.prefix, this.options.service), Date.now(), '+inf');
+    } catch {
+      // Redis itself is unreachable; the message below still names the service
+    }
+    const why = live === 0 ? `no ${this.options.service} instance is running` : `no answer within ${this.options.timeoutMs} ms`;
+    p.callback({ err: { code: 'service_unavailable', message: `${this.options.service} service unavailable (${pattern}): ${why}` }, isDisposed: true });
+  }
+}

@@ -1,0 +1,144 @@
+import { Logger } from '@nestjs/common';
+import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { DomainError, type ErrorBody } from '@gateway/contracts';
+import { extractContext, SpanKind, withSpan } from '@gateway/tracing';
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { lastValueFrom } from 'rxjs';
+import { ALIVE_TTL_MS, HEARTBEAT_MS, keys, type ReplyEnvelope, type RequestEnvelope } from './redis-rpc.protocol';
+
+export interface RedisRpcServerOptions {
+  redisUrl: string;
+  prefix: string;
+  /** the service whose queue this instance serves */
+  service: string;
+  /** most requests popped in one round trip */
+  batch?: number;
+}
+
+export class RedisRpcContext extends BaseRpcContext<[RequestEnvelope]> {
+  get envelope(): RequestEnvelope {
+    return this.args[0];
+  }
+}
+
+export class RedisRpcServer extends Server implements CustomTransportStrategy {
+  protected override readonly logger: Logger;
+  private readonly instanceId = randomUUID();
+  private blocking?: Redis;
+  private commands?: Redis;
+  private running = false;
+  private heartbeat?: NodeJS.Timeout;
+  private readonly inFlight = new Set<Promise<void>>();
+  private loopDone?: Promise<void>;
+
+  constructor(private readonly options: RedisRpcServerOptions) {
+    super();
+    this.logger = new Logger(`RedisRpcServer:${options.service}`);
+  }
+
+  async listen(callback: (err?: unknown) => void): Promise<void> {
+    try {
+      this.blocking = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+      this.commands = new Redis(this.options.redisUrl, { enableAutoPipelining: true, lazyConnect: true });
+      await Promise.all([this.blocking.connect(), this.commands.connect()]);
+      this.running = true;
+      await this.beat();
+      this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), HEARTBEAT_MS);
+      this.heartbeat.unref();
+      this.loopDone = this.loop();
+      callback();
+    } catch (err) {
+      callback(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    // disconnecting interrupts the blocking pop; requests already popped are finished before we go
+    this.blocking?.disconnect();
+    await this.loopDone?.catch(() => undefined);
+    await Promise.allSettled([...this.inFlight]);
+    await this.commands?.zrem(keys.alive(this.options.prefix, this.options.service), this.instanceId).catch(() => undefined);
+    this.commands?.disconnect();
+  }
+
+  on(): void {
+    throw new Error('RedisRpcServer does not emit events');
+  }
+
+  unwrap<T>(): T {
+    return this.commands as T;
+  }
+
+  private async beat(): Promise<void> {
+    const key = keys.alive(this.options.prefix, this.options.service);
+    const now = Date.now();
+    await this.commands!.multi().zadd(key, now + ALIVE_TTL_MS, this.instanceId).zremrangebyscore(key, 0, now).exec();
+  }
+
+  private async loop(): Promise<void> {
+    const queue = keys.queue(this.options.prefix, this.options.service);
+    const batch = String(this.options.batch ?? 64);
+    while (this.running) {
+      let popped: [string, string[]] | null;
+      try {
+        popped = (await this.blocking!.call('BLMPOP', '1', '1', queue, 'RIGHT', 'COUNT', batch)) as [string, string[]] | null;
+      } catch (err) {
+        if (!this.running) return;
+        this.logger.error(`pop failed: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      if (!popped) continue;
+      for (const raw of popped[1]) {
+        const p = this.handle(raw).catch((err) => this.logger.error(`request failed: ${(err as Error).stack}`));
+        this.inFlight.add(p);
+        void p.finally(() => this.inFlight.delete(p));
+      }
+    }
+  }
+
+  private async handle(raw: string): Promise<void> {
+    const envelope = JSON.parse(raw) as RequestEnvelope;
+    if (Date.now() > envelope.deadline) {
+      this.logger.warn(`dropped ${envelope.pattern} ${envelope.id}: its caller stopped waiting ${Date.now() - envelope.deadline} ms ago`);
+      return;
+    }
+    const handler = this.getHandlerByPattern(envelope.pattern);
+    if (!handler) {
+      await this.reply(envelope, { id: envelope.id, err: { code: 'internal', message: `no handler for ${envelope.pattern}` } });
+      return;
+    }
+    const ctx = new RedisRpcContext([envelope]);
+    await withSpan(
+      this.options.service,
+      `rpc ${envelope.pattern}`,
+      { kind: SpanKind.SERVER, parent: extractContext(envelope.trace), attributes: { 'rpc.system': 'redis-queue', 'rpc.method': envelope.pattern } },
+      async () => {
+        let reply: ReplyEnvelope;
+        try {
+          const result$ = this.transformToObservable(await handler(envelope.data, ctx));
+          const response = await lastValueFrom(result$, { defaultValue: undefined });
+          reply = { id: envelope.id, response };
+        } catch (err) {
+          reply = { id: envelope.id, err: toErrorBody(err) };
+        }
+        await this.reply(envelope, reply);
+        if (reply.err) throw new DomainError(reply.err.code, reply.err.message);
+      },
+    ).catch(() => undefined);
+  }
+
+  private async reply(envelope: RequestEnvelope, reply: ReplyEnvelope): Promise<void> {
+    if (!envelope.replyTo) return;
+    await this.commands!.publish(envelope.replyTo, JSON.stringify(reply));
+  }
+}
+
+function toErrorBody(err: unknown): ErrorBody {
+  if (err instanceof DomainError) return err.toBody();
+  if (DomainError.isBody(err)) return err;
+  return { code: 'internal', message: err instanceof Error ? err.message : 'internal error' };
+}
