@@ -1,0 +1,34 @@
+import { TtlCache } from './ttl-cache';
+
+describe('TtlCache', () => {
+  it('coalesces concurrent misses into one load', async () => {
+    const cache = new TtlCache<number>(1000);
+    let loads = 0;
+    const load = () => new Promise<number>((r) => setTimeout(() => r(++loads), 10));
+    const values = await Promise.all(Array.from({ length: 20 }, () => cache.get('k', load)));
+    expect(loads).toBe(1);
+    expect(new Set(values)).toEqual(new Set([1]));
+  });
+
+  it('reloads after the TTL and after an invalidation', async () => {
+    const cache = new TtlCache<number>(30);
+    let loads = 0;
+    const load = async () => ++loads;
+    expect(await cache.get('k', load)).toBe(1);
+    expect(await cache.get('k', load)).toBe(1);
+    cache.delete('k');
+    expect(await cache.get('k', load)).toBe(2);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(await cache.get('k', load)).toBe(3);
+  });
+
+  it('does not keep a value loaded across an invalidation that arrived meanwhile', async () => {
+    const cache = new TtlCache<string>(10_000);
+    let release!: (v: string) => void;
+    const slow = cache.get('k', () => new Promise<string>((r) => (release = r)));
+    cache.delete('k');
+    release('stale');
+    expect(await slow).toBe('stale');
+    expect(await cache.get('k', async () => 'fresh')).toBe('fresh');
+  });
+});

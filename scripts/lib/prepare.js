@@ -1,0 +1,116 @@
+// Steps shared by `npm start` and `npm test`: install what is missing, generate the Prisma client,
+// build, and check that Postgres and Redis answer. Uses nothing but Node until the install is done.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..', '..');
+const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/gateway';
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+function log(msg) {
+  process.stdout.write(`[gateway] ${msg}\n`);
+}
+
+function fail(msg) {
+  process.stderr.write(`[gateway] ${msg}\n`);
+  process.exit(1);
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.quiet ? 'pipe' : 'inherit', env: { ...process.env, ...opts.env }, encoding: 'utf8' });
+  if (r.status !== 0) {
+    if (opts.quiet) process.stderr.write(`${r.stdout || ''}${r.stderr || ''}`);
+    fail(`${opts.what || `${cmd} ${args.join(' ')}`} failed (exit ${r.status})`);
+  }
+  return r;
+}
+
+const mtime = (p) => (fs.existsSync(p) ? fs.statSync(p).mtimeMs : 0);
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 18)) fail(`Node ${process.versions.node} is too old: this project needs Node 20.18 or later`);
+}
+
+/** npm ci when node_modules is missing or older than the lock file. */
+function ensureInstalled() {
+  const marker = path.join(root, 'node_modules', '.package-lock.json');
+  if (mtime(marker) >= mtime(path.join(root, 'package-lock.json')) && fs.existsSync(path.join(root, 'node_modules', '@nestjs', 'core'))) return;
+  log('installing dependencies (npm ci)…');
+  run('npm', ['ci', '--no-audit', '--no-fund'], { what: 'npm ci' });
+}
+
+function ensurePrismaClient() {
+  const out = path.join(root, 'libs/db/src/generated/prisma/client.ts');
+  if (mtime(out) >= mtime(path.join(root, 'prisma/schema.prisma'))) return;
+  log('generating the Prisma client…');
+  run(process.execPath, [path.join(root, 'node_modules/prisma/build/index.js'), 'generate'], { quiet: true, what: 'prisma generate' });
+}
+
+function build() {
+  run(process.execPath, [path.join(root, 'scripts/build.js')], { quiet: true, what: 'build' });
+}
+
+function migrate(databaseUrl) {
+  run(process.execPath, [path.join(root, 'node_modules/prisma/build/index.js'), 'migrate', 'deploy'], {
+    quiet: true,
+    env: { DATABASE_URL: databaseUrl },
+    what: `migrations on ${redact(databaseUrl)}`,
+  });
+}
+
+function redact(url) {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** One line and exit when Postgres or Redis does not answer. */
+async function checkServices(databaseUrl, redisUrl) {
+  const pg = require('pg');
+  const Redis = require('ioredis');
+  const u = new URL(databaseUrl);
+  // the target database may not exist yet (migrate creates it): ask the maintenance database
+  const maintenance = new URL(databaseUrl);
+  maintenance.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (err) {
+    fail(`PostgreSQL is not reachable at ${u.host} (DATABASE_URL=${redact(databaseUrl)}): ${err.message}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const redis = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (err) {
+    fail(`Redis is not reachable (REDIS_URL=${redact(redisUrl)}): ${err.message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+module.exports = {
+  root,
+  DEFAULT_DATABASE_URL,
+  DEFAULT_REDIS_URL,
+  log,
+  fail,
+  run,
+  checkNode,
+  ensureInstalled,
+  ensurePrismaClient,
+  build,
+  migrate,
+  checkServices,
+  redact,
+};

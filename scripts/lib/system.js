@@ -1,0 +1,168 @@
+// Starts the gateway's processes from dist/, waits until they answer, and seeds a demo setup through the
+// admin API. Used by `npm start` and by the end-to-end tests (which start the system exactly this way).
+const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { root } = require('./prepare');
+
+const SERVICES = [
+  { name: 'mock-upstream', entry: 'dist/apps/mock-upstream/src/main.js', optional: true },
+  { name: 'billing', entry: 'dist/apps/billing/src/main.js' },
+  { name: 'models', entry: 'dist/apps/models/src/main.js' },
+  { name: 'task-worker', entry: 'dist/apps/task-worker/src/main.js' },
+  { name: 'ingress', entry: 'dist/apps/ingress/src/main.js' },
+];
+
+const DEMO_MODEL = {
+  id: 'gpt-4o-mini',
+  kind: 'chat',
+  aliases: ['mock-chat'],
+  // $0.15 / $0.60 per million tokens, as micros per million tokens
+  pricing: { input_per_mtok_micros: 150_000, cached_input_per_mtok_micros: 75_000, output_per_mtok_micros: 600_000 },
+  limits: { context_tokens: 128_000, max_output_tokens: 16_384 },
+};
+const DEMO_CREDIT_MICROS = 10_000_000; // $10
+
+function adminToken(stateDir) {
+  if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
+  const file = path.join(stateDir, 'admin-token');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const token = `adm-${crypto.randomBytes(24).toString('base64url')}`;
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+async function waitFor(url, ms, isDead) {
+  const until = Date.now() + ms;
+  let lastErr;
+  while (Date.now() < until) {
+    if (isDead()) throw new Error(`a process exited while waiting for ${url}`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+      lastErr = new Error(`status ${r.status}`);
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${ms} ms: ${lastErr && lastErr.message}`);
+}
+
+/**
+ * Spawns every service with one environment. Returns handles; `stop()` ends them all.
+ * opts.env: extra environment; opts.withMock: start the mock upstream; opts.onOutput(name, line).
+ */
+async function startSystem(opts) {
+  const env = { ...process.env, ...opts.env };
+  const children = [];
+  let dead = null;
+  let stopping = false;
+  for (const svc of SERVICES) {
+    if (svc.optional && !opts.withMock) continue;
+    const child = spawn(process.execPath, ['--enable-source-maps', path.join(root, svc.entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const forward = (stream) => {
+      let buf = '';
+      stream.on('data', (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          opts.onOutput?.(svc.name, buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+      });
+    };
+    forward(child.stdout);
+    forward(child.stderr);
+    child.on('exit', (code, signal) => {
+      if (!stopping) {
+        dead = `${svc.name} exited (${signal || code})`;
+        opts.onExit?.(svc.name, code, signal);
+      }
+    });
+    children.push({ name: svc.name, child });
+  }
+  const stop = async () => {
+    stopping = true;
+    await Promise.all(
+      children.map(
+        ({ child }) =>
+          new Promise((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+            child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+  try {
+    const isDead = () => dead !== null;
+    if (opts.withMock) await waitFor(`http://127.0.0.1:${env.MOCK_PORT}/health`, 20_000, isDead);
+    await waitFor(`http://127.0.0.1:${env.PORT}/health`, 30_000, isDead);
+  } catch (err) {
+    await stop();
+    throw new Error(dead ? `${dead}; ${err.message}` : err.message);
+  }
+  return { children, stop, isDead: () => dead };
+}
+
+async function admin(base, token, method, route, body) {
+  const r = await fetch(`${base}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  const json = text ? JSON.parse(text) : null;
+  return { status: r.status, json };
+}
+
+/** Idempotent: a model and a mock channel if absent; a demo account and key, reused across restarts. */
+async function seedDemo({ base, token, mockBaseUrl, stateDir }) {
+  const model = await admin(base, token, 'GET', `/admin/models/${DEMO_MODEL.id}`);
+  if (model.status === 404) {
+    const r = await admin(base, token, 'POST', '/admin/models', DEMO_MODEL);
+    if (r.status !== 201) throw new Error(`seeding the model failed: ${JSON.stringify(r.json)}`);
+  }
+  if (mockBaseUrl) {
+    const channels = await admin(base, token, 'GET', '/admin/channels');
+    const existing = channels.json.data.find((c) => c.name === 'mock-openai');
+    if (!existing) {
+      const r = await admin(base, token, 'POST', '/admin/channels', {
+        name: 'mock-openai',
+        provider: 'openai',
+        base_url: mockBaseUrl,
+        api_key: 'sk-mock-upstream',
+        models: [DEMO_MODEL.id],
+        priority: 0,
+        weight: 1,
+      });
+      if (r.status !== 201) throw new Error(`seeding the channel failed: ${JSON.stringify(r.json)}`);
+    } else if (existing.base_url !== mockBaseUrl) {
+      await admin(base, token, 'PATCH', `/admin/channels/${existing.id}`, { base_url: mockBaseUrl });
+    }
+  }
+  const file = path.join(stateDir, 'demo.json');
+  if (fs.existsSync(file)) {
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const acct = await admin(base, token, 'GET', `/admin/accounts/${saved.account_id}`);
+    const keyOk = (await fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${saved.key}` } })).status === 200;
+    if (acct.status === 200 && keyOk) return { ...saved, account: acct.json };
+  }
+  const acct = await admin(base, token, 'POST', '/admin/accounts', { name: 'demo', credit_micros: DEMO_CREDIT_MICROS });
+  if (acct.status !== 201) throw new Error(`seeding the account failed: ${JSON.stringify(acct.json)}`);
+  const key = await admin(base, token, 'POST', `/admin/accounts/${acct.json.id}/keys`, { name: 'demo' });
+  if (key.status !== 201) throw new Error(`seeding the key failed: ${JSON.stringify(key.json)}`);
+  const saved = { account_id: acct.json.id, key: key.json.key };
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  return { ...saved, account: acct.json };
+}
+
+module.exports = { startSystem, seedDemo, adminToken, admin, DEMO_MODEL, DEMO_CREDIT_MICROS };
