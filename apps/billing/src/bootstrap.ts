@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
-import type { BillingConfig } from '@gateway/config';
+import { nestLogLevels, type BillingConfig } from '@gateway/config';
 import { SERVICES } from '@gateway/contracts';
 import { DomainErrorRpcFilter, RedisRpcServer } from '@gateway/transport';
 import { BillingModule } from './billing.module';
@@ -9,7 +9,7 @@ import { BillingModule } from './billing.module';
 export async function startBilling(config: BillingConfig): Promise<INestMicroservice> {
   const app = await NestFactory.createMicroservice(BillingModule.forRoot(config), {
     strategy: new RedisRpcServer({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, service: SERVICES.billing }),
-    logger: config.LOG_LEVEL === 'debug' ? ['log', 'error', 'warn', 'debug'] : ['error', 'warn', 'log'],
+    logger: nestLogLevels(config.LOG_LEVEL),
   });
   app.useGlobalFilters(new DomainErrorRpcFilter());
   app.enableShutdownHooks();

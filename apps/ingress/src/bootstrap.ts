@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { IngressConfig } from '@gateway/config';
+import { nestLogLevels, type IngressConfig } from '@gateway/config';
 import { OpenAIExceptionFilter } from './errors/openai-exception.filter';
 import { IngressModule } from './ingress.module';
 import { onRequestAssignId } from './shared/request-context';
@@ -9,7 +9,7 @@ export async function createIngress(config: IngressConfig): Promise<NestFastifyA
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false });
   adapter.getInstance().addHook('onRequest', onRequestAssignId);
   const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
-    logger: ['error', 'warn', 'log'],
+    logger: nestLogLevels(config.LOG_LEVEL),
   });
   app.useGlobalFilters(new OpenAIExceptionFilter());
   app.enableShutdownHooks();

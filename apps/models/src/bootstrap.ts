@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { INestMicroservice } from '@nestjs/common';
-import type { ModelsConfig } from '@gateway/config';
+import { nestLogLevels, type ModelsConfig } from '@gateway/config';
 import { SERVICES } from '@gateway/contracts';
 import { DomainErrorRpcFilter, RedisRpcServer } from '@gateway/transport';
 import { ModelsModule } from './models.module';
@@ -8,7 +8,7 @@ import { ModelsModule } from './models.module';
 export async function startModels(config: ModelsConfig): Promise<INestMicroservice> {
   const app = await NestFactory.createMicroservice(ModelsModule.forRoot(config), {
     strategy: new RedisRpcServer({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, service: SERVICES.models }),
-    logger: ['error', 'warn', 'log'],
+    logger: nestLogLevels(config.LOG_LEVEL),
   });
   app.useGlobalFilters(new DomainErrorRpcFilter());
   app.enableShutdownHooks();

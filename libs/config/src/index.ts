@@ -76,3 +76,4 @@ export function loadConfigOrExit<S extends z.ZodTypeAny>(schema: S, service: str
     process.exit(78);
   }
 }
+export * from './log-levels';

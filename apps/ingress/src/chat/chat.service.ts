@@ -166,15 +166,16 @@ export class ChatService {
       await this.billing.settleTokens(call.hold, call.principal, call.requestId, call.model, upstream.target.channel_id, used);
       return;
     }
+    // money is settled before the stream's last event, so a client that sees the end sees its final balance
     if (failure) {
       this.logger.warn(`${call.requestId}: ${failure}`);
+      await this.billing.release(call.hold, failure);
       const { body } = toOpenAIError({ code: 'upstream_error', message: failure });
       res.end(`data: ${JSON.stringify(body)}\n\n`);
-      await this.billing.release(call.hold, failure);
       return;
     }
-    res.end('data: [DONE]\n\n');
     await this.billing.settleTokens(call.hold, call.principal, call.requestId, call.model, upstream.target.channel_id, usage ?? this.localUsage(call, produced));
+    res.end('data: [DONE]\n\n');
   }
 
   /** Only where the upstream reported no usage: the prompt by the hold's estimate, the output counted here. */

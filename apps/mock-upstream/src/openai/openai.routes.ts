@@ -102,8 +102,8 @@ export function registerOpenAI(app: FastifyInstance, state: MockState): void {
     for (let i = 0; i < pieces.length; i++) {
       if (res.destroyed) return;
       if (d.failAfterChunks !== undefined && i >= d.failAfterChunks) {
-        // a real upstream dying mid-stream: the connection just ends without [DONE]
-        res.destroy();
+        // a real upstream dying mid-stream: what was sent arrives, then the connection drops without [DONE]
+        res.write(': flush\n\n', () => res.destroy());
         return;
       }
       if (delay > 0) await sleep(delay);

@@ -1,0 +1,101 @@
+import { Controller, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { INestMicroservice } from '@nestjs/common';
+import { DomainError } from '@gateway/contracts';
+import { randomUUID } from 'node:crypto';
+import { DomainErrorRpcFilter } from './domain-error.filter';
+import { RedisRpcClient } from './redis-rpc.client';
+import { RedisRpcServer } from './redis-rpc.server';
+
+const REDIS_URL = process.env.REDIS_URL as string;
+
+/** Handlers that say which instance ran them. */
+function echoModule(instance: string, seen: string[]) {
+  @Controller()
+  class EchoController {
+    @MessagePattern('accounts.get')
+    get(@Payload() req: { id: string }) {
+      seen.push(req.id);
+      if (req.id === 'missing') throw new DomainError('not_found', 'no such thing');
+      if (req.id === 'boom') throw new Error('unexpected');
+      return { id: req.id, instance };
+    }
+  }
+  @Module({ controllers: [EchoController] })
+  class EchoModule {}
+  return EchoModule;
+}
+
+async function startInstance(prefix: string, name: string, seen: string[]): Promise<INestMicroservice> {
+  const app = await NestFactory.createMicroservice(echoModule(name, seen), {
+    strategy: new RedisRpcServer({ redisUrl: REDIS_URL, prefix, service: 'billing' }),
+    logger: false,
+  });
+  app.useGlobalFilters(new DomainErrorRpcFilter());
+  await app.listen();
+  return app;
+}
+
+describe('Redis work-queue RPC transport', () => {
+  const prefix = `test-rpc-${randomUUID()}:`;
+  const seenA: string[] = [];
+  const seenB: string[] = [];
+  let a: INestMicroservice;
+  let b: INestMicroservice;
+  let client: RedisRpcClient;
+
+  beforeAll(async () => {
+    a = await startInstance(prefix, 'a', seenA);
+    b = await startInstance(prefix, 'b', seenB);
+    client = new RedisRpcClient({ redisUrl: REDIS_URL, prefix, service: 'billing', timeoutMs: 2000 });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await a?.close();
+    await b?.close();
+  });
+
+  it('delivers each request to exactly one of several instances, and both take a share', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `r${i}`);
+    const replies = await Promise.all(ids.map((id) => client.call('accounts.get', { id }) as unknown as Promise<{ id: string; instance: string }>));
+    expect(replies.map((r) => r.id)).toEqual(ids);
+    const handled = [...seenA, ...seenB].filter((id) => id.startsWith('r'));
+    expect(handled.sort()).toEqual([...ids].sort()); // each exactly once: no duplicates, none lost
+    expect(seenA.length).toBeGreaterThan(0);
+    expect(seenB.length).toBeGreaterThan(0);
+  });
+
+  it('carries a domain error across with its code; an unexpected one as internal', async () => {
+    await expect(client.call('accounts.get', { id: 'missing' })).rejects.toMatchObject({ code: 'not_found', message: 'no such thing' });
+    await expect(client.call('accounts.get', { id: 'boom' })).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('fails fast with a clear error when no instance of the service runs', async () => {
+    const lonely = new RedisRpcClient({ redisUrl: REDIS_URL, prefix: `${prefix}empty:`, service: 'billing', timeoutMs: 300 });
+    await lonely.connect();
+    const started = Date.now();
+    await expect(lonely.call('accounts.get', { id: 'x' })).rejects.toMatchObject({
+      code: 'service_unavailable',
+      message: expect.stringContaining('no billing instance is running'),
+    });
+    expect(Date.now() - started).toBeLessThan(1500);
+    await lonely.close();
+  });
+
+  it('an instance that starts late drops requests whose caller already gave up', async () => {
+    const late = `${prefix}late:`;
+    const seen: string[] = [];
+    const c = new RedisRpcClient({ redisUrl: REDIS_URL, prefix: late, service: 'billing', timeoutMs: 200 });
+    await c.connect();
+    await expect(c.call('accounts.get', { id: 'stale' })).rejects.toMatchObject({ code: 'service_unavailable' });
+    const app = await startInstance(late, 'late', seen);
+    const fresh = await c.call('accounts.get', { id: 'fresh' });
+    expect(fresh).toMatchObject({ id: 'fresh' });
+    expect(seen).toEqual(['fresh']);
+    await c.close();
+    await app.close();
+  });
+});
