@@ -33,12 +33,16 @@ const ROOT = path.resolve(__dirname, '..', '..');
  * Starts the whole system exactly as a user does, with `npm start`'s script, on free ports, the test
  * database and a Redis prefix of its own; resolves once it printed its ready line.
  */
-export async function startGateway(env: Record<string, string> = {}): Promise<StartedGateway> {
+export async function startGateway(env: Record<string, string> = {}, opts: { root?: string; command?: string[]; readyMs?: number } = {}): Promise<StartedGateway> {
+  const root = opts.root ?? ROOT;
   const port = await freePort();
   const mockPort = await freePort();
   const output: string[] = [];
-  const child: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'scripts/start.js')], {
-    cwd: ROOT,
+  const [cmd, ...args] = opts.command ?? [process.execPath, path.join(root, 'scripts/start.js')];
+  const child: ChildProcess = spawn(cmd, args, {
+    cwd: root,
+    // its own process group, so stop() ends npm and everything it started
+    detached: true,
     env: {
       ...process.env,
       PORT: String(port),
@@ -54,10 +58,10 @@ export async function startGateway(env: Record<string, string> = {}): Promise<St
     new Promise<void>((resolve) => {
       if (child.exitCode !== null) return resolve();
       child.once('exit', () => resolve());
-      child.kill('SIGTERM');
+      process.kill(-child.pid!, 'SIGTERM');
     });
   const ready = await new Promise<Record<string, string>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start in time:\n${output.join('\n')}`)), 90_000);
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in time:\n${output.join('\n')}`)), opts.readyMs ?? 90_000);
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString();
