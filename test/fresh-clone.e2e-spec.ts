@@ -35,7 +35,7 @@ describe('a fresh clone', () => {
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'from a fresh clone' }] }),
       });
       expect(r.status).toBe(200);
-      const acct = await fetch(`${g.base}/admin/accounts/${g.accountId}`, { headers: { authorization: `Bearer ${g.adminToken}` } }).then((x) => x.json());
+      const acct = await fetch(`${g.base}/admin/accounts/${g.accountId}`, { headers: { authorization: `Bearer ${g.adminToken}` } }).then((x) => x.json() as Promise<{ balance_micros: number; held_micros: number }>);
       expect(acct.balance_micros).toBeLessThan(10_000_000);
       expect(acct.held_micros).toBe(0);
     } finally {
