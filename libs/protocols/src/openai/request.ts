@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
+import { fieldPath } from '../zod-path';
 import type { OpenAIChatRequest } from './types';
 
 const message = z
@@ -20,6 +22,9 @@ export const chatRequestSchema = z
     n: z.number().int().min(1).max(1, 'n > 1 is not supported by the gateway').nullish(),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
+    tools: z
+      .array(z.object({ type: z.string(), function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }).loose().optional() }).loose())
+      .nullish(),
   })
   .loose();
 
@@ -27,8 +32,8 @@ export function parseChatRequest(body: unknown): { ok: true; value: OpenAIChatRe
   const r = chatRequestSchema.safeParse(body);
   if (r.success) return { ok: true, value: r.data as OpenAIChatRequest };
   const issue = r.error.issues[0];
-  const param = issue.path.map(String).reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
-  return { ok: false, param: param || 'body', message: `Invalid value for '${param || 'body'}': ${issue.message}` };
+  const param = fieldPath(issue.path) || 'body';
+  return { ok: false, param, message: `Invalid value for '${param}': ${issue.message}` };
 }
 
 /** Text the model reads, for a local token estimate. */
@@ -40,4 +45,185 @@ export function chatRequestText(req: OpenAIChatRequest): string[] {
     }
     return '';
   });
+}
+
+// Fields with no counterpart in the other styles: refused with a 400 rather than dropped.
+const UNTRANSLATABLE = ['logprobs', 'top_logprobs', 'logit_bias', 'audio', 'prediction', 'seed', 'presence_penalty', 'frequency_penalty', 'reasoning_effort', 'web_search_options', 'functions', 'function_call'];
+
+interface ChatContentPart {
+  type: string;
+  text?: string;
+  image_url?: { url: string } | string;
+}
+
+export function imagePartFromUrl(url: string): IRPart {
+  const m = /^data:([^;,]+);base64,(.*)$/s.exec(url);
+  return m ? { type: 'image', mime_type: m[1], data: m[2] } : { type: 'image', url };
+}
+
+function userParts(content: unknown, at: string): IRPart[] {
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  if (content === null || content === undefined) return [];
+  return (content as ChatContentPart[]).map((p, j): IRPart => {
+    if (p.type === 'text') return { type: 'text', text: p.text ?? '' };
+    if (p.type === 'image_url') {
+      const url = typeof p.image_url === 'string' ? p.image_url : p.image_url?.url;
+      if (!url) throw new InvalidRequestError(`${at}.content[${j}].image_url.url`, 'image_url.url is required');
+      return imagePartFromUrl(url);
+    }
+    throw new UnsupportedFeatureError(`${at}.content[${j}].type`, `content part type '${p.type}' cannot be translated for this model's upstream`);
+  });
+}
+
+function textOnly(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) return (content as ChatContentPart[]).map((p) => p.text ?? '').join('');
+  return '';
+}
+
+function pushMessage(out: IRMessage[], role: IRMessage['role'], parts: IRPart[]): void {
+  const last = out[out.length - 1];
+  if (last && last.role === role) last.parts.push(...parts);
+  else out.push({ role, parts });
+}
+
+/** OpenAI Chat Completions request -> IR. */
+export function chatToIR(raw: unknown): IRRequest {
+  const parsed = parseChatRequest(raw);
+  if (!parsed.ok) throw new InvalidRequestError(parsed.param, parsed.message);
+  const req = parsed.value;
+  for (const f of UNTRANSLATABLE) {
+    const v = req[f];
+    if (v !== undefined && v !== null && v !== false && v !== 0) throw new UnsupportedFeatureError(f, `'${f}' cannot be translated for this model's upstream`);
+  }
+  if (Array.isArray(req.modalities) && (req.modalities as string[]).some((m) => m !== 'text')) {
+    throw new UnsupportedFeatureError('modalities', "only the 'text' modality can be translated for this model's upstream");
+  }
+  if (req.parallel_tool_calls === false) throw new UnsupportedFeatureError('parallel_tool_calls', "'parallel_tool_calls: false' cannot be translated for this model's upstream");
+
+  const system: string[] = [];
+  const messages: IRMessage[] = [];
+  req.messages.forEach((m, i) => {
+    const at = `messages[${i}]`;
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        system.push(textOnly(m.content));
+        break;
+      case 'user':
+        pushMessage(messages, 'user', userParts(m.content, at));
+        break;
+      case 'assistant': {
+        const parts: IRPart[] = [];
+        const text = textOnly(m.content);
+        if (text) parts.push({ type: 'text', text });
+        const calls = (m.tool_calls ?? []) as Array<{ id: string; type: string; function: { name: string; arguments: string } }>;
+        calls.forEach((c, j) => {
+          if (!c?.function?.name) throw new InvalidRequestError(`${at}.tool_calls[${j}].function.name`, 'tool call needs a function name');
+          parts.push({ type: 'tool_call', id: c.id, name: c.function.name, arguments: c.function.arguments ?? '{}' });
+        });
+        pushMessage(messages, 'assistant', parts);
+        break;
+      }
+      case 'tool':
+        if (!m.tool_call_id) throw new InvalidRequestError(`${at}.tool_call_id`, 'a tool message needs tool_call_id');
+        pushMessage(messages, 'user', [{ type: 'tool_result', tool_call_id: m.tool_call_id, content: textOnly(m.content) }]);
+        break;
+      case 'function':
+        throw new UnsupportedFeatureError(`${at}.role`, "the legacy 'function' role cannot be translated; use 'tool'");
+    }
+  });
+
+  const tools = (req.tools ?? []).map((t, i) => {
+    const tool = t as { type: string; function?: { name: string; description?: string; parameters?: Record<string, unknown> } };
+    if (tool.type !== 'function' || !tool.function) throw new UnsupportedFeatureError(`tools[${i}].type`, `tool type '${tool.type}' cannot be translated for this model's upstream`);
+    return { name: tool.function.name, description: tool.function.description, parameters: tool.function.parameters ?? { type: 'object', properties: {} } };
+  });
+
+  const ir: IRRequest = {
+    model: req.model,
+    system: system.length ? system.join('\n\n') : undefined,
+    messages,
+    tools: tools.length ? tools : undefined,
+    tool_choice: toolChoice(req.tool_choice),
+    max_tokens: req.max_completion_tokens ?? req.max_tokens ?? undefined,
+    temperature: (req.temperature as number | null | undefined) ?? undefined,
+    top_p: (req.top_p as number | null | undefined) ?? undefined,
+    stop: typeof req.stop === 'string' ? [req.stop] : Array.isArray(req.stop) ? (req.stop as string[]) : undefined,
+    response_format: responseFormat(req.response_format),
+    stream: req.stream === true,
+    stream_usage: req.stream_options?.include_usage === true,
+    user: typeof req.user === 'string' ? req.user : undefined,
+  };
+  return ir;
+}
+
+function toolChoice(v: unknown): IRToolChoice | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v === 'auto' || v === 'none' || v === 'required') return v;
+  const name = (v as { function?: { name?: string } })?.function?.name;
+  if (name) return { name };
+  throw new InvalidRequestError('tool_choice', 'tool_choice must be auto, none, required or {type:"function",function:{name}}');
+}
+
+function responseFormat(v: unknown): IRRequest['response_format'] {
+  const rf = v as { type?: string; json_schema?: { name?: string; schema?: Record<string, unknown>; strict?: boolean } } | undefined | null;
+  if (!rf || rf.type === 'text') return undefined;
+  if (rf.type === 'json_object') return { type: 'json_object' };
+  if (rf.type === 'json_schema' && rf.json_schema?.schema) {
+    return { type: 'json_schema', name: rf.json_schema.name ?? 'response', schema: rf.json_schema.schema, strict: rf.json_schema.strict };
+  }
+  throw new InvalidRequestError('response_format', 'response_format must be text, json_object or json_schema with a schema');
+}
+
+/** IR -> OpenAI Chat Completions request body, for an OpenAI-type upstream. */
+export function irToChat(ir: IRRequest, upstreamModel: string): Record<string, unknown> {
+  const messages: Array<Record<string, unknown>> = [];
+  if (ir.system) messages.push({ role: 'system', content: ir.system });
+  for (const m of ir.messages) {
+    if (m.role === 'assistant') {
+      const text = m.parts.filter((p) => p.type === 'text').map((p) => (p as { text: string }).text).join('');
+      const calls = m.parts.filter((p): p is Extract<IRPart, { type: 'tool_call' }> => p.type === 'tool_call');
+      messages.push({
+        role: 'assistant',
+        content: text || (calls.length ? null : ''),
+        ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
+      });
+      continue;
+    }
+    // tool results become tool messages, in order, before the rest of the user turn
+    for (const p of m.parts) if (p.type === 'tool_result') messages.push({ role: 'tool', tool_call_id: p.tool_call_id, content: p.content });
+    const rest = m.parts.filter((p) => p.type !== 'tool_result');
+    if (rest.length === 0) continue;
+    const simple = rest.every((p) => p.type === 'text');
+    messages.push({
+      role: 'user',
+      content: simple
+        ? rest.map((p) => (p as { text: string }).text).join('')
+        : rest.map((p) => {
+            if (p.type === 'text') return { type: 'text', text: p.text };
+            if (p.type === 'image') return { type: 'image_url', image_url: { url: p.url ?? `data:${p.mime_type};base64,${p.data}` } };
+            return { type: 'text', text: '' };
+          }),
+    });
+  }
+  const body: Record<string, unknown> = { model: upstreamModel, messages };
+  if (ir.tools) body.tools = ir.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+  if (ir.tool_choice) body.tool_choice = typeof ir.tool_choice === 'string' ? ir.tool_choice : { type: 'function', function: { name: ir.tool_choice.name } };
+  if (ir.max_tokens !== undefined) body.max_completion_tokens = ir.max_tokens;
+  if (ir.temperature !== undefined) body.temperature = ir.temperature;
+  if (ir.top_p !== undefined) body.top_p = ir.top_p;
+  if (ir.stop) body.stop = ir.stop;
+  if (ir.response_format) {
+    body.response_format =
+      ir.response_format.type === 'json_object'
+        ? { type: 'json_object' }
+        : { type: 'json_schema', json_schema: { name: ir.response_format.name, schema: ir.response_format.schema, strict: ir.response_format.strict } };
+  }
+  if (ir.user) body.user = ir.user;
+  if (ir.stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return body;
 }

@@ -1,5 +1,6 @@
 import type { TokenUsage } from '@gateway/contracts';
-import type { OpenAIUsage } from './types';
+import { ZERO_USAGE, type IRPart, type IRResponse, type IRStopReason } from '../ir';
+import type { OpenAIChatCompletion, OpenAIUsage } from './types';
 
 export function usageFromOpenAI(u: OpenAIUsage | null | undefined): TokenUsage | null {
   if (!u || typeof u.prompt_tokens !== 'number' || typeof u.completion_tokens !== 'number') return null;
@@ -8,5 +9,79 @@ export function usageFromOpenAI(u: OpenAIUsage | null | undefined): TokenUsage |
     cached_input_tokens: u.prompt_tokens_details?.cached_tokens ?? 0,
     output_tokens: u.completion_tokens,
     reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? 0,
+  };
+}
+
+export function usageToOpenAI(u: TokenUsage): Required<Pick<OpenAIUsage, 'prompt_tokens' | 'completion_tokens' | 'total_tokens'>> & OpenAIUsage {
+  return {
+    prompt_tokens: u.input_tokens,
+    completion_tokens: u.output_tokens,
+    total_tokens: u.input_tokens + u.output_tokens,
+    prompt_tokens_details: { cached_tokens: u.cached_input_tokens },
+    completion_tokens_details: { reasoning_tokens: u.reasoning_tokens },
+  };
+}
+
+const FROM_FINISH: Record<string, IRStopReason> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool_calls',
+  function_call: 'tool_calls',
+  content_filter: 'content_filter',
+};
+
+export function stopFromOpenAI(reason: string | null | undefined): IRStopReason {
+  return FROM_FINISH[reason ?? 'stop'] ?? 'stop';
+}
+
+export function stopToOpenAI(reason: IRStopReason): string {
+  return reason === 'stop_sequence' ? 'stop' : reason;
+}
+
+interface ChatMessageOut {
+  content?: string | null;
+  reasoning_content?: string | null;
+  tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>;
+}
+
+export function chatResponseToIR(body: unknown): IRResponse {
+  const b = body as OpenAIChatCompletion;
+  const choice = b.choices?.[0];
+  const msg = (choice?.message ?? {}) as ChatMessageOut;
+  const parts: IRPart[] = [];
+  if (msg.reasoning_content) parts.push({ type: 'thinking', text: msg.reasoning_content });
+  if (msg.content) parts.push({ type: 'text', text: msg.content });
+  for (const c of msg.tool_calls ?? []) parts.push({ type: 'tool_call', id: c.id, name: c.function.name, arguments: c.function.arguments });
+  return {
+    id: b.id,
+    model: (b.model as string) ?? '',
+    parts,
+    stop_reason: stopFromOpenAI(choice?.finish_reason),
+    usage: usageFromOpenAI(b.usage) ?? { ...ZERO_USAGE },
+  };
+}
+
+export function irToChatResponse(ir: IRResponse, model: string): Record<string, unknown> {
+  const text = ir.parts.filter((p) => p.type === 'text').map((p) => (p as { text: string }).text).join('');
+  const calls = ir.parts.filter((p): p is Extract<IRPart, { type: 'tool_call' }> => p.type === 'tool_call');
+  return {
+    id: ir.id.startsWith('chatcmpl-') ? ir.id : `chatcmpl-${ir.id}`,
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: text || (calls.length ? null : ''),
+          refusal: null,
+          ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
+        },
+        logprobs: null,
+        finish_reason: stopToOpenAI(ir.stop_reason),
+      },
+    ],
+    usage: usageToOpenAI(ir.usage),
   };
 }

@@ -19,12 +19,12 @@ export interface OpenAIChatMessage {
 export interface OpenAIChatRequest {
   model: string;
   messages: OpenAIChatMessage[];
-  stream?: boolean;
+  stream?: boolean | null;
   stream_options?: { include_usage?: boolean } | null;
   max_tokens?: number | null;
   max_completion_tokens?: number | null;
   n?: number | null;
-  tools?: unknown[];
+  tools?: unknown[] | null;
   [k: string]: unknown;
 }
 
@@ -39,7 +39,7 @@ export interface OpenAIChatChunk {
 export interface OpenAIChatCompletion {
   id: string;
   object: 'chat.completion';
-  choices: Array<{ index: number; message: { role: string; content: string | null }; finish_reason: string | null }>;
+  choices: Array<{ index: number; message: { role: string; content: string | null; [k: string]: unknown }; finish_reason: string | null }>;
   usage?: OpenAIUsage;
   [k: string]: unknown;
 }

@@ -1,0 +1,108 @@
+import type { TokenUsage } from '@gateway/contracts';
+import type { IRPart, IRResponse, IRStopReason } from '../ir';
+import { parseArgs } from '../anthropic/request';
+
+export interface GeminiUsage {
+  promptTokenCount?: number;
+  candidatesTokenCount?: number;
+  thoughtsTokenCount?: number;
+  cachedContentTokenCount?: number;
+  totalTokenCount?: number;
+}
+
+/** Gemini counts thoughts apart from candidates; the IR's output includes reasoning, as OpenAI's does. */
+export function usageFromGemini(u: GeminiUsage | undefined): TokenUsage {
+  const thoughts = u?.thoughtsTokenCount ?? 0;
+  return {
+    input_tokens: u?.promptTokenCount ?? 0,
+    cached_input_tokens: u?.cachedContentTokenCount ?? 0,
+    output_tokens: (u?.candidatesTokenCount ?? 0) + thoughts,
+    reasoning_tokens: thoughts,
+  };
+}
+
+export function usageToGemini(u: TokenUsage): GeminiUsage {
+  const out: GeminiUsage = {
+    promptTokenCount: u.input_tokens,
+    candidatesTokenCount: u.output_tokens - u.reasoning_tokens,
+    totalTokenCount: u.input_tokens + u.output_tokens,
+  };
+  if (u.reasoning_tokens) out.thoughtsTokenCount = u.reasoning_tokens;
+  if (u.cached_input_tokens) out.cachedContentTokenCount = u.cached_input_tokens;
+  return out;
+}
+
+export function stopFromGemini(reason: string | undefined, hasCalls: boolean): IRStopReason {
+  if (hasCalls) return 'tool_calls';
+  switch (reason) {
+    case 'MAX_TOKENS':
+      return 'length';
+    case 'SAFETY':
+    case 'RECITATION':
+    case 'BLOCKLIST':
+    case 'PROHIBITED_CONTENT':
+    case 'SPII':
+    case 'IMAGE_SAFETY':
+      return 'content_filter';
+    default:
+      return 'stop';
+  }
+}
+
+export function stopToGemini(r: IRStopReason): string {
+  switch (r) {
+    case 'length':
+      return 'MAX_TOKENS';
+    case 'content_filter':
+      return 'SAFETY';
+    default:
+      return 'STOP';
+  }
+}
+
+export interface GeminiPartOut {
+  text?: string;
+  thought?: boolean;
+  functionCall?: { id?: string; name: string; args?: Record<string, unknown> };
+}
+
+export interface GeminiChunk {
+  candidates?: Array<{ content?: { parts?: GeminiPartOut[]; role?: string }; finishReason?: string; index?: number }>;
+  usageMetadata?: GeminiUsage;
+  modelVersion?: string;
+  responseId?: string;
+  error?: { message?: string };
+}
+
+export function geminiToIR(body: unknown): IRResponse {
+  const b = body as GeminiChunk;
+  const cand = b.candidates?.[0];
+  const parts: IRPart[] = [];
+  let n = 0;
+  for (const p of cand?.content?.parts ?? []) {
+    if (p.functionCall) parts.push({ type: 'tool_call', id: p.functionCall.id ?? `call_${n++}_${p.functionCall.name}`, name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) });
+    else if (typeof p.text === 'string') parts.push(p.thought ? { type: 'thinking', text: p.text } : { type: 'text', text: p.text });
+  }
+  return {
+    id: b.responseId ?? '',
+    model: b.modelVersion ?? '',
+    parts,
+    stop_reason: stopFromGemini(cand?.finishReason, parts.some((p) => p.type === 'tool_call')),
+    usage: usageFromGemini(b.usageMetadata),
+  };
+}
+
+export function irToGemini(ir: IRResponse, model: string): GeminiChunk {
+  const parts: GeminiPartOut[] = [];
+  for (const p of ir.parts) {
+    if (p.type === 'text') parts.push({ text: p.text });
+    else if (p.type === 'thinking') parts.push({ text: p.text, thought: true });
+    else if (p.type === 'tool_call') parts.push({ functionCall: { id: p.id, name: p.name, args: parseArgs(p.arguments) } });
+  }
+  return {
+    candidates: [{ content: { parts: parts.length ? parts : [{ text: '' }], role: 'model' }, finishReason: stopToGemini(ir.stop_reason), index: 0 }],
+    usageMetadata: usageToGemini(ir.usage),
+    modelVersion: model,
+    responseId: ir.id,
+  };
+}
