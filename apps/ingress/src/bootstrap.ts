@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { nestLogLevels, type IngressConfig } from '@gateway/config';
-import { OpenAIExceptionFilter } from './errors/openai-exception.filter';
+import { StyleExceptionFilter } from './errors/style-exception.filter';
 import { IngressModule } from './ingress.module';
 import { onRequestAssignId } from './shared/request-context';
 
@@ -11,7 +11,7 @@ export async function createIngress(config: IngressConfig): Promise<NestFastifyA
   const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
     logger: nestLogLevels(config.LOG_LEVEL),
   });
-  app.useGlobalFilters(new OpenAIExceptionFilter());
+  app.useGlobalFilters(new StyleExceptionFilter());
   app.enableShutdownHooks();
   return app;
 }

@@ -4,9 +4,12 @@ import { AdminAccountsController, AdminRegistryController } from './admin/admin.
 import { AdminGuard } from './admin/admin.guard';
 import { AuthService } from './auth/auth.service';
 import { KeyCacheService } from './auth/key-cache.service';
-import { CallBillingService } from './chat/call-billing.service';
-import { ChatController } from './chat/chat.controller';
-import { ChatService } from './chat/chat.service';
+import { AnthropicController } from './anthropic-api/anthropic.controller';
+import { CallBillingService } from './conversation/call-billing.service';
+import { ConversationService } from './conversation/conversation.service';
+import { TokenCountService } from './conversation/token-count.service';
+import { GeminiController } from './gemini-api/gemini.controller';
+import { OpenAIChatController } from './openai-api/openai.controller';
 import { HealthController } from './health.controller';
 import { PublicModelsController } from './public-models/public-models.controller';
 import { ModelCacheService } from './registry/model-cache.service';
@@ -20,7 +23,7 @@ export class IngressModule {
     return {
       module: IngressModule,
       imports: [SharedModule.forRoot(config)],
-      controllers: [HealthController, ChatController, PublicModelsController, AdminAccountsController, AdminRegistryController],
+      controllers: [HealthController, OpenAIChatController, AnthropicController, GeminiController, PublicModelsController, AdminAccountsController, AdminRegistryController],
       providers: [
         ChangeListener,
         KeyCacheService,
@@ -28,7 +31,8 @@ export class IngressModule {
         ModelCacheService,
         UpstreamClient,
         CallBillingService,
-        ChatService,
+        ConversationService,
+        TokenCountService,
         AdminGuard,
       ],
     };

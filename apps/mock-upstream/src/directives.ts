@@ -1,6 +1,7 @@
 // Knobs a test (or a curious user) sets from inside a prompt, since a client of the gateway cannot set
 // the upstream's headers: [[mock:status=500]], [[mock:latency=200]], [[mock:fail_after=3]],
-// [[mock:cached=10]], [[mock:reply=some text]], [[mock:chunk_delay=20]].
+// [[mock:cached=10]], [[mock:reply=some text]], [[mock:chunk_delay=20]],
+// [[mock:tool_args={"city":"Paris"}]] (a JSON object without `]`: the arguments of a forced tool call).
 export interface Directives {
   status?: number;
   latencyMs?: number;
@@ -8,6 +9,7 @@ export interface Directives {
   cachedTokens?: number;
   reply?: string;
   chunkDelayMs?: number;
+  toolArgs?: Record<string, unknown>;
 }
 
 const PATTERN = /\[\[mock:([a-z_]+)=([^\]]*)\]\]/g;
@@ -34,9 +36,23 @@ export function parseDirectives(text: string): Directives {
       case 'chunk_delay':
         d.chunkDelayMs = Number(value);
         break;
+      case 'tool_args': {
+        const args = parseJsonObject(value);
+        if (args) d.toolArgs = args;
+        break;
+      }
     }
   }
   return d;
+}
+
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function stripDirectives(text: string): string {

@@ -1,10 +1,20 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { MockUpstreamConfig } from '@gateway/config';
+import { anthropicError } from './anthropic/anthropic.errors';
+import { registerAnthropic } from './anthropic/anthropic.routes';
+import { geminiError } from './gemini/gemini.errors';
+import { registerGemini } from './gemini/gemini.routes';
+import { openaiError } from './openai/openai.errors';
 import { registerOpenAI } from './openai/openai.routes';
 import { MockState } from './state';
 
+export { MOCK_MODELS } from './openai/openai.routes';
+export { GEMINI_MODELS } from './gemini/gemini.routes';
+
 /**
- * A deterministic stand-in for the providers' APIs, in their real shapes. Plain Fastify rather than Nest:
+ * A deterministic stand-in for the providers' APIs (OpenAI, Anthropic, Gemini), in their real shapes, so
+ * that the official SDKs work against it unchanged. Each provider registers in its own Fastify scope
+ * with its own authentication and error shape. Plain Fastify rather than Nest:
  * it is a test double with no modules, DI or RPC to organise, and the benchmark baseline should be lean.
  */
 export async function startMockUpstream(config: MockUpstreamConfig): Promise<{ app: FastifyInstance; state: MockState; url: string }> {
@@ -25,7 +35,18 @@ export async function startMockUpstream(config: MockUpstreamConfig): Promise<{ a
   });
 
   registerOpenAI(app, state);
+  registerAnthropic(app, state);
+  registerGemini(app, state);
+  // unknown routes answer in the shape of the provider whose path they are under
+  app.setNotFoundHandler((req, reply) => {
+    const what = `${req.method} ${req.url.split('?')[0]}`;
+    if (req.url.startsWith('/v1beta/')) return geminiError(reply, 404, `Not found: ${what}`);
+    if (req.url.startsWith('/v1/messages')) return anthropicError(reply, 404, `Not found: ${what}`);
+    if (req.url.startsWith('/v1/')) return openaiError(reply, 404, `Invalid URL (${what})`);
+    return reply.code(404).send({ error: 'Not Found', message: `Route ${what} not found`, statusCode: 404 });
+  });
 
-  const address = await app.listen({ port: config.MOCK_PORT, host: config.MOCK_HOST });
-  return { app, state, url: address };
+  // Fastify answers with the bound address, so MOCK_PORT=0 (any free port) reports the real port
+  const url = await app.listen({ port: config.MOCK_PORT, host: config.MOCK_HOST });
+  return { app, state, url };
 }

@@ -20,8 +20,9 @@ export class MockState {
     this.chunkDelayMs = opts.chunkDelayMs;
   }
 
-  record(provider: string, req: FastifyRequest): void {
-    this.requests.push({ provider, method: req.method, path: req.url, headers: req.headers, body: req.body, at: new Date().toISOString() });
+  /** `body` replaces req.body in the log, e.g. a summary of a multipart form instead of its raw bytes */
+  record(provider: string, req: FastifyRequest, body: unknown = req.body): void {
+    this.requests.push({ provider, method: req.method, path: req.url, headers: req.headers, body, at: new Date().toISOString() });
     if (this.requests.length > 1000) this.requests.shift();
   }
 }

@@ -23,3 +23,4 @@ export * from './responses/response';
 export * from './responses/stream';
 export * from './responses/codec';
 export * from './upstreams';
+export * from './transforms';

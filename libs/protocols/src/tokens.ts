@@ -13,3 +13,10 @@ export function estimateTokens(texts: string[]): number {
 export function countOutputTokens(text: string): number {
   return text.length === 0 ? 0 : Math.ceil(Buffer.byteLength(text, 'utf8') / 4);
 }
+
+/** A typical (not upper-bound) count for count-tokens endpoints served without the provider's tokenizer. */
+export function approxTokens(texts: string[]): number {
+  let n = 3;
+  for (const t of texts) n += Math.ceil(t.length / 4) + 4;
+  return n;
+}

@@ -15,9 +15,23 @@ export class AuthService {
     return m?.[1]?.trim();
   }
 
+  /** Claude style: `x-api-key`, or Bearer (the 1.x SDK sends Bearer). */
+  anthropicKey(req: FastifyRequest): string | undefined {
+    const h = req.headers['x-api-key'];
+    return (typeof h === 'string' && h.trim()) || this.bearerKey(req);
+  }
+
+  /** Gemini style: `?key=`, `x-goog-api-key` (the Google SDK), or Bearer. */
+  geminiKey(req: FastifyRequest): string | undefined {
+    const q = (req.query as Record<string, unknown> | undefined)?.key;
+    if (typeof q === 'string' && q) return q;
+    const h = req.headers['x-goog-api-key'];
+    return (typeof h === 'string' && h.trim()) || this.bearerKey(req);
+  }
+
   async authenticate(plaintext: string | undefined): Promise<KeyPrincipal> {
     if (!plaintext) {
-      throw new DomainError('unauthorized', "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...'.");
+      throw new DomainError('unauthorized', "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' (or the header your API style uses).");
     }
     const principal = plaintext.startsWith('sk-') ? await this.keys.lookup(plaintext) : null;
     if (!principal) {

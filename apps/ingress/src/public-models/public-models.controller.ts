@@ -18,12 +18,18 @@ export class PublicModelsController {
     private readonly registry: ModelCacheService,
   ) {}
 
+  /** OpenAI's list shape; Anthropic's when the caller is the Anthropic SDK (it sends anthropic-version). */
   @Get()
   async list(@Req() req: FastifyRequest) {
-    const principal = await this.auth.authenticate(this.auth.bearerKey(req));
+    const anthropic = typeof req.headers['anthropic-version'] === 'string';
+    const principal = await this.auth.authenticate(anthropic ? this.auth.anthropicKey(req) : this.auth.bearerKey(req));
     const models = (await this.registry.list()).filter(
       (m) => principal.models.length === 0 || principal.models.includes(m.id) || m.aliases.some((a) => principal.models.includes(a)),
     );
+    if (anthropic) {
+      const data = models.map((m) => ({ type: 'model', id: m.id, display_name: m.id, created_at: m.created_at }));
+      return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data[data.length - 1]?.id ?? null };
+    }
     return { object: 'list', data: models.map(openaiModel) };
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { DomainError, type RouteTarget } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import { withSpan, SpanKind } from '@gateway/tracing';
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, request, type Dispatcher, type FormData } from 'undici';
 import { CONFIG } from '../shared/tokens';
 
 export interface UpstreamResponse {
@@ -10,6 +10,12 @@ export interface UpstreamResponse {
   statusCode: number;
   headers: Dispatcher.ResponseData['headers'];
   body: Dispatcher.ResponseData['body'];
+}
+
+export interface UpstreamRequest {
+  path: string;
+  body: string | Buffer | FormData;
+  headers: Record<string, string>;
 }
 
 const RETRYABLE = (status: number) => status === 429 || status >= 500;
@@ -57,19 +63,15 @@ export class UpstreamClient implements OnApplicationShutdown {
     await this.agent.close();
   }
 
-  async post(
-    targets: RouteTarget[],
-    path: string,
-    build: (t: RouteTarget) => { body: string; headers: Record<string, string> },
-    signal: AbortSignal,
-  ): Promise<UpstreamResponse> {
+  /** `build` makes the request for one channel; a DomainError it throws (e.g. a 400) ends the attempt. */
+  async post(targets: RouteTarget[], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
     if (targets.length === 0) throw new DomainError('service_unavailable', 'no upstream channel serves this model');
     let last: DomainError | undefined;
     for (const target of orderTargets(targets)) {
+      const { path, body, headers } = build(target);
       const url = `${target.base_url.replace(/\/+$/, '')}${path}`;
-      const { body, headers } = build(target);
       try {
-        const res = await withSpan('ingress', `upstream POST ${path}`, { kind: SpanKind.CLIENT, attributes: { 'gateway.channel_id': target.channel_id, 'url.full': url } }, async (span) => {
+        const res = await withSpan('ingress', `upstream POST ${path.split('?')[0]}`, { kind: SpanKind.CLIENT, attributes: { 'gateway.channel_id': target.channel_id, 'url.full': url } }, async (span) => {
           const r = await request(url, { method: 'POST', body, headers, dispatcher: this.agent, signal });
           span.setAttribute('http.response.status_code', r.statusCode);
           return r;

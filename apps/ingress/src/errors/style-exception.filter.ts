@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import { DomainError, type ErrorBody, type ErrorCode } from '@gateway/contracts';
-import { toOpenAIError } from '@gateway/protocols';
-import type { FastifyReply } from 'fastify';
+import { toAnthropicError, toGeminiError, toOpenAIError } from '@gateway/protocols';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_request',
@@ -42,20 +42,30 @@ export function toErrorBody(exception: unknown): ErrorBody {
   return DomainError.from(exception).toBody();
 }
 
-/** Every error of the OpenAI-style surface (and the admin API) in OpenAI's error shape. */
+/** Which provider's error shape a request gets: the style of the route it called. */
+export function errorShaper(req: FastifyRequest | undefined): (e: ErrorBody) => { status: number; body: unknown } {
+  const url = req?.url ?? '';
+  if (url.startsWith('/v1beta/')) return toGeminiError;
+  if (url.startsWith('/v1/messages') || url.startsWith('/anthropic/')) return toAnthropicError;
+  if (url.startsWith('/v1/models') && req?.headers['anthropic-version']) return toAnthropicError;
+  return toOpenAIError;
+}
+
+/** Every error in the shape of the API style that was called (OpenAI's for the admin API), so each SDK raises its typed error. */
 @Catch()
-export class OpenAIExceptionFilter implements ExceptionFilter {
+export class StyleExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const req = host.switchToHttp().getRequest<FastifyRequest>();
     const body = toErrorBody(exception);
     if (body.code === 'internal') this.logger.error((exception as Error)?.stack ?? String(exception));
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.end();
       return;
     }
-    const { status, body: shaped } = toOpenAIError(body);
+    const { status, body: shaped } = errorShaper(req)(body);
     if (body.retryAfterSeconds !== undefined) void reply.header('retry-after', String(body.retryAfterSeconds));
     void reply.code(status).send(shaped);
   }

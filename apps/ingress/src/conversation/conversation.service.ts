@@ -1,0 +1,179 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DomainError, tokenEstimateMicros, type KeyPrincipal, type ModelView, type RouteTarget, type TokenUsage } from '@gateway/contracts';
+import type { IngressConfig } from '@gateway/config';
+import {
+  InvalidRequestError,
+  PassthroughTransform,
+  TranslatingTransform,
+  UnsupportedFeatureError,
+  countOutputTokens,
+  estimateTokens,
+  irRequestTexts,
+  upstreamCodec,
+  type ClientCodec,
+  type IRRequest,
+  type RelayTransform,
+} from '@gateway/protocols';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AuthService } from '../auth/auth.service';
+import { CallBillingService } from './call-billing.service';
+import { ModelCacheService } from '../registry/model-cache.service';
+import { setHoldId } from '../shared/request-context';
+import { CONFIG } from '../shared/tokens';
+import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
+import { NATIVE } from './native';
+import { relayStream } from './stream-relay';
+
+export interface RouteInfo {
+  /** a model named by the path (Gemini) rather than the body */
+  model?: string;
+  /** streaming decided by the path (Gemini) rather than the body */
+  stream?: boolean;
+}
+
+interface Call {
+  codec: ClientCodec;
+  principal: KeyPrincipal;
+  model: ModelView;
+  clientModel: string;
+  raw: Record<string, unknown>;
+  ir: IRRequest | null;
+  untranslatable: UnsupportedFeatureError | null;
+  stream: boolean;
+  requestId: string;
+  inputEstimate: number;
+}
+
+/** A request body decoded for its codec: IR when it translates, else why not (native upstreams may still take it). */
+export function decodeBody(codec: ClientCodec, raw: unknown, route: RouteInfo): { ir: IRRequest | null; untranslatable: UnsupportedFeatureError | null } {
+  try {
+    return { ir: codec.decodeRequest(raw, route), untranslatable: null };
+  } catch (err) {
+    if (err instanceof UnsupportedFeatureError) return { ir: null, untranslatable: err };
+    if (err instanceof InvalidRequestError) throw new DomainError('invalid_request', err.message, err.param);
+    throw err;
+  }
+}
+
+/**
+ * One conversational call in any client style against any upstream kind: auth, price, hold, call the
+ * channel (native pass-through when the upstream speaks the client's format, translation through the
+ * internal form otherwise), relay or convert the answer, settle.
+ */
+@Injectable()
+export class ConversationService {
+  private readonly logger = new Logger(ConversationService.name);
+
+  constructor(
+    private readonly auth: AuthService,
+    private readonly registry: ModelCacheService,
+    private readonly upstream: UpstreamClient,
+    private readonly billing: CallBillingService,
+    @Inject(CONFIG) private readonly config: IngressConfig,
+  ) {}
+
+  async run(codec: ClientCodec, key: string | undefined, req: FastifyRequest, reply: FastifyReply, route: RouteInfo = {}): Promise<unknown> {
+    const principal = await this.auth.authenticate(key);
+    if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw new DomainError('invalid_request', 'the request body must be a JSON object', 'body');
+    const raw = req.body as Record<string, unknown>;
+    const { ir, untranslatable } = decodeBody(codec, raw, route);
+    const clientModel = route.model ?? ir?.model ?? (typeof raw.model === 'string' ? raw.model : '');
+    if (!clientModel) throw new DomainError('invalid_request', 'model is required', 'model');
+    const stream = route.stream ?? ir?.stream ?? raw.stream === true;
+
+    const { model, targets } = await this.registry.resolve(clientModel);
+    if (model.kind !== 'chat') throw new DomainError('invalid_request', `model ${model.id} is a ${model.kind} model, not a chat model`, 'model');
+    this.auth.assertModelAllowed(principal, model);
+    const usable = targets.filter((t) => upstreamCodec(t.provider));
+    if (usable.length === 0) throw new DomainError('service_unavailable', `no chat channel serves model ${model.id}`);
+
+    const inputEstimate = estimateTokens(ir ? irRequestTexts(ir) : [JSON.stringify(raw)]);
+    const maxOutput = ir?.max_tokens ?? model.limits.max_output_tokens ?? this.config.DEFAULT_MAX_OUTPUT_TOKENS;
+    const hold = await this.billing.hold(principal, req.ttRequestId, model, tokenEstimateMicros(model.pricing, inputEstimate, maxOutput));
+    setHoldId(req, reply, hold.hold_id);
+    const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate };
+
+    const abort = new AbortController();
+    let res: UpstreamResponse;
+    try {
+      res = await this.upstream.post(usable, (t) => this.buildRequest(call, t, req), abort.signal);
+    } catch (err) {
+      await this.billing.release(hold, `upstream failed: ${(err as Error).message}`);
+      throw err;
+    }
+    const native = this.isNative(call, res.target);
+    const settle = (usage: TokenUsage) => this.billing.settleTokens(hold, principal, call.requestId, model, res.target.channel_id, usage);
+
+    if (!stream) {
+      let body: Record<string, unknown>;
+      try {
+        body = (await res.body.json()) as Record<string, unknown>;
+      } catch (err) {
+        await this.billing.release(hold, 'upstream body unreadable');
+        throw new DomainError('upstream_error', `upstream sent an unreadable body: ${(err as Error).message}`);
+      }
+      const answer = upstreamCodec(res.target.provider)!.decodeResponse(body);
+      const reported = answer.usage.input_tokens + answer.usage.output_tokens > 0;
+      await settle(reported ? answer.usage : this.localUsage(call, answer.parts.map((p) => ('text' in p ? p.text : '')).join('')));
+      return native ? NATIVE[res.target.provider].response(body, clientModel) : codec.encodeResponse({ ...answer, id: answer.id || call.requestId }, clientModel, ir!);
+    }
+
+    const transform = this.transform(call, res.target, native);
+    const outcome = await relayStream(res, transform, reply, { requestId: call.requestId, holdId: hold.hold_id }, abort);
+    const out = reply.raw;
+    switch (outcome.kind) {
+      case 'completed':
+        await settle(outcome.usage ?? this.localUsage(call, outcome.produced));
+        out.end(transform.end().join(''));
+        return undefined;
+      case 'client_gone':
+        await settle(outcome.usage ?? this.localUsage(call, outcome.produced));
+        return undefined;
+      case 'upstream_failed':
+        this.logger.warn(`${call.requestId}: ${outcome.reason}`);
+        await this.billing.release(hold, outcome.reason);
+        out.end(transform.fail({ code: 'upstream_error', message: outcome.reason }).join(''));
+        return undefined;
+    }
+  }
+
+  private isNative(call: Call, target: RouteTarget): boolean {
+    return call.codec.nativeProvider === target.provider;
+  }
+
+  private buildRequest(call: Call, target: RouteTarget, req: FastifyRequest): UpstreamRequest {
+    const upstream = upstreamCodec(target.provider)!;
+    const headers = upstream.headers(target.api_key);
+    if (this.isNative(call, target)) {
+      const beta = req.headers['anthropic-beta'];
+      if (target.provider === 'anthropic' && typeof beta === 'string') headers['anthropic-beta'] = beta;
+      return { path: upstream.path(target.upstream_model, call.stream), headers, body: JSON.stringify(NATIVE[target.provider].body(call.raw, target.upstream_model, call.stream)) };
+    }
+    if (!call.ir) {
+      const e = call.untranslatable!;
+      throw new DomainError('invalid_request', `${e.message} (model ${call.model.id} is served by a ${target.provider} channel)`, e.param);
+    }
+    try {
+      const body = upstream.encodeRequest({ ...call.ir, stream: call.stream, max_tokens: call.ir.max_tokens ?? call.model.limits.max_output_tokens }, target.upstream_model);
+      return { path: upstream.path(target.upstream_model, call.stream), headers, body: JSON.stringify(body) };
+    } catch (err) {
+      if (err instanceof UnsupportedFeatureError || err instanceof InvalidRequestError) {
+        throw new DomainError('invalid_request', `${err.message} (model ${call.model.id} is served by a ${target.provider} channel)`, err.param);
+      }
+      throw err;
+    }
+  }
+
+  private transform(call: Call, target: RouteTarget, native: boolean): RelayTransform {
+    const decoder = upstreamCodec(target.provider)!.streamDecoder();
+    const irReq: IRRequest = call.ir ?? { model: call.clientModel, messages: [], stream: true, stream_usage: (call.raw.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true };
+    const encoder = call.codec.streamEncoder(call.clientModel, irReq);
+    if (native) return new PassthroughTransform(decoder, encoder, NATIVE[target.provider].hooks({ clientModel: call.clientModel, streamUsage: irReq.stream_usage === true }));
+    return new TranslatingTransform(decoder, encoder);
+  }
+
+  /** Only where the upstream reported no usage: the prompt by the hold's estimate, the output counted here. */
+  private localUsage(call: Call, produced: string): TokenUsage {
+    return { input_tokens: call.inputEstimate, cached_input_tokens: 0, output_tokens: countOutputTokens(produced), reasoning_tokens: 0 };
+  }
+}

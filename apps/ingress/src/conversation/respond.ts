@@ -1,0 +1,18 @@
+import { SpanKind, withSpan } from '@gateway/tracing';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * Runs a public route inside its server span. A handler that streams writes the reply itself and returns
+ * undefined; anything else it returns is sent as JSON.
+ */
+export async function respond(route: string, req: FastifyRequest, reply: FastifyReply, handler: () => Promise<unknown>): Promise<void> {
+  await withSpan(
+    'ingress',
+    `${req.method} ${route}`,
+    { kind: SpanKind.SERVER, attributes: { 'gateway.request_id': req.ttRequestId, 'http.route': route } },
+    async () => {
+      const body = await handler();
+      if (body !== undefined && !reply.sent) await reply.code(200).send(body);
+    },
+  );
+}
