@@ -33,8 +33,26 @@ const ROOT = path.resolve(__dirname, '..', '..');
  * Starts the whole system exactly as a user does, with `npm start`'s script, on free ports, the test
  * database and a Redis prefix of its own; resolves once it printed its ready line.
  */
+/**
+ * E2E suites each start from an empty test database, so models and channels of an earlier run (pointing
+ * at mock ports long gone) cannot leak in. The suites run one at a time (--runInBand).
+ */
+export async function resetTestDatabase(): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(
+      'TRUNCATE task_events, tasks, usage_records, hold_events, ledger_entries, holds, topups, api_keys, accounts, channels, models RESTART IDENTITY CASCADE',
+    );
+  } finally {
+    await client.end();
+  }
+}
+
 export async function startGateway(env: Record<string, string> = {}, opts: { root?: string; command?: string[]; readyMs?: number } = {}): Promise<StartedGateway> {
   const root = opts.root ?? ROOT;
+  await resetTestDatabase();
   const port = await freePort();
   const mockPort = await freePort();
   const output: string[] = [];
