@@ -7,7 +7,10 @@ import { onRequestAssignId } from './shared/request-context';
 
 export async function createIngress(config: IngressConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false });
-  adapter.getInstance().addHook('onRequest', onRequestAssignId);
+  const fastify = adapter.getInstance();
+  fastify.addHook('onRequest', onRequestAssignId);
+  // multipart bodies (image edits, transcriptions) arrive whole and are parsed by the route that takes them
+  fastify.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT_BYTES }, (_req, body, done) => done(null, body));
   const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
     logger: nestLogLevels(config.LOG_LEVEL),
   });

@@ -11,6 +11,8 @@ import { TokenCountService } from './conversation/token-count.service';
 import { GeminiController } from './gemini-api/gemini.controller';
 import { OpenAIChatController } from './openai-api/openai.controller';
 import { HealthController } from './health.controller';
+import { MediaController } from './media/media.controller';
+import { MediaService } from './media/media.service';
 import { PublicModelsController } from './public-models/public-models.controller';
 import { ModelCacheService } from './registry/model-cache.service';
 import { ChangeListener } from './shared/change-listener.service';
@@ -23,7 +25,7 @@ export class IngressModule {
     return {
       module: IngressModule,
       imports: [SharedModule.forRoot(config)],
-      controllers: [HealthController, OpenAIChatController, AnthropicController, GeminiController, PublicModelsController, AdminAccountsController, AdminRegistryController],
+      controllers: [HealthController, OpenAIChatController, AnthropicController, GeminiController, MediaController, PublicModelsController, AdminAccountsController, AdminRegistryController],
       providers: [
         ChangeListener,
         KeyCacheService,
@@ -33,6 +35,7 @@ export class IngressModule {
         CallBillingService,
         ConversationService,
         TokenCountService,
+        MediaService,
         AdminGuard,
       ],
     };

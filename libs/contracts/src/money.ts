@@ -61,3 +61,13 @@ export function formatUsd(micros: number): string {
   const abs = Math.abs(micros);
   return `${sign}$${Math.floor(abs / 1_000_000)}.${String(abs % 1_000_000).padStart(6, '0')}`;
 }
+
+/** per_image × images. */
+export function imageCostMicros(pricing: Pricing, images: number): number {
+  return toSafeNumber(big(pricing.per_image_micros) * BigInt(images));
+}
+
+/** per_second × seconds, on milliseconds so a fraction of a second is billed as a fraction, rounded up once. */
+export function secondsCostMicros(pricing: Pricing, milliseconds: number): number {
+  return toSafeNumber(ceilDiv(big(pricing.per_second_micros) * BigInt(Math.ceil(milliseconds)), 1000n));
+}

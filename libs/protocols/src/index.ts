@@ -24,3 +24,4 @@ export * from './responses/stream';
 export * from './responses/codec';
 export * from './upstreams';
 export * from './transforms';
+export * from './audio';

@@ -28,23 +28,28 @@ export class CallBillingService {
     });
   }
 
+  /** Settles for the tokens used, priced from the model's per-token rates. */
+  settleTokens(hold: HoldPlaced, principal: KeyPrincipal, requestId: string, model: ModelView, channelId: string | null, usage: TokenUsage): Promise<number> {
+    return this.settle(hold, principal, requestId, model, channelId, tokenCostMicros(model.pricing, usage), usage);
+  }
+
   /**
-   * Settles for the tokens used. Retried, since a lost settle would leave the hold to expire unpaid;
+   * Settles for a computed cost. Retried, since a lost settle would leave the hold to expire unpaid;
    * a duplicate is harmless (billing settles a hold once).
    */
-  async settleTokens(
+  async settle(
     hold: HoldPlaced,
     principal: KeyPrincipal,
     requestId: string,
     model: ModelView,
     channelId: string | null,
-    usage: TokenUsage,
+    cost: number,
+    tokens?: TokenUsage,
   ): Promise<number> {
-    const cost = tokenCostMicros(model.pricing, usage);
     const req = {
       hold_id: hold.hold_id,
       cost_micros: cost,
-      usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens: usage },
+      usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens },
     };
     for (let attempt = 1; ; attempt++) {
       try {
