@@ -55,7 +55,7 @@ describe('embeddings, images and audio through the gateway', () => {
     openai = new OpenAI({ apiKey: key, baseURL: `${g.base}/v1`, maxRetries: 0 });
   }, 120_000);
 
-  afterAll(() => g?.stop());
+  afterAll(() => g?.stop(), 30_000);
 
   async function charged<T>(fn: () => Promise<T>): Promise<{ value: T; cost: number }> {
     const before = (await adminCall<{ balance_micros: number }>(g, 'GET', `/admin/accounts/${accountId}`)).json.balance_micros;

@@ -66,6 +66,27 @@ export interface HoldReleased {
   released_micros: number;
 }
 
+export interface HoldView {
+  id: string;
+  account_id: string;
+  key_id: string | null;
+  request_id: string | null;
+  kind: 'call' | 'task';
+  model: string | null;
+  state: 'active' | 'settled' | 'released' | 'expired';
+  amount_micros: number;
+  /** charged from the hold (at most amount_micros) */
+  settled_micros: number;
+  /** charged beyond the hold because the balance covered it */
+  overage_micros: number;
+  /** beyond the hold and not covered: owed by the account */
+  debt_micros: number;
+  expires_at: string;
+  created_at: string;
+  resolved_at: string | null;
+  history: Array<{ state: string; amount_micros: number; reason: string | null; at: string }>;
+}
+
 export interface ModelView {
   id: string;
   object: 'model';
@@ -132,6 +153,7 @@ export interface RpcContract {
   };
   'holds.settle': { req: { hold_id: string; cost_micros: number; usage?: UsageReport }; res: HoldSettled };
   'holds.release': { req: { hold_id: string; reason: string }; res: HoldReleased };
+  'holds.list': { req: { state?: HoldView['state']; account_id?: string; limit?: number }; res: HoldView[] };
   'models.resolve': { req: { model: string }; res: ResolvedModel | null };
   'models.list': { req: Record<string, never>; res: ModelView[] };
   'models.get': { req: { id: string }; res: ModelView };

@@ -60,6 +60,15 @@ export class HoldRepository {
     return Number(rows[0].n);
   }
 
+  list(filter: { state?: 'active' | 'settled' | 'released' | 'expired'; accountId?: string; limit: number }) {
+    return this.prisma.hold.findMany({
+      where: { ...(filter.state ? { state: filter.state } : {}), ...(filter.accountId ? { accountId: filter.accountId } : {}) },
+      orderBy: { createdAt: 'desc' },
+      take: filter.limit,
+      include: { events: { orderBy: { id: 'asc' } } },
+    });
+  }
+
   async recordUsage(holdId: string, costMicros: number, usage: UsageReport): Promise<void> {
     const t = usage.tokens;
     await this.prisma.usageRecord.createMany({

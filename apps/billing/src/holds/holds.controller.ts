@@ -17,6 +17,11 @@ export class HoldsController {
     return this.holds.settle(req);
   }
 
+  @MessagePattern('holds.list')
+  list(@Payload() req: RpcRequest<'holds.list'>) {
+    return this.holds.list(req);
+  }
+
   @MessagePattern('holds.release')
   release(@Payload() req: RpcRequest<'holds.release'>) {
     return this.holds.release(req);

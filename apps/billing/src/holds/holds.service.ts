@@ -6,6 +6,7 @@ import {
   type HoldPlaced,
   type HoldReleased,
   type HoldSettled,
+  type HoldView,
   type RpcRequest,
 } from '@gateway/contracts';
 import type { BillingConfig } from '@gateway/config';
@@ -72,6 +73,27 @@ export class HoldsService {
       released_micros: Number(row.released_micros),
       debt_micros: Number(row.debt_micros),
     };
+  }
+
+  async list(req: RpcRequest<'holds.list'>): Promise<HoldView[]> {
+    const rows = await this.holds.list({ state: req.state, accountId: req.account_id, limit: Math.min(req.limit ?? 100, 1000) });
+    return rows.map((h) => ({
+      id: h.id,
+      account_id: h.accountId,
+      key_id: h.keyId,
+      request_id: h.requestId,
+      kind: h.kind,
+      model: h.model,
+      state: h.state,
+      amount_micros: Number(h.amountMicros),
+      settled_micros: Number(h.settledMicros),
+      overage_micros: Number(h.overageMicros),
+      debt_micros: Number(h.debtMicros),
+      expires_at: h.expiresAt.toISOString(),
+      created_at: h.createdAt.toISOString(),
+      resolved_at: h.resolvedAt?.toISOString() ?? null,
+      history: h.events.map((e) => ({ state: e.state, amount_micros: Number(e.amountMicros), reason: e.reason, at: e.at.toISOString() })),
+    }));
   }
 
   async release(req: RpcRequest<'holds.release'>): Promise<HoldReleased> {

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
 import type { ModelKind } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
 import type { FastifyReply } from 'fastify';
@@ -8,6 +8,7 @@ import {
   createAccountSchema,
   createChannelSchema,
   createKeySchema,
+  holdsQuerySchema,
   createModelSchema,
   parseBody,
   topupSchema,
@@ -43,6 +44,12 @@ export class AdminAccountsController {
   @HttpCode(201)
   createKey(@Param('id') id: string, @Body() body: unknown) {
     return this.billing.call('keys.create', { account_id: id, ...parseBody(createKeySchema, body) });
+  }
+
+  @Get('holds')
+  async holds(@Query() query: unknown) {
+    const q = parseBody(holdsQuerySchema, query);
+    return { data: await this.billing.call('holds.list', q) };
   }
 
   @Delete('keys/:id')

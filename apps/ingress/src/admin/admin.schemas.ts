@@ -13,6 +13,12 @@ export const createKeySchema = z.object({
   expires_at: z.iso.datetime({ offset: true }).nullish(),
 });
 
+export const holdsQuerySchema = z.object({
+  state: z.enum(['active', 'settled', 'released', 'expired']).optional(),
+  account_id: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
 /** `models` as a list of public ids, or a map of public id to the upstream's name. */
 const channelModels = z
   .union([z.array(z.string().min(1)), z.record(z.string(), z.string())])
