@@ -107,6 +107,16 @@ describe('three API styles, any model through any style', () => {
       expect(recs[0].body).toMatchObject({ contents: [{ role: 'user', parts: [{ text: 'Hi Gemini' }] }], generationConfig: { maxOutputTokens: 100 } });
     });
 
+    it('the same routes answer under /anthropic/v1/...', async () => {
+      const prefixed = new Anthropic({ apiKey: key, baseURL: `${g.base}/anthropic`, maxRetries: 0 });
+      const msg = await prefixed.messages.create({ model: 'claude-x', max_tokens: 50, messages: [{ role: 'user', content: 'prefixed' }] });
+      expect(msg.content[0]).toMatchObject({ type: 'text', text: 'This is a deterministic mock reply to: prefixed' });
+      const count = await prefixed.messages.countTokens({ model: 'gpt-x', messages: [{ role: 'user', content: 'prefixed' }] });
+      expect(count.input_tokens).toBeGreaterThan(0);
+      const models = await anthropic.models.list();
+      expect(models.data.map((m) => m.id)).toEqual(expect.arrayContaining(['claude-x', 'gemini-x', 'gpt-x']));
+    });
+
     it('count_tokens is free: forwarded to an Anthropic upstream, counted locally for others', async () => {
       const forwarded = await charged(() => anthropic.messages.countTokens({ model: 'claude-x', messages: [{ role: 'user', content: 'count me please' }] }));
       const local = await charged(() => anthropic.messages.countTokens({ model: 'gpt-x', messages: [{ role: 'user', content: 'count me please' }] }));
