@@ -28,7 +28,15 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   BODY_LIMIT_BYTES: int(25 * 1024 * 1024),
 });
 
+const flag = (def: boolean) =>
+  z
+    .enum(['on', 'off', 'true', 'false', '1', '0'])
+    .default(def ? 'on' : 'off')
+    .transform((v) => v === 'on' || v === 'true' || v === '1');
+
 export const billingConfigSchema = baseConfigSchema.extend({
+  /** group commit of holds and settlements (several per transaction) */
+  BILLING_BATCH: flag(true),
   HOLD_TTL_MS: int(10 * 60_000),
   SWEEP_INTERVAL_MS: int(5000),
 });

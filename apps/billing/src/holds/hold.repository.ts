@@ -21,21 +21,67 @@ export interface ReleaseRow {
   released_micros: bigint;
 }
 
-/** Every money movement is one call of a SQL function from the first migration: atomic, one round trip. */
+export interface PlaceInput {
+  id: string;
+  accountId: string;
+  keyId: string | null;
+  requestId: string;
+  kind: 'call' | 'task';
+  model: string;
+  amountMicros: number;
+  ttlMs: number;
+}
+
+export interface SettleInput {
+  holdId: string;
+  costMicros: number;
+}
+
+/** Indexes of items sorted by a key: batches lock accounts in one order, so two batches cannot deadlock. */
+function lockOrder<T>(items: T[], key: (t: T) => string): number[] {
+  return items.map((_, i) => i).sort((a, b) => (key(items[a]) < key(items[b]) ? -1 : key(items[a]) > key(items[b]) ? 1 : a - b));
+}
+
+/**
+ * Every money movement is one call of a SQL function from the migrations: atomic, one round trip. The
+ * batch forms run many calls in one statement, so one transaction (group commit).
+ */
 @Injectable()
 export class HoldRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
 
-  async place(p: {
-    id: string;
-    accountId: string;
-    keyId: string | null;
-    requestId: string;
-    kind: 'call' | 'task';
-    model: string;
-    amountMicros: number;
-    ttlMs: number;
-  }): Promise<PlaceRow> {
+  async placeMany(items: PlaceInput[]): Promise<PlaceRow[]> {
+    const order = lockOrder(items, (p) => p.accountId);
+    const col = <T>(f: (p: PlaceInput) => T) => order.map((i) => f(items[i]));
+    const rows = await this.prisma.$queryRaw<Array<PlaceRow & { idx: number }>>`
+      SELECT r.idx, p.status, p.expires_at, p.available_micros
+        FROM unnest(${order}::int[], ${col((p) => p.id)}::text[], ${col((p) => p.accountId)}::text[], ${col((p) => p.keyId)}::text[],
+                    ${col((p) => p.requestId)}::text[], ${col((p) => p.kind)}::text[], ${col((p) => p.model)}::text[],
+                    ${col((p) => String(p.amountMicros))}::text[], ${col((p) => String(p.ttlMs))}::text[])
+             AS r(idx, id, account_id, key_id, request_id, kind, model, amount, ttl)
+       CROSS JOIN LATERAL gw_place_hold(r.id, r.account_id, r.key_id, r.request_id, r.kind::hold_kind, r.model, r.amount::bigint, r.ttl::bigint) p`;
+    const out: PlaceRow[] = new Array(items.length);
+    for (const r of rows) out[r.idx] = r;
+    return out;
+  }
+
+  async settleMany(items: SettleInput[]): Promise<SettleRow[]> {
+    // the sub-select orders the calls by account (a hold's account never changes), the same lock order
+    // as placeMany and the sweeper
+    const rows = await this.prisma.$queryRaw<Array<SettleRow & { idx: number }>>`
+      SELECT q.idx, s.status, s.charged_micros, s.released_micros, s.debt_micros
+        FROM (SELECT r.idx, r.hold_id, r.cost
+                FROM unnest(${items.map((_, i) => i)}::int[], ${items.map((s) => s.holdId)}::text[], ${items.map((s) => String(s.costMicros))}::text[])
+                     AS r(idx, hold_id, cost)
+                LEFT JOIN holds h ON h.id = r.hold_id
+               ORDER BY h.account_id, r.hold_id, r.idx) q
+       CROSS JOIN LATERAL gw_settle_hold(q.hold_id, q.cost::bigint) s`;
+    const out: SettleRow[] = new Array(items.length);
+    for (const r of rows) out[r.idx] = r;
+    return out;
+  }
+
+  async place(p: PlaceInput): Promise<PlaceRow> {
     const rows = await this.prisma.$queryRaw<PlaceRow[]>`
       SELECT status, expires_at, available_micros
         FROM gw_place_hold(${p.id}, ${p.accountId}, ${p.keyId}, ${p.requestId}, ${p.kind}::hold_kind,

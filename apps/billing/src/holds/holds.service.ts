@@ -11,23 +11,30 @@ import {
 } from '@gateway/contracts';
 import type { BillingConfig } from '@gateway/config';
 import { CONFIG } from '../shared/tokens';
-import { HoldRepository } from './hold.repository';
+import { GroupCommitter } from './group-committer';
+import { HoldRepository, type PlaceInput, type PlaceRow, type SettleInput, type SettleRow } from './hold.repository';
 
 @Injectable()
 export class HoldsService {
   private readonly logger = new Logger(HoldsService.name);
+  private readonly placer: GroupCommitter<PlaceInput, PlaceRow>;
+  private readonly settler: GroupCommitter<SettleInput, SettleRow>;
 
   constructor(
     private readonly holds: HoldRepository,
     @Inject(CONFIG) private readonly config: BillingConfig,
-  ) {}
+  ) {
+    // BILLING_BATCH=off writes each hold and settle in its own transaction (the benchmark's baseline)
+    this.placer = config.BILLING_BATCH ? new GroupCommitter((b) => holds.placeMany(b)) : new GroupCommitter(async ([p]) => [await holds.place(p)], 1);
+    this.settler = config.BILLING_BATCH ? new GroupCommitter((b) => holds.settleMany(b)) : new GroupCommitter(async ([s]) => [await holds.settle(s.holdId, s.costMicros)], 1);
+  }
 
   async place(req: RpcRequest<'holds.place'>): Promise<HoldPlaced> {
     if (!Number.isSafeInteger(req.amount_micros) || req.amount_micros < 0) {
       throw new DomainError('invalid_request', `hold amount must be a non-negative integer of micros, got ${req.amount_micros}`);
     }
     const id = newId('hold');
-    const row = await this.holds.place({
+    const row = await this.placer.submit({
       id,
       accountId: req.account_id,
       keyId: req.key_id,
@@ -57,7 +64,7 @@ export class HoldsService {
     if (!Number.isSafeInteger(req.cost_micros) || req.cost_micros < 0) {
       throw new DomainError('invalid_request', `cost must be a non-negative integer of micros, got ${req.cost_micros}`);
     }
-    const row = await this.holds.settle(req.hold_id, req.cost_micros);
+    const row = await this.settler.submit({ holdId: req.hold_id, costMicros: req.cost_micros });
     if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
     if (row.status === 'ok' && req.usage) {
       await this.holds.recordUsage(req.hold_id, Number(row.charged_micros), req.usage).catch((err: Error) => {

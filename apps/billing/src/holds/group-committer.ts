@@ -1,0 +1,36 @@
+/**
+ * Group commit: requests that arrive while a batch is being written wait and go together in the next
+ * one; a request that arrives when nothing is in flight is written at once. So an idle service adds no
+ * delay (no fixed batching window), and a busy one writes many holds per transaction.
+ */
+export class GroupCommitter<Req, Res> {
+  private queue: Array<{ req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }> = [];
+  private flushing = false;
+
+  constructor(
+    private readonly write: (batch: Req[]) => Promise<Res[]>,
+    private readonly maxBatch = 500,
+  ) {}
+
+  submit(req: Req): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      try {
+        const results = await this.write(batch.map((b) => b.req));
+        batch.forEach((b, i) => b.resolve(results[i]));
+      } catch (err) {
+        // the batch is one transaction: it rolled back whole, so each caller learns it failed
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+}
