@@ -3,6 +3,7 @@ import type { BillingConfig } from '@gateway/config';
 import { AccountsModule } from './accounts/accounts.module';
 import { HoldsModule } from './holds/holds.module';
 import { KeysModule } from './keys/keys.module';
+import { ReportsModule } from './reports/reports.module';
 import { SharedModule } from './shared/shared.module';
 
 @Module({})
@@ -10,7 +11,7 @@ export class BillingModule {
   static forRoot(config: BillingConfig): DynamicModule {
     return {
       module: BillingModule,
-      imports: [SharedModule.forRoot(config), AccountsModule, KeysModule, HoldsModule],
+      imports: [SharedModule.forRoot(config), AccountsModule, KeysModule, HoldsModule, ReportsModule],
     };
   }
 }

@@ -11,6 +11,7 @@ import { TokenCountService } from './conversation/token-count.service';
 import { GeminiController } from './gemini-api/gemini.controller';
 import { OpenAIChatController } from './openai-api/openai.controller';
 import { HealthController } from './health.controller';
+import { IdempotencyService } from './idempotency/idempotency.service';
 import { MediaController } from './media/media.controller';
 import { MediaService } from './media/media.service';
 import { PublicModelsController } from './public-models/public-models.controller';
@@ -36,6 +37,7 @@ export class IngressModule {
         ConversationService,
         TokenCountService,
         MediaService,
+        IdempotencyService,
         AdminGuard,
       ],
     };

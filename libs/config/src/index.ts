@@ -26,6 +26,8 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   /** default output bound when neither the request nor the model says */
   DEFAULT_MAX_OUTPUT_TOKENS: int(4096),
   BODY_LIMIT_BYTES: int(25 * 1024 * 1024),
+  /** how long an Idempotency-Key stays locked by a request that never finished (a crashed ingress) */
+  IDEMPOTENCY_LEASE_MS: int(10 * 60_000),
 });
 
 const flag = (def: boolean) =>

@@ -87,6 +87,39 @@ export interface HoldView {
   history: Array<{ state: string; amount_micros: number; reason: string | null; at: string }>;
 }
 
+export interface ReconciliationRow {
+  account_id: string;
+  opening_balance_micros: number;
+  topups_micros: number;
+  charges_micros: number;
+  /** the unused part of settled holds plus released and expired holds, resolved in the period */
+  released_holds_micros: number;
+  /** holds still active at the end of the period */
+  open_holds_micros: number;
+  closing_balance_micros: number;
+  /** what the settled holds of the period say was charged; must equal the ledger's charges less debt payments */
+  hold_charges_micros: number;
+  debt_micros: number;
+  ties_out: boolean;
+}
+
+export interface Reconciliation {
+  from: string;
+  to: string;
+  ties_out: boolean;
+  accounts: ReconciliationRow[];
+}
+
+export interface UsageRow {
+  account_id: string;
+  model: string;
+  requests: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+}
+
 export interface ModelView {
   id: string;
   object: 'model';
@@ -154,6 +187,8 @@ export interface RpcContract {
   'holds.settle': { req: { hold_id: string; cost_micros: number; usage?: UsageReport }; res: HoldSettled };
   'holds.release': { req: { hold_id: string; reason: string }; res: HoldReleased };
   'holds.list': { req: { state?: HoldView['state']; account_id?: string; limit?: number }; res: HoldView[] };
+  'reports.reconciliation': { req: { from: string; to: string; account_id?: string }; res: Reconciliation };
+  'reports.usage': { req: { from: string; to: string; account_id?: string }; res: UsageRow[] };
   'models.resolve': { req: { model: string }; res: ResolvedModel | null };
   'models.list': { req: Record<string, never>; res: ModelView[] };
   'models.get': { req: { id: string }; res: ModelView };

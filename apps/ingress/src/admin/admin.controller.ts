@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { ModelKind } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { periodOf, reconciliationCsv } from './reports';
 import { BILLING, MODELS } from '../shared/tokens';
 import { AdminGuard } from './admin.guard';
 import {
@@ -9,6 +10,7 @@ import {
   createChannelSchema,
   createKeySchema,
   holdsQuerySchema,
+  periodQuerySchema,
   createModelSchema,
   parseBody,
   topupSchema,
@@ -50,6 +52,22 @@ export class AdminAccountsController {
   async holds(@Query() query: unknown) {
     const q = parseBody(holdsQuerySchema, query);
     return { data: await this.billing.call('holds.list', q) };
+  }
+
+  /** JSON, or CSV with `Accept: text/csv`. Without from/to: from the beginning until now. */
+  @Get('reconciliation')
+  async reconciliation(@Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const q = parseBody(periodQuerySchema, query);
+    const report = await this.billing.call('reports.reconciliation', periodOf(q));
+    if (!String(req.headers.accept ?? '').includes('text/csv')) return report;
+    void reply.header('content-type', 'text/csv; charset=utf-8');
+    return reconciliationCsv(report);
+  }
+
+  @Get('usage')
+  async usage(@Query() query: unknown) {
+    const q = parseBody(periodQuerySchema, query);
+    return { data: await this.billing.call('reports.usage', periodOf(q)) };
   }
 
   @Delete('keys/:id')

@@ -19,6 +19,12 @@ export const holdsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
+export const periodQuerySchema = z.object({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  account_id: z.string().min(1).optional(),
+});
+
 /** `models` as a list of public ids, or a map of public id to the upstream's name. */
 const channelModels = z
   .union([z.array(z.string().min(1)), z.record(z.string(), z.string())])

@@ -65,6 +65,12 @@ export class CallBillingService {
     }
   }
 
+  /** A dry run placed the hold the live call would; it is released at once and only the estimate returned. */
+  async dryRunAnswer(hold: HoldPlaced, model: string, estimate: number): Promise<{ dry_run: true; model: string; estimated_cost_micros: number }> {
+    await this.release(hold, 'dry run');
+    return { dry_run: true, model, estimated_cost_micros: estimate };
+  }
+
   async release(hold: HoldPlaced, reason: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {

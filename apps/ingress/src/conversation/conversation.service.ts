@@ -18,7 +18,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from './call-billing.service';
 import { ModelCacheService } from '../registry/model-cache.service';
-import { setHoldId } from '../shared/request-context';
+import { IdempotencyService } from '../idempotency/idempotency.service';
+import { isDryRun, setHoldId } from '../shared/request-context';
 import { CONFIG } from '../shared/tokens';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 import { NATIVE } from './native';
@@ -69,11 +70,14 @@ export class ConversationService {
     private readonly registry: ModelCacheService,
     private readonly upstream: UpstreamClient,
     private readonly billing: CallBillingService,
+    private readonly idempotency: IdempotencyService,
     @Inject(CONFIG) private readonly config: IngressConfig,
   ) {}
 
   async run(codec: ClientCodec, key: string | undefined, req: FastifyRequest, reply: FastifyReply, route: RouteInfo = {}): Promise<unknown> {
     const principal = await this.auth.authenticate(key);
+    const dryRun = isDryRun(req);
+    if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return undefined;
     if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw new DomainError('invalid_request', 'the request body must be a JSON object', 'body');
     const raw = req.body as Record<string, unknown>;
     const { ir, untranslatable } = decodeBody(codec, raw, route);
@@ -89,8 +93,10 @@ export class ConversationService {
 
     const inputEstimate = estimateTokens(ir ? irRequestTexts(ir) : [JSON.stringify(raw)]);
     const maxOutput = ir?.max_tokens ?? model.limits.max_output_tokens ?? this.config.DEFAULT_MAX_OUTPUT_TOKENS;
-    const hold = await this.billing.hold(principal, req.ttRequestId, model, tokenEstimateMicros(model.pricing, inputEstimate, maxOutput));
+    const estimate = tokenEstimateMicros(model.pricing, inputEstimate, maxOutput);
+    const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate);
     setHoldId(req, reply, hold.hold_id);
+    if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);
     const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate };
 
     const abort = new AbortController();

@@ -17,7 +17,8 @@ import { FormData as UFormData, Response as UResponse } from 'undici';
 import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from '../conversation/call-billing.service';
 import { ModelCacheService } from '../registry/model-cache.service';
-import { setHoldId } from '../shared/request-context';
+import { IdempotencyService } from '../idempotency/idempotency.service';
+import { isDryRun, setHoldId } from '../shared/request-context';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 
 interface Priced {
@@ -26,6 +27,9 @@ interface Priced {
   targets: RouteTarget[];
   hold: HoldPlaced;
 }
+
+/** go on with the call, or answer now: a dry run's estimate, or (body undefined) an idempotent replay already sent */
+type Pricing = { go: Priced } | { answer: unknown };
 
 type Body = Record<string, unknown>;
 
@@ -42,6 +46,7 @@ export class MediaService {
     private readonly registry: ModelCacheService,
     private readonly upstream: UpstreamClient,
     private readonly billing: CallBillingService,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
   async embeddings(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -49,7 +54,9 @@ export class MediaService {
     const input = body.input;
     const texts = typeof input === 'string' ? [input] : Array.isArray(input) ? input.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))) : null;
     if (!texts || texts.length === 0) throw new DomainError('invalid_request', "'input' must be a string or a non-empty array", 'input');
-    const p = await this.price(req, reply, str(body.model), 'embedding', (m) => tokenEstimateMicros(m.pricing, estimateTokens(texts), 0));
+    const priced = await this.price(req, reply, str(body.model), 'embedding', (m) => tokenEstimateMicros(m.pricing, estimateTokens(texts), 0));
+    if (!('go' in priced)) return priced.answer;
+    const p = priced.go;
     const res = await this.send(p, (t) => this.json('/embeddings', t, { ...body, model: t.upstream_model }));
     const out = (await this.readJson(p, res)) as { usage?: { prompt_tokens?: number; total_tokens?: number } };
     const tokens = out.usage?.prompt_tokens ?? out.usage?.total_tokens ?? estimateTokens(texts);
@@ -62,7 +69,9 @@ export class MediaService {
     const body = this.jsonBody(req);
     if (!str(body.prompt)) throw new DomainError('invalid_request', "'prompt' is required", 'prompt');
     const n = this.count(body.n);
-    const p = await this.price(req, reply, str(body.model), 'image', (m) => imageCostMicros(m.pricing, n));
+    const priced = await this.price(req, reply, str(body.model), 'image', (m) => imageCostMicros(m.pricing, n));
+    if (!('go' in priced)) return priced.answer;
+    const p = priced.go;
     const res = await this.send(p, (t) => this.json('/images/generations', t, { ...body, model: t.upstream_model }));
     return this.settleImages(req, p, res);
   }
@@ -72,7 +81,9 @@ export class MediaService {
     if (!form.get('image') && !form.get('image[]')) throw new DomainError('invalid_request', "'image' is required", 'image');
     if (!str(form.get('prompt'))) throw new DomainError('invalid_request', "'prompt' is required", 'prompt');
     const n = this.count(form.get('n') ? Number(form.get('n')) : undefined);
-    const p = await this.price(req, reply, str(form.get('model')), 'image', (m) => imageCostMicros(m.pricing, n));
+    const priced = await this.price(req, reply, str(form.get('model')), 'image', (m) => imageCostMicros(m.pricing, n));
+    if (!('go' in priced)) return priced.answer;
+    const p = priced.go;
     const res = await this.send(p, (t) => this.multipart('/images/edits', t, form));
     return this.settleImages(req, p, res);
   }
@@ -85,7 +96,9 @@ export class MediaService {
     const measured = audioDurationMs(audio);
     // the hold needs an upper bound; without a readable header, assume a low 16 kbit/s bitrate
     const boundMs = measured ?? (audio.byteLength / 2000) * 1000;
-    const p = await this.price(req, reply, str(form.get('model')), 'transcription', (m) => secondsCostMicros(m.pricing, boundMs));
+    const priced = await this.price(req, reply, str(form.get('model')), 'transcription', (m) => secondsCostMicros(m.pricing, boundMs));
+    if (!('go' in priced)) return priced.answer;
+    const p = priced.go;
     const res = await this.send(p, (t) => this.multipart('/audio/transcriptions', t, form));
     const type = String(res.headers['content-type'] ?? 'application/json');
     const text = await res.body.text();
@@ -108,7 +121,9 @@ export class MediaService {
     const speed = typeof body.speed === 'number' && body.speed > 0 ? body.speed : 1;
     // speech runs near 15 characters a second; bound it at twice as slow, at the requested speed
     const boundMs = Math.ceil(((input.length / 15) * 2) / speed + 1) * 1000;
-    const p = await this.price(req, reply, str(body.model), 'speech', (m) => secondsCostMicros(m.pricing, boundMs));
+    const priced = await this.price(req, reply, str(body.model), 'speech', (m) => secondsCostMicros(m.pricing, boundMs));
+    if (!('go' in priced)) return priced.answer;
+    const p = priced.go;
     const res = await this.send(p, (t) => this.json('/audio/speech', t, { ...body, model: t.upstream_model }));
     const audio = new Uint8Array(await res.body.arrayBuffer());
     const ms = audioDurationMs(audio, str(body.response_format));
@@ -129,17 +144,21 @@ export class MediaService {
   }
 
   /** auth, model, scope, estimate, hold */
-  private async price(req: FastifyRequest, reply: FastifyReply, name: string | undefined, kind: ModelKind, estimate: (m: ModelView) => number): Promise<Priced> {
+  private async price(req: FastifyRequest, reply: FastifyReply, name: string | undefined, kind: ModelKind, estimate: (m: ModelView) => number): Promise<Pricing> {
     const principal = await this.auth.authenticate(this.auth.bearerKey(req));
+    const dryRun = isDryRun(req);
+    if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return { answer: undefined };
     if (!name) throw new DomainError('invalid_request', "'model' is required", 'model');
     const { model, targets } = await this.registry.resolve(name);
     if (model.kind !== kind) throw new DomainError('invalid_request', `model ${model.id} is a ${model.kind} model, not a ${kind} model`, 'model');
     this.auth.assertModelAllowed(principal, model);
     const usable = targets.filter((t) => t.provider === 'openai');
     if (usable.length === 0) throw new DomainError('service_unavailable', `no OpenAI-type channel serves model ${model.id}`);
-    const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate(model));
+    const amount = estimate(model);
+    const hold = await this.billing.hold(principal, req.ttRequestId, model, amount);
     setHoldId(req, reply, hold.hold_id);
-    return { principal, model, targets: usable, hold };
+    if (dryRun) return { answer: await this.billing.dryRunAnswer(hold, model.id, amount) };
+    return { go: { principal, model, targets: usable, hold } };
   }
 
   private async send(p: Priced, build: (t: RouteTarget) => UpstreamRequest): Promise<UpstreamResponse> {

@@ -28,3 +28,9 @@ export function setHoldId(req: FastifyRequest, reply: FastifyReply, holdId: stri
   req.ttHoldId = holdId;
   void reply.header(HOLD_ID_HEADER, holdId);
 }
+
+/** X-TT-Dry-Run: true — auth, pricing and the hold the live call would place, then released; no upstream call. */
+export function isDryRun(req: FastifyRequest): boolean {
+  const v = req.headers['x-tt-dry-run'];
+  return typeof v === 'string' && v.trim().toLowerCase() === 'true';
+}

@@ -3,7 +3,7 @@ import type { IngressConfig } from '@gateway/config';
 import { SERVICES } from '@gateway/contracts';
 import { RedisRpcClient } from '@gateway/transport';
 import Redis from 'ioredis';
-import { BILLING, CONFIG, MODELS, REDIS } from './tokens';
+import { BILLING, CONFIG, MODELS, REDIS, REDIS_CMD } from './tokens';
 
 @Global()
 @Module({})
@@ -21,8 +21,10 @@ export class SharedModule implements OnApplicationShutdown {
         { provide: MODELS, useFactory: client(SERVICES.models) },
         // subscriber connection for cache invalidation messages
         { provide: REDIS, useFactory: () => new Redis(config.REDIS_URL) },
+        // commands (idempotency records)
+        { provide: REDIS_CMD, useFactory: () => new Redis(config.REDIS_URL, { enableAutoPipelining: true }) },
       ],
-      exports: [CONFIG, BILLING, MODELS, REDIS],
+      exports: [CONFIG, BILLING, MODELS, REDIS, REDIS_CMD],
     };
   }
 
@@ -30,10 +32,12 @@ export class SharedModule implements OnApplicationShutdown {
     @Inject(BILLING) private readonly billing: RedisRpcClient,
     @Inject(MODELS) private readonly models: RedisRpcClient,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS_CMD) private readonly commands: Redis,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.billing.close(), this.models.close()]);
     this.redis.disconnect();
+    this.commands.disconnect();
   }
 }

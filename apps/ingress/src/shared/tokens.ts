@@ -2,3 +2,4 @@ export const CONFIG = Symbol('CONFIG');
 export const BILLING = Symbol('BILLING');
 export const MODELS = Symbol('MODELS');
 export const REDIS = Symbol('REDIS');
+export const REDIS_CMD = Symbol('REDIS_CMD');

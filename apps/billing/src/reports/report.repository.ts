@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { PrismaClient } from '@gateway/db';
+import { PRISMA } from '../shared/tokens';
+
+export interface LedgerTotals {
+  account_id: string;
+  opening: bigint;
+  topups: bigint;
+  charges: bigint;
+  charge_entries: bigint;
+  closing: bigint;
+  released: bigint;
+  open_holds: bigint;
+  hold_charges: bigint;
+  balance_now: bigint;
+  held_now: bigint;
+  active_now: bigint;
+  debt_now: bigint;
+}
+
+/** The finance reports, read straight from the ledger and the holds in one statement each. */
+@Injectable()
+export class ReportRepository {
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+
+  reconciliation(from: Date, to: Date, accountId: string | null): Promise<LedgerTotals[]> {
+    return this.prisma.$queryRaw<LedgerTotals[]>`
+      WITH l AS (
+        SELECT account_id,
+               COALESCE(SUM(amount_micros) FILTER (WHERE created_at < ${from}), 0) AS opening,
+               COALESCE(SUM(amount_micros) FILTER (WHERE kind = 'topup' AND created_at >= ${from} AND created_at < ${to}), 0) AS topups,
+               COALESCE(-SUM(amount_micros) FILTER (WHERE kind IN ('charge', 'debt_payment') AND created_at >= ${from} AND created_at < ${to}), 0) AS charges,
+               COALESCE(-SUM(amount_micros) FILTER (WHERE kind = 'charge' AND created_at >= ${from} AND created_at < ${to}), 0) AS charge_entries,
+               COALESCE(SUM(amount_micros) FILTER (WHERE created_at < ${to}), 0) AS closing
+          FROM ledger_entries GROUP BY account_id
+      ), h AS (
+        SELECT account_id,
+               COALESCE(SUM(CASE WHEN state = 'settled' THEN amount_micros - settled_micros ELSE amount_micros END)
+                        FILTER (WHERE state <> 'active' AND resolved_at >= ${from} AND resolved_at < ${to}), 0) AS released,
+               COALESCE(SUM(amount_micros) FILTER (WHERE created_at < ${to} AND (state = 'active' OR resolved_at >= ${to})), 0) AS open_holds,
+               COALESCE(SUM(settled_micros + overage_micros) FILTER (WHERE state = 'settled' AND resolved_at >= ${from} AND resolved_at < ${to}), 0) AS hold_charges,
+               COALESCE(SUM(amount_micros) FILTER (WHERE state = 'active'), 0) AS active_now
+          FROM holds GROUP BY account_id
+      )
+      SELECT a.id AS account_id,
+             COALESCE(l.opening, 0)::bigint AS opening, COALESCE(l.topups, 0)::bigint AS topups, COALESCE(l.charges, 0)::bigint AS charges,
+             COALESCE(l.charge_entries, 0)::bigint AS charge_entries, COALESCE(l.closing, 0)::bigint AS closing,
+             COALESCE(h.released, 0)::bigint AS released, COALESCE(h.open_holds, 0)::bigint AS open_holds,
+             COALESCE(h.hold_charges, 0)::bigint AS hold_charges, COALESCE(h.active_now, 0)::bigint AS active_now,
+             a.balance_micros AS balance_now, a.held_micros AS held_now, a.debt_micros AS debt_now
+        FROM accounts a
+        LEFT JOIN l ON l.account_id = a.id
+        LEFT JOIN h ON h.account_id = a.id
+       WHERE a.created_at < ${to} AND (${accountId}::text IS NULL OR a.id = ${accountId}::text)
+       ORDER BY a.id`;
+  }
+
+  usage(from: Date, to: Date, accountId: string | null) {
+    return this.prisma.$queryRaw<Array<{ account_id: string; model: string; requests: bigint; input_tokens: bigint; cached_input_tokens: bigint; output_tokens: bigint; cost_micros: bigint }>>`
+      SELECT account_id, model, COUNT(*) AS requests, SUM(input_tokens)::bigint AS input_tokens, SUM(cached_input_tokens)::bigint AS cached_input_tokens,
+             SUM(output_tokens)::bigint AS output_tokens, SUM(cost_micros)::bigint AS cost_micros
+        FROM usage_records
+       WHERE created_at >= ${from} AND created_at < ${to} AND (${accountId}::text IS NULL OR account_id = ${accountId}::text)
+       GROUP BY account_id, model ORDER BY account_id, model`;
+  }
+
+  async now(): Promise<Date> {
+    const [r] = await this.prisma.$queryRaw<Array<{ now: Date }>>`SELECT now() AS now`;
+    return r.now;
+  }
+}

@@ -1,0 +1,19 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { RpcRequest } from '@gateway/contracts';
+import { ReportsService } from './reports.service';
+
+@Controller()
+export class ReportsController {
+  constructor(private readonly reports: ReportsService) {}
+
+  @MessagePattern('reports.reconciliation')
+  reconciliation(@Payload() req: RpcRequest<'reports.reconciliation'>) {
+    return this.reports.reconciliation(req);
+  }
+
+  @MessagePattern('reports.usage')
+  usage(@Payload() req: RpcRequest<'reports.usage'>) {
+    return this.reports.usage(req);
+  }
+}

@@ -1,0 +1,59 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError, type Reconciliation, type ReconciliationRow, type RpcRequest, type UsageRow } from '@gateway/contracts';
+import { ReportRepository } from './report.repository';
+
+function period(req: { from: string; to: string }): [Date, Date] {
+  const from = new Date(req.from);
+  const to = new Date(req.to);
+  if (Number.isNaN(from.getTime())) throw new DomainError('invalid_request', `from is not an ISO 8601 time: ${req.from}`, 'from');
+  if (Number.isNaN(to.getTime())) throw new DomainError('invalid_request', `to is not an ISO 8601 time: ${req.to}`, 'to');
+  if (to < from) throw new DomainError('invalid_request', 'to is before from', 'to');
+  return [from, to];
+}
+
+@Injectable()
+export class ReportsService {
+  constructor(private readonly reports: ReportRepository) {}
+
+  /**
+   * Per account: opening + top-ups − charges = closing, from the ledger. It ties out when that holds, when
+   * the ledger's charges match what the settled holds say, and (for a period reaching now) when the
+   * closing balance and open holds match the account row.
+   */
+  async reconciliation(req: RpcRequest<'reports.reconciliation'>): Promise<Reconciliation> {
+    const [from, to] = period(req);
+    const now = await this.reports.now();
+    const current = to >= now;
+    const accounts: ReconciliationRow[] = (await this.reports.reconciliation(from, to, req.account_id ?? null)).map((r) => {
+      const identity = r.opening + r.topups - r.charges === r.closing;
+      const holdsAgree = r.hold_charges === r.charge_entries;
+      const rowAgrees = !current || (r.closing === r.balance_now && r.open_holds === r.held_now && r.active_now === r.held_now);
+      return {
+        account_id: r.account_id,
+        opening_balance_micros: Number(r.opening),
+        topups_micros: Number(r.topups),
+        charges_micros: Number(r.charges),
+        released_holds_micros: Number(r.released),
+        open_holds_micros: Number(r.open_holds),
+        closing_balance_micros: Number(r.closing),
+        hold_charges_micros: Number(r.hold_charges),
+        debt_micros: Number(r.debt_now),
+        ties_out: identity && holdsAgree && rowAgrees,
+      };
+    });
+    return { from: from.toISOString(), to: to.toISOString(), ties_out: accounts.every((a) => a.ties_out), accounts };
+  }
+
+  async usage(req: RpcRequest<'reports.usage'>): Promise<UsageRow[]> {
+    const [from, to] = period(req);
+    return (await this.reports.usage(from, to, req.account_id ?? null)).map((r) => ({
+      account_id: r.account_id,
+      model: r.model,
+      requests: Number(r.requests),
+      input_tokens: Number(r.input_tokens),
+      cached_input_tokens: Number(r.cached_input_tokens),
+      output_tokens: Number(r.output_tokens),
+      cost_micros: Number(r.cost_micros),
+    }));
+  }
+}
