@@ -17,16 +17,23 @@ import { HoldRepository, type PlaceInput, type PlaceRow, type SettleInput, type 
 @Injectable()
 export class HoldsService {
   private readonly logger = new Logger(HoldsService.name);
-  private readonly placer: GroupCommitter<PlaceInput, PlaceRow>;
-  private readonly settler: GroupCommitter<SettleInput, SettleRow>;
+  private readonly placeOne: (p: PlaceInput) => Promise<PlaceRow>;
+  private readonly settleOne: (s: SettleInput) => Promise<SettleRow>;
 
   constructor(
     private readonly holds: HoldRepository,
     @Inject(CONFIG) private readonly config: BillingConfig,
   ) {
-    // BILLING_BATCH=off writes each hold and settle in its own transaction (the benchmark's baseline)
-    this.placer = config.BILLING_BATCH ? new GroupCommitter((b) => holds.placeMany(b)) : new GroupCommitter(async ([p]) => [await holds.place(p)], 1);
-    this.settler = config.BILLING_BATCH ? new GroupCommitter((b) => holds.settleMany(b)) : new GroupCommitter(async ([s]) => [await holds.settle(s.holdId, s.costMicros)], 1);
+    if (config.BILLING_BATCH) {
+      const placer = new GroupCommitter((b: PlaceInput[]) => holds.placeMany(b));
+      const settler = new GroupCommitter((b: SettleInput[]) => holds.settleMany(b));
+      this.placeOne = (p) => placer.submit(p);
+      this.settleOne = (s) => settler.submit(s);
+    } else {
+      // BILLING_BATCH=off: each hold and settle in its own transaction, concurrently (the benchmark's baseline)
+      this.placeOne = (p) => holds.place(p);
+      this.settleOne = (s) => holds.settle(s.holdId, s.costMicros);
+    }
   }
 
   async place(req: RpcRequest<'holds.place'>): Promise<HoldPlaced> {
@@ -34,7 +41,7 @@ export class HoldsService {
       throw new DomainError('invalid_request', `hold amount must be a non-negative integer of micros, got ${req.amount_micros}`);
     }
     const id = newId('hold');
-    const row = await this.placer.submit({
+    const row = await this.placeOne({
       id,
       accountId: req.account_id,
       keyId: req.key_id,
@@ -64,7 +71,7 @@ export class HoldsService {
     if (!Number.isSafeInteger(req.cost_micros) || req.cost_micros < 0) {
       throw new DomainError('invalid_request', `cost must be a non-negative integer of micros, got ${req.cost_micros}`);
     }
-    const row = await this.settler.submit({ holdId: req.hold_id, costMicros: req.cost_micros });
+    const row = await this.settleOne({ holdId: req.hold_id, costMicros: req.cost_micros });
     if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
     if (row.status === 'ok' && req.usage) {
       await this.holds.recordUsage(req.hold_id, Number(row.charged_micros), req.usage).catch((err: Error) => {
