@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { IngressConfig } from '@gateway/config';
-import { AdminAccountsController, AdminRegistryController } from './admin/admin.controller';
+import { AdminAccountsController, AdminQueuesController, AdminRegistryController } from './admin/admin.controller';
 import { AdminGuard } from './admin/admin.guard';
 import { AuthService } from './auth/auth.service';
 import { KeyCacheService } from './auth/key-cache.service';
@@ -11,6 +11,8 @@ import { TokenCountService } from './conversation/token-count.service';
 import { GeminiController } from './gemini-api/gemini.controller';
 import { OpenAIChatController } from './openai-api/openai.controller';
 import { HealthController } from './health.controller';
+import { TasksController } from './tasks/tasks.controller';
+import { TasksService } from './tasks/tasks.service';
 import { IdempotencyService } from './idempotency/idempotency.service';
 import { MediaController } from './media/media.controller';
 import { MediaService } from './media/media.service';
@@ -26,7 +28,7 @@ export class IngressModule {
     return {
       module: IngressModule,
       imports: [SharedModule.forRoot(config)],
-      controllers: [HealthController, OpenAIChatController, AnthropicController, GeminiController, MediaController, PublicModelsController, AdminAccountsController, AdminRegistryController],
+      controllers: [HealthController, OpenAIChatController, AnthropicController, GeminiController, MediaController, TasksController, PublicModelsController, AdminAccountsController, AdminRegistryController, AdminQueuesController],
       providers: [
         ChangeListener,
         KeyCacheService,
@@ -38,6 +40,7 @@ export class IngressModule {
         TokenCountService,
         MediaService,
         IdempotencyService,
+        TasksService,
         AdminGuard,
       ],
     };

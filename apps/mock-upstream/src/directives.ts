@@ -2,6 +2,8 @@
 // the upstream's headers: [[mock:status=500]], [[mock:latency=200]], [[mock:fail_after=3]],
 // [[mock:cached=10]], [[mock:reply=some text]], [[mock:chunk_delay=20]],
 // [[mock:tool_args={"city":"Paris"}]] (a JSON object without `]`: the arguments of a forced tool call).
+// Async jobs (video, Midjourney, BFL) also read [[mock:duration_ms=1500]], [[mock:fail=1]],
+// [[mock:submit_status=500]] and [[mock:flaky=2]] from their prompt; see jobs.ts.
 export interface Directives {
   status?: number;
   latencyMs?: number;
@@ -10,6 +12,14 @@ export interface Directives {
   reply?: string;
   chunkDelayMs?: number;
   toolArgs?: Record<string, unknown>;
+  /** async jobs: time from submission to completion */
+  durationMs?: number;
+  /** async jobs: end in failure instead of success */
+  fail?: boolean;
+  /** async jobs: the submit call answers this HTTP status */
+  submitStatus?: number;
+  /** async jobs: the first N status polls answer 503 */
+  flakyPolls?: number;
 }
 
 const PATTERN = /\[\[mock:([a-z_]+)=([^\]]*)\]\]/g;
@@ -35,6 +45,18 @@ export function parseDirectives(text: string): Directives {
         break;
       case 'chunk_delay':
         d.chunkDelayMs = Number(value);
+        break;
+      case 'duration_ms':
+        d.durationMs = Number(value);
+        break;
+      case 'fail':
+        d.fail = value === '1' || value === 'true';
+        break;
+      case 'submit_status':
+        d.submitStatus = Number(value);
+        break;
+      case 'flaky':
+        d.flakyPolls = Number(value);
         break;
       case 'tool_args': {
         const args = parseJsonObject(value);

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { JobTable } from './jobs';
 
 export interface RecordedRequest {
   provider: string;
@@ -12,6 +13,8 @@ export interface RecordedRequest {
 /** What the mock has received, so tests can check that the gateway spoke the upstream's own format. */
 export class MockState {
   readonly requests: RecordedRequest[] = [];
+  /** the async jobs (videos, Midjourney tasks, BFL requests) of every provider, by id */
+  readonly jobs: JobTable = new Map();
   latencyMs: number;
   chunkDelayMs: number;
 

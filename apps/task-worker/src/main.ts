@@ -1,37 +1,77 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { loadConfigOrExit, workerConfigSchema } from '@gateway/config';
-import { QUEUES } from '@gateway/contracts';
-import { initTracing } from '@gateway/tracing';
+import { QUEUES, SERVICES } from '@gateway/contracts';
+import { createPrisma } from '@gateway/db';
+import { TaskProducer, TaskRepository, bullConnection, bullPrefix, type TaskJobData } from '@gateway/tasks';
+import { SpanKind, extractContext, initTracing, withSpan } from '@gateway/tracing';
+import { RedisRpcClient } from '@gateway/transport';
 import { Worker } from 'bullmq';
+import { RepairLoop } from './repair';
+import { TaskRunner } from './task-runner';
 
 /**
- * The task fleet's process: one BullMQ worker per queue it serves (ACTIVE_QUEUES), each with
- * WORKER_CONCURRENCY. The processors for video, MJ and async image land with the async-task issue;
- * until then a job on these queues fails loudly rather than vanishing.
+ * The task fleet's process: one BullMQ worker per queue it serves (ACTIVE_QUEUES, e.g. "tasks-video,tasks-mj"),
+ * each running WORKER_CONCURRENCY jobs at once. Scale by running more of these processes; BullMQ spreads the
+ * jobs, and a job whose worker died is taken over once its lock (WORKER_LOCK_MS) lapses.
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit(workerConfigSchema, 'task-worker');
   initTracing('task-worker');
-  const wanted = config.ACTIVE_QUEUES === 'all' || config.ACTIVE_QUEUES === '' ? Object.values(QUEUES) : config.ACTIVE_QUEUES.split(',').map((q) => q.trim());
-  const unknown = wanted.filter((q) => !(Object.values(QUEUES) as string[]).includes(q));
+  const logger = new Logger('task-worker');
+  const all = Object.values(QUEUES) as string[];
+  const wanted = config.ACTIVE_QUEUES === 'all' || config.ACTIVE_QUEUES === '' ? all : config.ACTIVE_QUEUES.split(',').map((q) => q.trim());
+  const unknown = wanted.filter((q) => !all.includes(q));
   if (unknown.length) {
-    process.stderr.write(`[task-worker] ACTIVE_QUEUES names unknown queue(s): ${unknown.join(', ')}\n`);
+    process.stderr.write(`[task-worker] ACTIVE_QUEUES names unknown queue(s): ${unknown.join(', ')}; known: ${all.join(', ')}\n`);
     process.exit(78);
   }
-  const url = new URL(config.REDIS_URL);
-  const connection = { host: url.hostname, port: Number(url.port || 6379), password: url.password || undefined, maxRetriesPerRequest: null };
+  const prisma = createPrisma(config.DATABASE_URL, Math.max(4, config.WORKER_CONCURRENCY * wanted.length));
+  const tasks = new TaskRepository(prisma);
+  const rpc = (service: string) => new RedisRpcClient({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, service, timeoutMs: config.RPC_TIMEOUT_MS });
+  const billing = rpc(SERVICES.billing);
+  const models = rpc(SERVICES.models);
+  await Promise.all([billing.connect(), models.connect()]);
+  const runner = new TaskRunner({ tasks, billing, models, config });
+  const producer = new TaskProducer(config.REDIS_URL, config.REDIS_PREFIX);
+
   const workers = wanted.map(
     (queue) =>
-      new Worker(
+      new Worker<TaskJobData>(
         queue,
-        async (job) => {
-          throw new Error(`no processor for ${queue} job ${job.id} yet`);
+        (job) =>
+          withSpan('task-worker', `task ${queue}`, { kind: SpanKind.CONSUMER, parent: extractContext(job.data.trace), attributes: { 'gateway.task_id': job.data.task_id } }, () =>
+            runner.run(job.data.task_id, job.attemptsMade + 1 >= (job.opts.attempts ?? 1)),
+          ),
+        {
+          connection: bullConnection(config.REDIS_URL),
+          prefix: bullPrefix(config.REDIS_PREFIX),
+          concurrency: config.WORKER_CONCURRENCY,
+          lockDuration: config.WORKER_LOCK_MS,
+          stalledInterval: config.WORKER_STALLED_CHECK_MS,
+          maxStalledCount: 5,
         },
-        { connection, concurrency: config.WORKER_CONCURRENCY, prefix: `${config.REDIS_PREFIX}bull` },
       ),
   );
-  process.stdout.write(`[task-worker] serving ${wanted.join(', ')} with concurrency ${config.WORKER_CONCURRENCY}\n`);
+  for (const w of workers) w.on('failed', (job, err) => logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${err.message}`));
+
+  const repair = new RepairLoop(tasks, producer, billing);
+  let repairing: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    repairing ??= repair
+      .once()
+      .catch((err: Error) => logger.error(`repair failed: ${err.message}`))
+      .finally(() => (repairing = null));
+  }, config.REPAIR_INTERVAL_MS);
+
+  process.stdout.write(`[task-worker] serving ${wanted.join(', ')} with concurrency ${config.WORKER_CONCURRENCY} (pid ${process.pid})\n`);
   const stop = async () => {
+    clearInterval(timer);
     await Promise.all(workers.map((w) => w.close()));
+    await repairing;
+    await producer.close();
+    await Promise.all([billing.close(), models.close()]);
+    await prisma.$disconnect();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

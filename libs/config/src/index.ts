@@ -28,6 +28,8 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   BODY_LIMIT_BYTES: int(25 * 1024 * 1024),
   /** how long an Idempotency-Key stays locked by a request that never finished (a crashed ingress) */
   IDEMPOTENCY_LEASE_MS: int(10 * 60_000),
+  /** a task still unfinished this long after creation fails and is released */
+  TASK_DEADLINE_MS: int(30 * 60_000),
 });
 
 const flag = (def: boolean) =>
@@ -56,6 +58,15 @@ export const workerConfigSchema = baseConfigSchema.extend({
   /** which task queues this process serves, comma separated; empty or "all" for every queue */
   ACTIVE_QUEUES: z.string().default('all'),
   WORKER_CONCURRENCY: int(4),
+  /** how long a job's lock lasts without renewal: a killed worker's job is taken over after about this */
+  WORKER_LOCK_MS: int(30_000),
+  WORKER_STALLED_CHECK_MS: int(15_000),
+  /** first and longest wait between two polls of an upstream job (doubling in between) */
+  POLL_MIN_MS: int(500),
+  POLL_MAX_MS: int(5000),
+  /** consecutive transient upstream errors tolerated while polling */
+  POLL_MAX_ERRORS: int(8),
+  REPAIR_INTERVAL_MS: int(5000),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -25,3 +25,4 @@ export * from './responses/codec';
 export * from './upstreams';
 export * from './transforms';
 export * from './audio';
+export * from './zod-path';

@@ -3,7 +3,8 @@ import type { ModelKind } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { periodOf, reconciliationCsv } from './reports';
-import { BILLING, MODELS } from '../shared/tokens';
+import type { TaskProducer } from '@gateway/tasks';
+import { BILLING, MODELS, TASK_PRODUCER } from '../shared/tokens';
 import { AdminGuard } from './admin.guard';
 import {
   createAccountSchema,
@@ -73,6 +74,18 @@ export class AdminAccountsController {
   @Delete('keys/:id')
   revokeKey(@Param('id') id: string) {
     return this.billing.call('keys.revoke', { id });
+  }
+}
+
+/** Ops: the task queues' depth and outcomes. */
+@Controller('admin')
+@UseGuards(AdminGuard)
+export class AdminQueuesController {
+  constructor(@Inject(TASK_PRODUCER) private readonly producer: TaskProducer) {}
+
+  @Get('queues')
+  async queues() {
+    return { data: await this.producer.counts() };
   }
 }
 

@@ -18,13 +18,15 @@ export class CallBillingService {
 
   constructor(@Inject(BILLING) private readonly billing: RedisRpcClient) {}
 
-  hold(principal: KeyPrincipal, requestId: string, model: ModelView, amountMicros: number): Promise<HoldPlaced> {
+  hold(principal: KeyPrincipal, requestId: string, model: ModelView, amountMicros: number, opts: { kind?: 'call' | 'task'; ttlMs?: number } = {}): Promise<HoldPlaced> {
     return this.billing.call('holds.place', {
       account_id: principal.account_id,
       key_id: principal.key_id,
       request_id: requestId,
       model: model.id,
       amount_micros: amountMicros,
+      kind: opts.kind,
+      ttl_ms: opts.ttlMs,
     });
   }
 
@@ -69,6 +71,10 @@ export class CallBillingService {
   async dryRunAnswer(hold: HoldPlaced, model: string, estimate: number): Promise<{ dry_run: true; model: string; estimated_cost_micros: number }> {
     await this.release(hold, 'dry run');
     return { dry_run: true, model, estimated_cost_micros: estimate };
+  }
+
+  releaseById(holdId: string, reason: string): Promise<void> {
+    return this.release({ hold_id: holdId, amount_micros: 0, expires_at: '' }, reason);
   }
 
   async release(hold: HoldPlaced, reason: string): Promise<void> {

@@ -3,7 +3,9 @@ import type { IngressConfig } from '@gateway/config';
 import { SERVICES } from '@gateway/contracts';
 import { RedisRpcClient } from '@gateway/transport';
 import Redis from 'ioredis';
-import { BILLING, CONFIG, MODELS, REDIS, REDIS_CMD } from './tokens';
+import { createPrisma, type PrismaClient } from '@gateway/db';
+import { TaskProducer, TaskRepository } from '@gateway/tasks';
+import { BILLING, CONFIG, MODELS, PRISMA, REDIS, REDIS_CMD, TASK_PRODUCER } from './tokens';
 
 @Global()
 @Module({})
@@ -23,8 +25,12 @@ export class SharedModule implements OnApplicationShutdown {
         { provide: REDIS, useFactory: () => new Redis(config.REDIS_URL) },
         // commands (idempotency records)
         { provide: REDIS_CMD, useFactory: () => new Redis(config.REDIS_URL, { enableAutoPipelining: true }) },
+        // tasks: ingress creates them and enqueues their jobs; the workers advance them
+        { provide: PRISMA, useFactory: () => createPrisma(config.DATABASE_URL, 10) },
+        { provide: TaskRepository, useFactory: (prisma: PrismaClient) => new TaskRepository(prisma), inject: [PRISMA] },
+        { provide: TASK_PRODUCER, useFactory: () => new TaskProducer(config.REDIS_URL, config.REDIS_PREFIX) },
       ],
-      exports: [CONFIG, BILLING, MODELS, REDIS, REDIS_CMD],
+      exports: [CONFIG, BILLING, MODELS, REDIS, REDIS_CMD, PRISMA, TaskRepository, TASK_PRODUCER],
     };
   }
 
@@ -33,11 +39,15 @@ export class SharedModule implements OnApplicationShutdown {
     @Inject(MODELS) private readonly models: RedisRpcClient,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(REDIS_CMD) private readonly commands: Redis,
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(TASK_PRODUCER) private readonly producer: TaskProducer,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.billing.close(), this.models.close()]);
     this.redis.disconnect();
     this.commands.disconnect();
+    await this.producer.close();
+    await this.prisma.$disconnect();
   }
 }

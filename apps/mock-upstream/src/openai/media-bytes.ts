@@ -117,3 +117,19 @@ export function float32Base64(vector: readonly number[]): string {
   vector.forEach((v, i) => buf.writeFloatLE(v, i * 4));
   return buf.toString('base64');
 }
+
+function mp4Box(type: string, payload: Buffer): Buffer {
+  const size = Buffer.alloc(4);
+  size.writeUInt32BE(8 + payload.length);
+  return Buffer.concat([size, Buffer.from(type, 'ascii'), payload]);
+}
+
+/**
+ * What a completed video downloads as: an ISO-BMFF file opening with an `ftyp` box (isom, mp41), then
+ * `free` and a small `mdat` of deterministic bytes. Players will not decode it; sniffers see an MP4.
+ */
+export const MOCK_MP4: Buffer = Buffer.concat([
+  mp4Box('ftyp', Buffer.concat([Buffer.from('isom', 'ascii'), Buffer.from([0, 0, 2, 0]), Buffer.from('isomiso2avc1mp41', 'ascii')])),
+  mp4Box('free', Buffer.alloc(0)),
+  mp4Box('mdat', Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 37) & 0xff))),
+]);

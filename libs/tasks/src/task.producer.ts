@@ -1,0 +1,81 @@
+import { QUEUES } from '@gateway/contracts';
+import { injectContext } from '@gateway/tracing';
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { TaskJobData, TaskType } from './task.types';
+
+export const QUEUE_OF: Record<TaskType, string> = { video: QUEUES.video, mj: QUEUES.mj, image: QUEUES.image };
+
+export function bullConnection(redisUrl: string): ConnectionOptions {
+  const u = new URL(redisUrl);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    username: u.username || undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
+    maxRetriesPerRequest: null,
+  };
+}
+
+export const bullPrefix = (redisPrefix: string) => `${redisPrefix}bull`;
+
+export interface QueueCounts {
+  queue: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+}
+
+/**
+ * Puts task jobs on their queue. The job id is the task id, so enqueueing a task twice (a retry, or the
+ * repair loop after a lost enqueue) makes one job.
+ */
+export class TaskProducer {
+  private readonly queues: Record<TaskType, Queue>;
+
+  constructor(redisUrl: string, redisPrefix: string) {
+    const connection = bullConnection(redisUrl);
+    const prefix = bullPrefix(redisPrefix);
+    this.queues = {
+      video: new Queue(QUEUE_OF.video, { connection, prefix }),
+      mj: new Queue(QUEUE_OF.mj, { connection, prefix }),
+      image: new Queue(QUEUE_OF.image, { connection, prefix }),
+    };
+  }
+
+  async enqueue(type: TaskType, taskId: string): Promise<void> {
+    const data: TaskJobData = { task_id: taskId, trace: injectContext() };
+    await this.queues[type].add(type, data, {
+      jobId: taskId,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async hasJob(type: TaskType, taskId: string): Promise<boolean> {
+    return (await this.queues[type].getJob(taskId)) !== undefined;
+  }
+
+  /** a queued task's job is dropped on cancel; an active one notices the cancel itself */
+  async removeWaiting(type: TaskType, taskId: string): Promise<void> {
+    const job = await this.queues[type].getJob(taskId);
+    if (job && (await job.isWaiting())) await job.remove().catch(() => undefined);
+  }
+
+  async counts(): Promise<QueueCounts[]> {
+    return Promise.all(
+      (Object.keys(this.queues) as TaskType[]).map(async (t) => {
+        const c = await this.queues[t].getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+        return { queue: QUEUE_OF[t], waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0 };
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.queues).map((q) => q.close()));
+  }
+}

@@ -1,0 +1,96 @@
+import type { Db, PrismaClient } from '@gateway/db';
+import { FINAL, type TaskEventView, type TaskStatus, type TaskType, type TaskView, type UpstreamState } from './task.types';
+
+export function toTaskView(t: Db.Task): TaskView {
+  return {
+    id: t.id,
+    object: 'task',
+    type: t.type as TaskType,
+    model: t.model,
+    status: t.status,
+    progress: t.progress,
+    result: t.result ?? null,
+    error: t.error ?? null,
+    cost_micros: Number(t.costMicros),
+    hold_id: t.holdId,
+    created_at: t.createdAt.toISOString(),
+    updated_at: t.updatedAt.toISOString(),
+  };
+}
+
+export interface Transition {
+  from: TaskStatus[];
+  to: TaskStatus;
+  event: string;
+  eventData?: unknown;
+  progress?: number;
+  result?: unknown;
+  error?: unknown;
+  costMicros?: number;
+}
+
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+
+/** The tasks table and its events; shared by ingress (create, read, cancel) and the workers (advance). */
+export class TaskRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** The task and its first event in one transaction. */
+  async create(t: { id: string; accountId: string; keyId: string | null; type: TaskType; model: string; input: unknown; holdId: string; deadlineAt: Date }): Promise<Db.Task> {
+    return this.prisma.$transaction(async (tx) => {
+      const row = await tx.task.create({
+        data: { id: t.id, accountId: t.accountId, keyId: t.keyId, type: t.type, model: t.model, input: t.input as object, holdId: t.holdId, deadlineAt: t.deadlineAt },
+      });
+      await tx.taskEvent.create({ data: { taskId: t.id, seq: 1, type: 'queued', data: { model: t.model } } });
+      return row;
+    });
+  }
+
+  find(id: string): Promise<Db.Task | null> {
+    return this.prisma.task.findUnique({ where: { id } });
+  }
+
+  /** A task is visible to its own account only. */
+  findForAccount(id: string, accountId: string): Promise<Db.Task | null> {
+    return this.prisma.task.findFirst({ where: { id, accountId } });
+  }
+
+  async events(id: string, afterSeq = 0): Promise<TaskEventView[]> {
+    const rows = await this.prisma.taskEvent.findMany({ where: { taskId: id, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' } });
+    return rows.map((e) => ({ seq: e.seq, type: e.type, at: e.at.toISOString(), data: e.data }));
+  }
+
+  async appendEvent(id: string, type: string, data: unknown): Promise<number> {
+    const [r] = await this.prisma.$queryRaw<Array<{ seq: number }>>`SELECT gw_task_event(${id}, ${type}, ${json(data)}::jsonb) AS seq`;
+    return Number(r.seq);
+  }
+
+  /** true if this caller moved the task (and so owns the money step that follows) */
+  async transition(id: string, t: Transition): Promise<boolean> {
+    const [r] = await this.prisma.$queryRaw<Array<{ ok: boolean }>>`
+      SELECT gw_task_transition(${id}, ${t.from}::task_status[], ${t.to}::task_status, ${t.progress ?? null}::int,
+                                ${json(t.result)}::jsonb, ${json(t.error)}::jsonb, ${t.costMicros === undefined ? null : BigInt(t.costMicros)}::bigint,
+                                ${t.event}, ${json(t.eventData)}::jsonb) AS ok`;
+    return r.ok;
+  }
+
+  /** Progress of a running task; the event only when it moved. */
+  async progress(id: string, progress: number): Promise<void> {
+    const r = await this.prisma.task.updateMany({ where: { id, status: 'running', progress: { lt: progress } }, data: { progress } });
+    if (r.count > 0) await this.appendEvent(id, 'progress', { progress });
+  }
+
+  saveUpstream(id: string, upstream: UpstreamState): Promise<unknown> {
+    return this.prisma.task.update({ where: { id }, data: { upstream: upstream as object, upstreamId: upstream.ids.join(','), channelId: upstream.channel_id } });
+  }
+
+  /** queued tasks older than a moment: candidates for a lost enqueue */
+  staleQueued(olderThan: Date, limit = 200): Promise<Db.Task[]> {
+    return this.prisma.task.findMany({ where: { status: 'queued', createdAt: { lt: olderThan } }, take: limit, orderBy: { createdAt: 'asc' } });
+  }
+
+  /** final tasks: their holds must be resolved (the repair loop checks them against billing) */
+  recentFinal(since: Date, limit = 500): Promise<Db.Task[]> {
+    return this.prisma.task.findMany({ where: { status: { in: [...FINAL] }, updatedAt: { gt: since } }, take: limit, orderBy: { updatedAt: 'asc' } });
+  }
+}
