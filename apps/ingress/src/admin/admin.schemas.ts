@@ -30,7 +30,7 @@ const channelModels = z
   .union([z.array(z.string().min(1)), z.record(z.string(), z.string())])
   .transform((v) => (Array.isArray(v) ? Object.fromEntries(v.map((id) => [id, id])) : v));
 
-export const PROVIDERS = ['openai', 'anthropic', 'gemini', 'midjourney'] as const;
+export const PROVIDERS = ['openai', 'anthropic', 'gemini', 'midjourney', 'bfl'] as const;
 
 const channelFields = {
   name: z.string().min(1),

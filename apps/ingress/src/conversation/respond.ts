@@ -11,8 +11,10 @@ export async function respond(route: string, req: FastifyRequest, reply: Fastify
     `${req.method} ${route}`,
     { kind: SpanKind.SERVER, attributes: { 'gateway.request_id': req.ttRequestId, 'http.route': route } },
     async () => {
+      // 200 unless the handler says otherwise (Nest would default a POST to 201)
+      void reply.code(200);
       const body = await handler();
-      if (body !== undefined && !reply.sent) await reply.code(200).send(body);
+      if (body !== undefined && !reply.sent) await reply.send(body);
     },
   );
 }
