@@ -24,6 +24,13 @@ const DEMO_MODEL = {
 };
 const DEMO_CREDIT_MICROS = 10_000_000; // $10
 
+/** Task models on the mock's job APIs: a video, a Midjourney and an async image model. */
+const DEMO_TASK_MODELS = [
+  { model: { id: 'sora-2', kind: 'video', pricing: { per_second_micros: 100_000 } }, channel: { name: 'mock-openai-video', provider: 'openai', path: '/v1', upstream: 'sora-2' } },
+  { model: { id: 'midjourney', kind: 'mj', pricing: { per_task_micros: 50_000 } }, channel: { name: 'mock-midjourney', provider: 'midjourney', path: '', upstream: 'midjourney' } },
+  { model: { id: 'flux-pro-1.1', kind: 'image', pricing: { per_image_micros: 40_000 } }, channel: { name: 'mock-bfl', provider: 'bfl', path: '', upstream: 'flux-pro-1.1' } },
+];
+
 function adminToken(stateDir) {
   if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
   const file = path.join(stateDir, 'admin-token');
@@ -130,7 +137,21 @@ async function seedDemo({ base, token, mockBaseUrl, stateDir }) {
     const r = await admin(base, token, 'POST', '/admin/models', DEMO_MODEL);
     if (r.status !== 201) throw new Error(`seeding the model failed: ${JSON.stringify(r.json)}`);
   }
+  for (const t of DEMO_TASK_MODELS) {
+    if ((await admin(base, token, 'GET', `/admin/models/${t.model.id}`)).status === 404) {
+      const r = await admin(base, token, 'POST', '/admin/models', t.model);
+      if (r.status !== 201) throw new Error(`seeding ${t.model.id} failed: ${JSON.stringify(r.json)}`);
+    }
+  }
   if (mockBaseUrl) {
+    const mockRoot = mockBaseUrl.replace(/\/v1$/, '');
+    const existingChannels = (await admin(base, token, 'GET', '/admin/channels')).json.data;
+    for (const t of DEMO_TASK_MODELS) {
+      const c = existingChannels.find((x) => x.name === t.channel.name);
+      const body = { name: t.channel.name, provider: t.channel.provider, base_url: `${mockRoot}${t.channel.path}`, api_key: 'mock-upstream-key', models: { [t.model.id]: t.channel.upstream } };
+      if (!c) await admin(base, token, 'POST', '/admin/channels', body);
+      else if (c.base_url !== body.base_url) await admin(base, token, 'PATCH', `/admin/channels/${c.id}`, { base_url: body.base_url });
+    }
     const channels = await admin(base, token, 'GET', '/admin/channels');
     const existing = channels.json.data.find((c) => c.name === 'mock-openai');
     if (!existing) {
