@@ -1,29 +1,12 @@
 import OpenAI, { toFile } from 'openai';
 import { clearMock, mockRequests } from './support/fixtures';
 import { adminCall, startGateway, type StartedGateway } from './support/gateway';
+import { wav } from './support/wav';
 
 // The OpenAI routes billed by something other than chat tokens: embeddings (input tokens), images (per
 // image), transcription (per second of audio in) and speech (per second of audio out).
 const P = { embedIn: 20_000, image: 40_000, transcribe: 100, speech: 250 };
 
-function wav(seconds: number, rate = 16000): Buffer {
-  const data = Buffer.alloc(seconds * rate * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
-}
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 

@@ -4,14 +4,14 @@ import { AccountsModule } from './accounts/accounts.module';
 import { HoldsModule } from './holds/holds.module';
 import { KeysModule } from './keys/keys.module';
 import { ReportsModule } from './reports/reports.module';
-import { SharedModule } from './shared/shared.module';
+import { InfraModule } from '@gateway/db';
 
 @Module({})
 export class BillingModule {
   static forRoot(config: BillingConfig): DynamicModule {
     return {
       module: BillingModule,
-      imports: [SharedModule.forRoot(config), AccountsModule, KeysModule, HoldsModule, ReportsModule],
+      imports: [InfraModule.forRoot(config, 20), AccountsModule, KeysModule, HoldsModule, ReportsModule],
     };
   }
 }

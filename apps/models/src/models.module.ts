@@ -7,14 +7,14 @@ import { ModelRepository } from './registry/model.repository';
 import { RegistryController } from './registry/registry.controller';
 import { RegistryService } from './registry/registry.service';
 import { ChangePublisher } from './shared/change-publisher';
-import { SharedModule } from './shared/shared.module';
+import { InfraModule } from '@gateway/db';
 
 @Module({})
 export class ModelsModule {
   static forRoot(config: ModelsConfig): DynamicModule {
     return {
       module: ModelsModule,
-      imports: [SharedModule.forRoot(config)],
+      imports: [InfraModule.forRoot(config, 5)],
       controllers: [RegistryController, ChannelsController],
       providers: [RegistryService, ModelRepository, ChannelsService, ChannelRepository, ChangePublisher],
     };

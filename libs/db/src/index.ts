@@ -1,10 +1,4 @@
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from './generated/prisma/client';
-
-export { PrismaClient };
+export { PrismaClient } from './generated/prisma/client';
 export * as Db from './generated/prisma/client';
-
-/** A Prisma client on the pg driver adapter (no native engine needed). */
-export function createPrisma(databaseUrl: string, poolSize = 10): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: poolSize }) });
-}
+export { createPrisma } from './prisma';
+export { InfraModule, CONFIG, PRISMA, REDIS } from './infra.module';

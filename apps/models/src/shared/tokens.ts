@@ -1,3 +1,2 @@
-export const PRISMA = Symbol('PRISMA');
-export const CONFIG = Symbol('CONFIG');
-export const REDIS = Symbol('REDIS');
+// the shared infrastructure's injection tokens, from the module that provides them
+export { CONFIG, PRISMA, REDIS } from '@gateway/db';
