@@ -136,17 +136,9 @@ export interface ModelLimits {
   max_output_tokens?: number;
 }
 
-export interface ChannelView {
+export interface ChannelView extends ChannelInput {
   id: string;
-  name: string;
-  provider: string;
-  base_url: string;
-  /** masked except at creation time */
-  api_key: string;
-  models: Record<string, string>;
-  priority: number;
-  weight: number;
-  enabled: boolean;
+  // views show api_key masked
   created_at: string;
   updated_at: string;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
-import { fieldPath } from '../zod-path';
+import { parseRequest } from '../zod-path';
 
 const block = z.looseObject({ type: z.string() });
 const schema = z
@@ -64,13 +64,7 @@ function toPart(b: Block, at: string, role: 'user' | 'assistant'): IRPart | null
 
 /** Anthropic Messages request -> IR. */
 export function messagesToIR(raw: unknown): IRRequest {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const param = fieldPath(issue.path) || 'body';
-    throw new InvalidRequestError(param, `${param}: ${issue.message}`);
-  }
-  const req = r.data;
+  const req = parseRequest(schema, raw);
   for (const f of UNTRANSLATABLE) {
     if ((req as Record<string, unknown>)[f] !== undefined) throw new UnsupportedFeatureError(f, `'${f}' cannot be translated for this model's upstream`);
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
-import { fieldPath } from '../zod-path';
+import { parseRequest } from '../zod-path';
 import { parseArgs } from '../anthropic/request';
 
 const part = z.looseObject({});
@@ -40,13 +40,7 @@ interface GPart {
 
 /** Gemini generateContent request -> IR. Function calls without ids get ids, matched to their responses by name. */
 export function generateContentToIR(raw: unknown, ctx: { model?: string; stream?: boolean }): IRRequest {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const param = fieldPath(issue.path) || 'body';
-    throw new InvalidRequestError(param, `${param}: ${issue.message}`);
-  }
-  const req = r.data;
+  const req = parseRequest(schema, raw);
   const gc = (req.generationConfig ?? {}) as Record<string, unknown>;
   for (const f of UNTRANSLATABLE_CONFIG) {
     if (gc[f] !== undefined) throw new UnsupportedFeatureError(`generationConfig.${f}`, `'generationConfig.${f}' cannot be translated for this model's upstream`);

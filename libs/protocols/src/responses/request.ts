@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
 import { imagePartFromUrl } from '../openai/request';
-import { fieldPath } from '../zod-path';
+import { parseRequest } from '../zod-path';
 
 const schema = z
   .object({
@@ -43,13 +43,7 @@ function contentParts(content: Item['content'], at: string): IRPart[] {
 
 /** OpenAI Responses API request -> IR. */
 export function responsesToIR(raw: unknown): IRRequest {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    const param = fieldPath(issue.path) || 'body';
-    throw new InvalidRequestError(param, `Invalid value for '${param}': ${issue.message}`);
-  }
-  const req = r.data;
+  const req = parseRequest(schema, raw);
   for (const f of UNSUPPORTED) {
     const v = (req as Record<string, unknown>)[f];
     if (v !== undefined && v !== null) throw new UnsupportedFeatureError(f, `'${f}' is not supported by the gateway`);
