@@ -35,6 +35,8 @@ export interface PlaceInput {
 export interface SettleInput {
   holdId: string;
   costMicros: number;
+  /** what the call consumed: recorded with the charge */
+  usage?: UsageReport;
 }
 
 /** Indexes of items sorted by a key: batches lock accounts in one order, so two batches cannot deadlock. */
@@ -65,17 +67,39 @@ export class HoldRepository {
     return out;
   }
 
+  /**
+   * Settles a batch, and in the same statement (so the same transaction) records each settled call's usage
+   * row: a charge and its usage record are written together or not at all.
+   */
   async settleMany(items: SettleInput[]): Promise<SettleRow[]> {
+    const col = <T>(f: (s: SettleInput) => T) => items.map(f);
+    const u = (s: SettleInput) => s.usage;
     // the sub-select orders the calls by account (a hold's account never changes), the same lock order
     // as placeMany and the sweeper
     const rows = await this.prisma.$queryRaw<Array<SettleRow & { idx: number }>>`
-      SELECT q.idx, s.status, s.charged_micros, s.released_micros, s.debt_micros
-        FROM (SELECT r.idx, r.hold_id, r.cost
-                FROM unnest(${items.map((_, i) => i)}::int[], ${items.map((s) => s.holdId)}::text[], ${items.map((s) => String(s.costMicros))}::text[])
-                     AS r(idx, hold_id, cost)
-                LEFT JOIN holds h ON h.id = r.hold_id
-               ORDER BY h.account_id, r.hold_id, r.idx) q
-       CROSS JOIN LATERAL gw_settle_hold(q.hold_id, q.cost::bigint) s`;
+      WITH s AS (
+        SELECT q.idx, q.hold_id, st.status, st.charged_micros, st.released_micros, st.debt_micros
+          FROM (SELECT r.idx, r.hold_id, r.cost
+                  FROM unnest(${items.map((_, i) => i)}::int[], ${col((s) => s.holdId)}::text[], ${col((s) => String(s.costMicros))}::text[])
+                       AS r(idx, hold_id, cost)
+                  LEFT JOIN holds h ON h.id = r.hold_id
+                 ORDER BY h.account_id, r.hold_id, r.idx) q
+         CROSS JOIN LATERAL gw_settle_hold(q.hold_id, q.cost::bigint) st
+      ), usage AS (
+        INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_micros)
+        SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
+               r.input_tokens::int, r.cached_input_tokens::int, r.output_tokens::int, r.reasoning_tokens::int, s.charged_micros
+          FROM s
+          JOIN unnest(${items.map((_, i) => i)}::int[], ${col((s) => u(s)?.request_id ?? null)}::text[], ${col((s) => u(s)?.account_id ?? null)}::text[],
+                      ${col((s) => u(s)?.key_id ?? null)}::text[], ${col((s) => u(s)?.model ?? null)}::text[], ${col((s) => u(s)?.channel_id ?? null)}::text[],
+                      ${col((s) => String(u(s)?.tokens?.input_tokens ?? 0))}::text[], ${col((s) => String(u(s)?.tokens?.cached_input_tokens ?? 0))}::text[],
+                      ${col((s) => String(u(s)?.tokens?.output_tokens ?? 0))}::text[], ${col((s) => String(u(s)?.tokens?.reasoning_tokens ?? 0))}::text[])
+               AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens)
+            ON r.idx = s.idx
+         WHERE s.status = 'ok' AND r.request_id IS NOT NULL
+        ON CONFLICT (request_id) DO NOTHING
+      )
+      SELECT idx, status, charged_micros, released_micros, debt_micros FROM s`;
     const out: SettleRow[] = new Array(items.length);
     for (const r of rows) out[r.idx] = r;
     return out;
@@ -116,28 +140,6 @@ export class HoldRepository {
       orderBy: { createdAt: 'desc' },
       take: filter.limit,
       include: { events: { orderBy: { id: 'asc' } } },
-    });
-  }
-
-  async recordUsage(holdId: string, costMicros: number, usage: UsageReport): Promise<void> {
-    const t = usage.tokens;
-    await this.prisma.usageRecord.createMany({
-      data: [
-        {
-          requestId: usage.request_id,
-          accountId: usage.account_id,
-          keyId: usage.key_id,
-          holdId,
-          model: usage.model,
-          channelId: usage.channel_id,
-          inputTokens: t?.input_tokens ?? 0,
-          cachedInputTokens: t?.cached_input_tokens ?? 0,
-          outputTokens: t?.output_tokens ?? 0,
-          reasoningTokens: t?.reasoning_tokens ?? 0,
-          costMicros: BigInt(costMicros),
-        },
-      ],
-      skipDuplicates: true,
     });
   }
 }

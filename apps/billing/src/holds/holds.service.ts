@@ -32,7 +32,7 @@ export class HoldsService {
     } else {
       // BILLING_BATCH=off: each hold and settle in its own transaction, concurrently (the benchmark's baseline)
       this.placeOne = (p) => holds.place(p);
-      this.settleOne = (s) => holds.settle(s.holdId, s.costMicros);
+      this.settleOne = async (s) => (await holds.settleMany([s]))[0];
     }
   }
 
@@ -71,14 +71,8 @@ export class HoldsService {
     if (!Number.isSafeInteger(req.cost_micros) || req.cost_micros < 0) {
       throw new DomainError('invalid_request', `cost must be a non-negative integer of micros, got ${req.cost_micros}`);
     }
-    const row = await this.settleOne({ holdId: req.hold_id, costMicros: req.cost_micros });
+    const row = await this.settleOne({ holdId: req.hold_id, costMicros: req.cost_micros, usage: req.usage });
     if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
-    if (row.status === 'ok' && req.usage) {
-      await this.holds.recordUsage(req.hold_id, Number(row.charged_micros), req.usage).catch((err: Error) => {
-        // the charge is already booked; a missing usage row is a reporting gap, not lost money
-        this.logger.error(`usage record for ${req.hold_id} failed: ${err.message}`);
-      });
-    }
     if (row.status !== 'ok') this.logger.warn(`settle of ${req.hold_id} ignored: ${row.status}`);
     return {
       hold_id: req.hold_id,
