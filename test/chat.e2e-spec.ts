@@ -170,6 +170,42 @@ describe('chat completions end to end, with the official openai SDK', () => {
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('temperature');
   });
 
+  it('rate limits: x-ratelimit-* on every response, 429 with Retry-After past the key\'s rpm or tpm', async () => {
+    // limits count in one-minute windows: start well inside one, so the test cannot straddle two
+    const toNextMinute = 60_000 - (Date.now() % 60_000);
+    if (toNextMinute < 5_000) await new Promise((r) => setTimeout(r, toNextMinute + 100));
+    const a = await newAccount(1_000_000, { rpm: 3 });
+    const first = await a.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'one' }] }).withResponse();
+    expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('3');
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('2');
+    expect(first.response.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+(m\d+)?s$/);
+    // a dry run is checked like the live call but not counted
+    const dry = await fetch(`${g.base}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-tt-dry-run': 'true' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }) });
+    expect(dry.headers.get('x-ratelimit-remaining-requests')).toBe('2');
+    await a.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'two' }] });
+    await a.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'three' }] });
+    const err = await a.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'four' }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    const headers = (err as InstanceType<typeof OpenAI.RateLimitError>).headers!;
+    expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect((await account(a.id)).held_micros).toBe(0);
+
+    // tokens per minute: the tokens of finished calls count
+    const t = await newAccount(1_000_000, { tpm: 25 });
+    await t.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'tokens one' }] });
+    await t.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'tokens two' }] });
+    const over = await t.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'tokens three' }] }).catch((e: unknown) => e);
+    expect(over).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((over as Error).message).toContain('25 tokens per minute');
+
+    // a key without limits of its own gets the defaults; reads carry the headers too
+    const d = await newAccount(1);
+    const list = await d.client.models.list().withResponse();
+    expect(Number(list.response.headers.get('x-ratelimit-limit-requests'))).toBeGreaterThan(3);
+    expect(list.response.headers.get('x-ratelimit-limit-tokens')).not.toBeNull();
+  });
+
   it('a revoked key is refused within 1 s', async () => {
     const a = await newAccount(1_000_000);
     await a.client.models.list(); // now cached by ingress

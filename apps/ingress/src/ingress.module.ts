@@ -11,6 +11,7 @@ import { TokenCountService } from './conversation/token-count.service';
 import { GeminiController } from './gemini-api/gemini.controller';
 import { OpenAIChatController } from './openai-api/openai.controller';
 import { HealthController } from './health.controller';
+import { RateLimitService } from './rate-limit/rate-limit.service';
 import { TasksController } from './tasks/tasks.controller';
 import { TasksService } from './tasks/tasks.service';
 import { IdempotencyService } from './idempotency/idempotency.service';
@@ -40,6 +41,7 @@ export class IngressModule {
         TokenCountService,
         MediaService,
         IdempotencyService,
+        RateLimitService,
         TasksService,
         AdminGuard,
       ],

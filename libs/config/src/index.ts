@@ -28,6 +28,9 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   BODY_LIMIT_BYTES: int(25 * 1024 * 1024),
   /** how long an Idempotency-Key stays locked by a request that never finished (a crashed ingress) */
   IDEMPOTENCY_LEASE_MS: int(10 * 60_000),
+  /** limits for keys that have none of their own */
+  DEFAULT_RPM: int(3000),
+  DEFAULT_TPM: int(10_000_000),
   /** a task still unfinished this long after creation fails and is released */
   TASK_DEADLINE_MS: int(30 * 60_000),
 });

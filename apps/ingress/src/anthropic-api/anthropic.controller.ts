@@ -37,6 +37,6 @@ export class AnthropicController {
 
   @Post(['v1/messages/count_tokens', 'anthropic/v1/messages/count_tokens'])
   countTokens(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return respond('/v1/messages/count_tokens', req, reply, () => this.counter.count(COUNT, this.auth.anthropicKey(req), req, {}));
+    return respond('/v1/messages/count_tokens', req, reply, () => this.counter.count(COUNT, this.auth.anthropicKey(req), req, reply, {}));
   }
 }

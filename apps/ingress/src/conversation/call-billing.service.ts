@@ -7,6 +7,7 @@ import {
   type TokenUsage,
 } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { BILLING } from '../shared/tokens';
 
 const SETTLE_ATTEMPTS = 4;
@@ -16,7 +17,10 @@ const SETTLE_ATTEMPTS = 4;
 export class CallBillingService {
   private readonly logger = new Logger(CallBillingService.name);
 
-  constructor(@Inject(BILLING) private readonly billing: RedisRpcClient) {}
+  constructor(
+    @Inject(BILLING) private readonly billing: RedisRpcClient,
+    private readonly limits: RateLimitService,
+  ) {}
 
   hold(principal: KeyPrincipal, requestId: string, model: ModelView, amountMicros: number, opts: { kind?: 'call' | 'task'; ttlMs?: number } = {}): Promise<HoldPlaced> {
     return this.billing.call('holds.place', {
@@ -53,6 +57,7 @@ export class CallBillingService {
       cost_micros: cost,
       usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens },
     };
+    if (tokens) void this.limits.record(principal.key_id, tokens.input_tokens + tokens.output_tokens).catch(() => undefined);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.billing.call('holds.settle', req);

@@ -19,6 +19,7 @@ import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from './call-billing.service';
 import { ModelCacheService } from '../registry/model-cache.service';
 import { IdempotencyService } from '../idempotency/idempotency.service';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { isDryRun, setHoldId } from '../shared/request-context';
 import { CONFIG } from '../shared/tokens';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
@@ -71,6 +72,7 @@ export class ConversationService {
     private readonly upstream: UpstreamClient,
     private readonly billing: CallBillingService,
     private readonly idempotency: IdempotencyService,
+    private readonly limits: RateLimitService,
     @Inject(CONFIG) private readonly config: IngressConfig,
   ) {}
 
@@ -78,6 +80,7 @@ export class ConversationService {
     const principal = await this.auth.authenticate(key);
     const dryRun = isDryRun(req);
     if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return undefined;
+    await this.limits.admit(principal, reply, !dryRun);
     if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw new DomainError('invalid_request', 'the request body must be a JSON object', 'body');
     const raw = req.body as Record<string, unknown>;
     const { ir, untranslatable } = decodeBody(codec, raw, route);

@@ -7,6 +7,7 @@ import { ConversationService } from '../conversation/conversation.service';
 import { respond } from '../conversation/respond';
 import { TokenCountService, type CountSpec } from '../conversation/token-count.service';
 import { ModelCacheService } from '../registry/model-cache.service';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 
 const COUNT: CountSpec = {
   codec: geminiClient(true),
@@ -28,6 +29,7 @@ export class GeminiController {
     private readonly conversation: ConversationService,
     private readonly counter: TokenCountService,
     private readonly registry: ModelCacheService,
+    private readonly limits: RateLimitService,
   ) {}
 
   @Post(':modelAction')
@@ -44,15 +46,16 @@ export class GeminiController {
         return respond('/v1beta/models/{model}:streamGenerateContent', req, reply, () => this.conversation.run(codec, key, req, reply, { model, stream: true }));
       }
       case 'countTokens':
-        return respond('/v1beta/models/{model}:countTokens', req, reply, () => this.counter.count(COUNT, key, req, { model }));
+        return respond('/v1beta/models/{model}:countTokens', req, reply, () => this.counter.count(COUNT, key, req, reply, { model }));
       default:
         throw new DomainError('not_found', `unknown method '${verb}'; use generateContent, streamGenerateContent or countTokens`);
     }
   }
 
   @Get()
-  async list(@Req() req: FastifyRequest) {
+  async list(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const principal = await this.auth.authenticate(this.auth.geminiKey(req));
+    await this.limits.admit(principal, reply, false);
     const models = (await this.registry.list()).filter(
       (m) => m.kind === 'chat' && (principal.models.length === 0 || principal.models.includes(m.id) || m.aliases.some((a) => principal.models.includes(a))),
     );

@@ -18,6 +18,7 @@ import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from '../conversation/call-billing.service';
 import { ModelCacheService } from '../registry/model-cache.service';
 import { IdempotencyService } from '../idempotency/idempotency.service';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { isDryRun, setHoldId } from '../shared/request-context';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 
@@ -47,6 +48,7 @@ export class MediaService {
     private readonly upstream: UpstreamClient,
     private readonly billing: CallBillingService,
     private readonly idempotency: IdempotencyService,
+    private readonly limits: RateLimitService,
   ) {}
 
   async embeddings(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -148,6 +150,7 @@ export class MediaService {
     const principal = await this.auth.authenticate(this.auth.bearerKey(req));
     const dryRun = isDryRun(req);
     if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return { answer: undefined };
+    await this.limits.admit(principal, reply, !dryRun);
     if (!name) throw new DomainError('invalid_request', "'model' is required", 'model');
     const { model, targets } = await this.registry.resolve(name);
     if (model.kind !== kind) throw new DomainError('invalid_request', `model ${model.id} is a ${model.kind} model, not a ${kind} model`, 'model');

@@ -1,6 +1,7 @@
-import { Controller, Get, Param, Req } from '@nestjs/common';
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { DomainError, type ModelView } from '@gateway/contracts';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { AuthService } from '../auth/auth.service';
 import { ModelCacheService } from '../registry/model-cache.service';
 
@@ -16,13 +17,15 @@ export class PublicModelsController {
   constructor(
     private readonly auth: AuthService,
     private readonly registry: ModelCacheService,
+    private readonly limits: RateLimitService,
   ) {}
 
   /** OpenAI's list shape; Anthropic's when the caller is the Anthropic SDK (it sends anthropic-version). */
   @Get()
-  async list(@Req() req: FastifyRequest) {
+  async list(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const anthropic = typeof req.headers['anthropic-version'] === 'string';
     const principal = await this.auth.authenticate(anthropic ? this.auth.anthropicKey(req) : this.auth.bearerKey(req));
+    await this.limits.admit(principal, reply, false);
     const models = (await this.registry.list()).filter(
       (m) => principal.models.length === 0 || principal.models.includes(m.id) || m.aliases.some((a) => principal.models.includes(a)),
     );
@@ -34,8 +37,9 @@ export class PublicModelsController {
   }
 
   @Get(':id')
-  async get(@Req() req: FastifyRequest, @Param('id') id: string) {
+  async get(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Param('id') id: string) {
     const principal = await this.auth.authenticate(this.auth.bearerKey(req));
+    await this.limits.admit(principal, reply, false);
     const { model } = await this.registry.resolve(id);
     try {
       this.auth.assertModelAllowed(principal, model);

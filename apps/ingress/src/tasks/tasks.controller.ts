@@ -14,13 +14,13 @@ export class TasksController {
 
   @Get(':id')
   get(@Param('id') id: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return respond('/v1/tasks/{id}', req, reply, () => this.tasks.get(req, id));
+    return respond('/v1/tasks/{id}', req, reply, () => this.tasks.get(req, reply, id));
   }
 
   @Get(':id/events')
   events(@Param('id') id: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const sse = String(req.headers.accept ?? '').includes('text/event-stream');
-    return respond('/v1/tasks/{id}/events', req, reply, () => (sse ? this.tasks.streamEvents(req, reply, id).then(() => undefined) : this.tasks.events(req, id)));
+    return respond('/v1/tasks/{id}/events', req, reply, () => (sse ? this.tasks.streamEvents(req, reply, id).then(() => undefined) : this.tasks.events(req, reply, id)));
   }
 
   @Get(':id/content')
@@ -30,6 +30,6 @@ export class TasksController {
 
   @Post(':id/cancel')
   cancel(@Param('id') id: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return respond('/v1/tasks/{id}/cancel', req, reply, () => this.tasks.cancel(req, id));
+    return respond('/v1/tasks/{id}/cancel', req, reply, () => this.tasks.cancel(req, reply, id));
   }
 }

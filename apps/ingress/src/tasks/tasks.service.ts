@@ -7,6 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from '../conversation/call-billing.service';
 import { IdempotencyService } from '../idempotency/idempotency.service';
+import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { ModelCacheService } from '../registry/model-cache.service';
 import { isDryRun, setHoldId } from '../shared/request-context';
 import { CONFIG, TASK_PRODUCER } from '../shared/tokens';
@@ -27,6 +28,7 @@ export class TasksService {
     private readonly registry: ModelCacheService,
     private readonly billing: CallBillingService,
     private readonly idempotency: IdempotencyService,
+    private readonly limits: RateLimitService,
     private readonly tasks: TaskRepository,
     @Inject(TASK_PRODUCER) private readonly producer: TaskProducer,
     @Inject(CONFIG) private readonly config: IngressConfig,
@@ -40,6 +42,7 @@ export class TasksService {
     const principal = await this.principal(req);
     const dryRun = isDryRun(req);
     if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return undefined;
+    await this.limits.admit(principal, reply, !dryRun);
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.model !== 'string' || !body.model) throw new DomainError('invalid_request', "'model' is required", 'model');
     const { model, targets } = await this.registry.resolve(body.model);
@@ -90,12 +93,12 @@ export class TasksService {
     if (parent.status !== 'succeeded') throw new DomainError('invalid_request', `task ${input.task_id} has not succeeded (it is ${parent.status})`, 'task_id');
   }
 
-  async get(req: FastifyRequest, id: string): Promise<TaskView> {
-    return toTaskView(await this.owned(req, id));
+  async get(req: FastifyRequest, reply: FastifyReply, id: string): Promise<TaskView> {
+    return toTaskView(await this.owned(req, id, reply));
   }
 
-  async events(req: FastifyRequest, id: string): Promise<{ data: TaskEventView[] }> {
-    await this.owned(req, id);
+  async events(req: FastifyRequest, reply: FastifyReply, id: string): Promise<{ data: TaskEventView[] }> {
+    await this.owned(req, id, reply);
     return { data: await this.tasks.events(id) };
   }
 
@@ -140,8 +143,8 @@ export class TasksService {
     return Buffer.from(await res.arrayBuffer());
   }
 
-  async cancel(req: FastifyRequest, id: string): Promise<TaskView> {
-    const task = await this.owned(req, id);
+  async cancel(req: FastifyRequest, reply: FastifyReply, id: string): Promise<TaskView> {
+    const task = await this.owned(req, id, reply);
     const won = await this.tasks.transition(id, { from: ['queued', 'running'], to: 'cancelled', event: 'cancelled', eventData: { by: 'client' }, error: { code: 'cancelled', message: 'cancelled by the client' } });
     if (!won) {
       const now = await this.tasks.find(id);
@@ -153,8 +156,9 @@ export class TasksService {
     return toTaskView((await this.tasks.find(id))!);
   }
 
-  private async owned(req: FastifyRequest, id: string) {
+  private async owned(req: FastifyRequest, id: string, reply?: FastifyReply) {
     const principal = await this.principal(req);
+    if (reply) await this.limits.admit(principal, reply, false);
     const task = await this.tasks.findForAccount(id, principal.account_id);
     if (!task) throw new DomainError('not_found', `task ${id} not found`, 'id');
     return task;
