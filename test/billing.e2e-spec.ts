@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { testPrisma } from './support/db';
 import { clearMock, mockRequests } from './support/fixtures';
-import { adminCall, startGateway, type StartedGateway } from './support/gateway';
+import { adminCall, newAccount, startGateway, type StartedGateway } from './support/gateway';
 
 // Idempotency-Key, X-TT-Dry-Run and the finance reports, through the started system.
 describe('billing as finance sees it', () => {
@@ -20,11 +20,7 @@ describe('billing as finance sees it', () => {
     await prisma.$disconnect();
   }, 30_000);
 
-  async function account(credit: number) {
-    const acct = await adminCall<{ id: string }>(g, 'POST', '/admin/accounts', { name: 'fin', credit_micros: credit });
-    const key = (await adminCall<{ key: string }>(g, 'POST', `/admin/accounts/${acct.json.id}/keys`, { name: 'fin' })).json.key;
-    return { id: acct.json.id, key, client: new OpenAI({ apiKey: key, baseURL: `${g.base}/v1`, maxRetries: 0 }) };
-  }
+  const account = (credit: number) => newAccount(g, credit);
 
   const post = (key: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${g.base}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });

@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { exec } from 'node:child_process';
 import { promisify } from 'node:util';
 import { testPrisma } from './support/db';
-import { adminCall, startGateway, type StartedGateway } from './support/gateway';
+import { adminCall, newAccount as createAccount, startGateway, type StartedGateway } from './support/gateway';
 
 // Prices of the seeded demo model, gpt-4o-mini, in micros per million tokens.
 const INPUT = 150_000;
@@ -29,14 +29,7 @@ describe('chat completions end to end, with the official openai SDK', () => {
     await prisma.$disconnect();
   });
 
-  async function newAccount(credit: number, keyBody: Record<string, unknown> = {}) {
-    const acct = await adminCall<Account>(g, 'POST', '/admin/accounts', { name: 'e2e', credit_micros: credit });
-    expect(acct.status).toBe(201);
-    const key = await adminCall<{ key: string; id: string }>(g, 'POST', `/admin/accounts/${acct.json.id}/keys`, { name: 'e2e', ...keyBody });
-    expect(key.status).toBe(201);
-    const client = new OpenAI({ apiKey: key.json.key, baseURL: `${g.base}/v1`, maxRetries: 0 });
-    return { id: acct.json.id, key: key.json.key, keyId: key.json.id, client };
-  }
+  const newAccount = (credit: number, keyBody: Record<string, unknown> = {}) => createAccount(g, credit, keyBody);
 
   const account = async (id: string) => (await adminCall<Account>(g, 'GET', `/admin/accounts/${id}`)).json;
 

@@ -1,3 +1,4 @@
+import OpenAI from 'openai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -120,4 +121,14 @@ export async function adminCall<T = Record<string, unknown>>(g: StartedGateway, 
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: r.status, json: (await r.json()) as T };
+}
+
+/** A new account with credit and a key (the key body may set models, rpm, tpm…), and an OpenAI client on it. */
+export async function newAccount(g: StartedGateway, credit: number, keyBody: Record<string, unknown> = {}) {
+  const acct = await adminCall<{ id: string }>(g, 'POST', '/admin/accounts', { name: 'e2e', credit_micros: credit });
+  if (acct.status !== 201) throw new Error(`account: ${JSON.stringify(acct.json)}`);
+  const key = await adminCall<{ key: string; id: string }>(g, 'POST', `/admin/accounts/${acct.json.id}/keys`, { name: 'e2e', ...keyBody });
+  if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.json)}`);
+  const client = new OpenAI({ apiKey: key.json.key, baseURL: `${g.base}/v1`, maxRetries: 0 });
+  return { id: acct.json.id, key: key.json.key, keyId: key.json.id, client };
 }

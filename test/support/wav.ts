@@ -1,6 +1,6 @@
-/** A silent 16-bit mono PCM WAV of whole seconds, with the standard 44-byte header. */
+/** A silent 16-bit mono PCM WAV, with the standard 44-byte header. */
 export function wav(seconds: number, rate = 16000): Buffer {
-  const data = Buffer.alloc(seconds * rate * 2);
+  const data = Buffer.alloc(Math.round(seconds * rate) * 2);
   const h = Buffer.alloc(44);
   h.write('RIFF', 0);
   h.writeUInt32LE(36 + data.length, 4);

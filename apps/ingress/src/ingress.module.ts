@@ -10,6 +10,7 @@ import { ConversationService } from './conversation/conversation.service';
 import { TokenCountService } from './conversation/token-count.service';
 import { GeminiController } from './gemini-api/gemini.controller';
 import { OpenAIChatController } from './openai-api/openai.controller';
+import { AdmissionService } from './admission/admission.service';
 import { HealthController } from './health.controller';
 import { RateLimitService } from './rate-limit/rate-limit.service';
 import { TasksController } from './tasks/tasks.controller';
@@ -42,6 +43,7 @@ export class IngressModule {
         MediaService,
         IdempotencyService,
         RateLimitService,
+        AdmissionService,
         TasksService,
         AdminGuard,
       ],

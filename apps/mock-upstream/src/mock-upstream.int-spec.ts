@@ -5,32 +5,13 @@ import { crc32 } from 'node:zlib';
 import { mockUpstreamConfigSchema, parseConfig } from '@gateway/config';
 import { mockTokens } from './directives';
 import { startMockUpstream } from './server';
+import { wav } from '../../../test/support/wav';
 
 // The mock driven by the official SDKs, unchanged: if they accept its answers, the gateway's
 // translations are tested against the providers' real shapes.
 
 /** prompt tokens for texts (one per message, system included): sum(ceil(len/4) + 4) + 3 */
 const promptTokens = (...texts: string[]) => texts.reduce((n, t) => n + mockTokens(t) + 4, 3);
-
-/** A 16-bit mono PCM WAV of silence. */
-function wav(seconds: number, sampleRate = 16000): Buffer {
-  const data = Buffer.alloc(Math.round(seconds * sampleRate) * 2);
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(36 + data.length, 4);
-  h.write('WAVE', 8, 'ascii');
-  h.write('fmt ', 12, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(data.length, 40);
-  return Buffer.concat([h, data]);
-}
 
 /** Checks the PNG signature, a 1x1 IHDR and every chunk's CRC. */
 function expectValidPng(buf: Buffer): void {

@@ -1,4 +1,4 @@
-import type { ErrorBody, TokenUsage } from '@gateway/contracts';
+import type { ErrorBody } from '@gateway/contracts';
 import type { SseEvent } from './sse/sse-parser';
 import type { IREvent, IRRequest, IRResponse } from './ir';
 
@@ -45,7 +45,3 @@ export interface ClientCodec {
 }
 
 export type ClientStyle = 'openai' | 'responses' | 'anthropic' | 'gemini';
-
-export function sumUsage(u: TokenUsage): number {
-  return u.input_tokens + u.output_tokens;
-}

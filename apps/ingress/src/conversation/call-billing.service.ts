@@ -78,11 +78,7 @@ export class CallBillingService {
     return { dry_run: true, model, estimated_cost_micros: estimate };
   }
 
-  releaseById(holdId: string, reason: string): Promise<void> {
-    return this.release({ hold_id: holdId, amount_micros: 0, expires_at: '' }, reason);
-  }
-
-  async release(hold: HoldPlaced, reason: string): Promise<void> {
+  async release(hold: Pick<HoldPlaced, 'hold_id'>, reason: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.billing.call('holds.release', { hold_id: hold.hold_id, reason });

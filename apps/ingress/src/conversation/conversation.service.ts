@@ -18,9 +18,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from './call-billing.service';
 import { ModelCacheService } from '../registry/model-cache.service';
-import { IdempotencyService } from '../idempotency/idempotency.service';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
-import { isDryRun, setHoldId } from '../shared/request-context';
+import { AdmissionService } from '../admission/admission.service';
+import { setHoldId } from '../shared/request-context';
 import { CONFIG } from '../shared/tokens';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 import { NATIVE } from './native';
@@ -71,16 +70,14 @@ export class ConversationService {
     private readonly registry: ModelCacheService,
     private readonly upstream: UpstreamClient,
     private readonly billing: CallBillingService,
-    private readonly idempotency: IdempotencyService,
-    private readonly limits: RateLimitService,
+    private readonly admission: AdmissionService,
     @Inject(CONFIG) private readonly config: IngressConfig,
   ) {}
 
   async run(codec: ClientCodec, key: string | undefined, req: FastifyRequest, reply: FastifyReply, route: RouteInfo = {}): Promise<unknown> {
-    const principal = await this.auth.authenticate(key);
-    const dryRun = isDryRun(req);
-    if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return undefined;
-    await this.limits.admit(principal, reply, !dryRun);
+    const admitted = await this.admission.billed(key, req, reply);
+    if (!admitted) return undefined;
+    const { principal, dryRun } = admitted;
     if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw new DomainError('invalid_request', 'the request body must be a JSON object', 'body');
     const raw = req.body as Record<string, unknown>;
     const { ir, untranslatable } = decodeBody(codec, raw, route);

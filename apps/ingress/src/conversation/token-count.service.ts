@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DomainError } from '@gateway/contracts';
 import { approxTokens, irRequestTexts, upstreamCodec, type ClientCodec } from '@gateway/protocols';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { AdmissionService } from '../admission/admission.service';
 import { AuthService } from '../auth/auth.service';
 import { ModelCacheService } from '../registry/model-cache.service';
 import { UpstreamClient } from '../upstream/upstream.client';
@@ -27,12 +27,11 @@ export class TokenCountService {
     private readonly auth: AuthService,
     private readonly registry: ModelCacheService,
     private readonly upstream: UpstreamClient,
-    private readonly limits: RateLimitService,
+    private readonly admission: AdmissionService,
   ) {}
 
   async count(spec: CountSpec, key: string | undefined, req: FastifyRequest, reply: FastifyReply, route: { model?: string }): Promise<Record<string, number>> {
-    const principal = await this.auth.authenticate(key);
-    await this.limits.admit(principal, reply, false);
+    const principal = await this.admission.read(key, reply);
     if (!req.body || typeof req.body !== 'object') throw new DomainError('invalid_request', 'the request body must be a JSON object', 'body');
     const raw = req.body as Record<string, unknown>;
     const { ir } = decodeBody(spec.codec, raw, route);

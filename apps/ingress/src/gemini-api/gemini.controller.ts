@@ -7,7 +7,7 @@ import { ConversationService } from '../conversation/conversation.service';
 import { respond } from '../conversation/respond';
 import { TokenCountService, type CountSpec } from '../conversation/token-count.service';
 import { ModelCacheService } from '../registry/model-cache.service';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { AdmissionService } from '../admission/admission.service';
 
 const COUNT: CountSpec = {
   codec: geminiClient(true),
@@ -29,7 +29,7 @@ export class GeminiController {
     private readonly conversation: ConversationService,
     private readonly counter: TokenCountService,
     private readonly registry: ModelCacheService,
-    private readonly limits: RateLimitService,
+    private readonly admission: AdmissionService,
   ) {}
 
   @Post(':modelAction')
@@ -54,8 +54,7 @@ export class GeminiController {
 
   @Get()
   async list(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const principal = await this.auth.authenticate(this.auth.geminiKey(req));
-    await this.limits.admit(principal, reply, false);
+    const principal = await this.admission.read(this.auth.geminiKey(req), reply);
     const models = (await this.registry.list()).filter(
       (m) => m.kind === 'chat' && (principal.models.length === 0 || principal.models.includes(m.id) || m.aliases.some((a) => principal.models.includes(a))),
     );

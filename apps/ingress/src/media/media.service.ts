@@ -17,9 +17,8 @@ import { FormData as UFormData, Response as UResponse } from 'undici';
 import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from '../conversation/call-billing.service';
 import { ModelCacheService } from '../registry/model-cache.service';
-import { IdempotencyService } from '../idempotency/idempotency.service';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
-import { isDryRun, setHoldId } from '../shared/request-context';
+import { AdmissionService } from '../admission/admission.service';
+import { setHoldId } from '../shared/request-context';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 
 interface Priced {
@@ -47,8 +46,7 @@ export class MediaService {
     private readonly registry: ModelCacheService,
     private readonly upstream: UpstreamClient,
     private readonly billing: CallBillingService,
-    private readonly idempotency: IdempotencyService,
-    private readonly limits: RateLimitService,
+    private readonly admission: AdmissionService,
   ) {}
 
   async embeddings(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -147,10 +145,9 @@ export class MediaService {
 
   /** auth, model, scope, estimate, hold */
   private async price(req: FastifyRequest, reply: FastifyReply, name: string | undefined, kind: ModelKind, estimate: (m: ModelView) => number): Promise<Pricing> {
-    const principal = await this.auth.authenticate(this.auth.bearerKey(req));
-    const dryRun = isDryRun(req);
-    if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return { answer: undefined };
-    await this.limits.admit(principal, reply, !dryRun);
+    const admitted = await this.admission.billed(this.auth.bearerKey(req), req, reply);
+    if (!admitted) return { answer: undefined };
+    const { principal, dryRun } = admitted;
     if (!name) throw new DomainError('invalid_request', "'model' is required", 'model');
     const { model, targets } = await this.registry.resolve(name);
     if (model.kind !== kind) throw new DomainError('invalid_request', `model ${model.id} is a ${model.kind} model, not a ${kind} model`, 'model');

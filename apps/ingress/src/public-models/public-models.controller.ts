@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
 import { DomainError, type ModelView } from '@gateway/contracts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { AdmissionService } from '../admission/admission.service';
 import { AuthService } from '../auth/auth.service';
 import { ModelCacheService } from '../registry/model-cache.service';
 
@@ -17,15 +17,14 @@ export class PublicModelsController {
   constructor(
     private readonly auth: AuthService,
     private readonly registry: ModelCacheService,
-    private readonly limits: RateLimitService,
+    private readonly admission: AdmissionService,
   ) {}
 
   /** OpenAI's list shape; Anthropic's when the caller is the Anthropic SDK (it sends anthropic-version). */
   @Get()
   async list(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const anthropic = typeof req.headers['anthropic-version'] === 'string';
-    const principal = await this.auth.authenticate(anthropic ? this.auth.anthropicKey(req) : this.auth.bearerKey(req));
-    await this.limits.admit(principal, reply, false);
+    const principal = await this.admission.read(anthropic ? this.auth.anthropicKey(req) : this.auth.bearerKey(req), reply);
     const models = (await this.registry.list()).filter(
       (m) => principal.models.length === 0 || principal.models.includes(m.id) || m.aliases.some((a) => principal.models.includes(a)),
     );
@@ -38,8 +37,7 @@ export class PublicModelsController {
 
   @Get(':id')
   async get(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Param('id') id: string) {
-    const principal = await this.auth.authenticate(this.auth.bearerKey(req));
-    await this.limits.admit(principal, reply, false);
+    const principal = await this.admission.read(this.auth.bearerKey(req), reply);
     const { model } = await this.registry.resolve(id);
     try {
       this.auth.assertModelAllowed(principal, model);

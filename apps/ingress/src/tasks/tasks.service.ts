@@ -6,10 +6,9 @@ import { INPUT_SCHEMAS, TaskRepository, taskCostMicros, taskTypeOf, toTaskView, 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from '../conversation/call-billing.service';
-import { IdempotencyService } from '../idempotency/idempotency.service';
-import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { AdmissionService } from '../admission/admission.service';
 import { ModelCacheService } from '../registry/model-cache.service';
-import { isDryRun, setHoldId } from '../shared/request-context';
+import { setHoldId } from '../shared/request-context';
 import { CONFIG, TASK_PRODUCER } from '../shared/tokens';
 
 const TASK_HOLD_MARGIN_MS = 60 * 60_000;
@@ -27,22 +26,16 @@ export class TasksService {
     private readonly auth: AuthService,
     private readonly registry: ModelCacheService,
     private readonly billing: CallBillingService,
-    private readonly idempotency: IdempotencyService,
-    private readonly limits: RateLimitService,
+    private readonly admission: AdmissionService,
     private readonly tasks: TaskRepository,
     @Inject(TASK_PRODUCER) private readonly producer: TaskProducer,
     @Inject(CONFIG) private readonly config: IngressConfig,
   ) {}
 
-  async principal(req: FastifyRequest): Promise<KeyPrincipal> {
-    return this.auth.authenticate(this.auth.bearerKey(req));
-  }
-
   async create(req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-    const principal = await this.principal(req);
-    const dryRun = isDryRun(req);
-    if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return undefined;
-    await this.limits.admit(principal, reply, !dryRun);
+    const admitted = await this.admission.billed(this.auth.bearerKey(req), req, reply);
+    if (!admitted) return undefined;
+    const { principal, dryRun } = admitted;
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.model !== 'string' || !body.model) throw new DomainError('invalid_request', "'model' is required", 'model');
     const { model, targets } = await this.registry.resolve(body.model);
@@ -104,7 +97,7 @@ export class TasksService {
 
   /** The ordered events as SSE: those so far, then new ones as they are written, until the final one. */
   async streamEvents(req: FastifyRequest, reply: FastifyReply, id: string): Promise<void> {
-    await this.owned(req, id);
+    await this.owned(req, id, reply);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-tt-request-id': req.ttRequestId });
@@ -131,7 +124,7 @@ export class TasksService {
 
   /** A finished video's bytes, fetched from the channel that made it (its URL needs the channel's key). */
   async content(req: FastifyRequest, reply: FastifyReply, id: string): Promise<unknown> {
-    const task = await this.owned(req, id);
+    const task = await this.owned(req, id, reply);
     if (task.type !== 'video') throw new DomainError('invalid_request', `task ${id} is a ${task.type} task; its result holds its URLs`, 'id');
     if (task.status !== 'succeeded') throw new DomainError('invalid_request', `task ${id} is ${task.status}; content exists once it succeeded`, 'id');
     const { targets } = await this.registry.resolve(task.model);
@@ -151,14 +144,13 @@ export class TasksService {
       throw new DomainError('invalid_request', `task ${id} is already ${now?.status}`, 'id');
     }
     // the cancel owns the money step; a running job sees the status, cancels upstream and stops
-    if (task.holdId) await this.billing.releaseById(task.holdId, 'task cancelled');
+    if (task.holdId) await this.billing.release({ hold_id: task.holdId }, 'task cancelled');
     await this.producer.removeWaiting(task.type as 'video' | 'mj' | 'image', id).catch(() => undefined);
     return toTaskView((await this.tasks.find(id))!);
   }
 
-  private async owned(req: FastifyRequest, id: string, reply?: FastifyReply) {
-    const principal = await this.principal(req);
-    if (reply) await this.limits.admit(principal, reply, false);
+  private async owned(req: FastifyRequest, id: string, reply: FastifyReply) {
+    const principal = await this.admission.read(this.auth.bearerKey(req), reply);
     const task = await this.tasks.findForAccount(id, principal.account_id);
     if (!task) throw new DomainError('not_found', `task ${id} not found`, 'id');
     return task;

@@ -83,7 +83,7 @@ export function irToMessage(ir: IRResponse, model: string): Record<string, unkno
         case 'text':
           return { type: 'text', text: p.text };
         case 'tool_call':
-          return { type: 'tool_use', id: toToolUseId(p.id), name: p.name, input: safeArgs(p.arguments) };
+          return { type: 'tool_use', id: p.id, name: p.name, input: safeArgs(p.arguments) };
         case 'thinking':
           return { type: 'thinking', thinking: p.text, signature: p.signature ?? '' };
         default:
@@ -101,11 +101,6 @@ export function irToMessage(ir: IRResponse, model: string): Record<string, unkno
     stop_sequence: null,
     usage: usageToAnthropic(ir.usage),
   };
-}
-
-/** Tool ids keep their value (the client sends them back as tool_use_id), so the upstream can match them. */
-export function toToolUseId(id: string): string {
-  return id;
 }
 
 export function safeArgs(args: string): Record<string, unknown> {

@@ -36,17 +36,6 @@ export function parseChatRequest(body: unknown): { ok: true; value: OpenAIChatRe
   return { ok: false, param, message: `Invalid value for '${param}': ${issue.message}` };
 }
 
-/** Text the model reads, for a local token estimate. */
-export function chatRequestText(req: OpenAIChatRequest): string[] {
-  return req.messages.map((m) => {
-    if (typeof m.content === 'string') return m.content;
-    if (Array.isArray(m.content)) {
-      return m.content.map((p: { type?: string; text?: string }) => (typeof p?.text === 'string' ? p.text : '')).join('');
-    }
-    return '';
-  });
-}
-
 // Fields with no counterpart in the other styles: refused with a 400 rather than dropped.
 const UNTRANSLATABLE = ['logprobs', 'top_logprobs', 'logit_bias', 'audio', 'prediction', 'seed', 'presence_penalty', 'frequency_penalty', 'reasoning_effort', 'web_search_options', 'functions', 'function_call'];
 
