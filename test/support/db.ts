@@ -1,8 +1,13 @@
-import { createPrisma, type PrismaClient } from '@gateway/db';
+import { createPgPool, createPrisma, type PgPool, type PrismaClient } from '@gateway/db';
 import { newId } from '@gateway/contracts';
 
 export function testPrisma(poolSize = 30): PrismaClient {
   return createPrisma(process.env.DATABASE_URL as string, poolSize);
+}
+
+/** A pg pool on the test database, as billing's hot statements use. */
+export function testPg(max = 10): PgPool {
+  return createPgPool(process.env.DATABASE_URL as string, max);
 }
 
 /** A fresh account credited through the real top-up function, so the ledger holds its credit. */

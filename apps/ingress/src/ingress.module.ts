@@ -6,6 +6,9 @@ import { AuthService } from './auth/auth.service';
 import { KeyCacheService } from './auth/key-cache.service';
 import { AnthropicController } from './anthropic-api/anthropic.controller';
 import { CallBillingService } from './conversation/call-billing.service';
+import { HoldKeeper } from './money/hold-keeper.service';
+import { HoldPlacer } from './money/hold-placer.service';
+import { SettleOutbox } from './money/settle-outbox.service';
 import { ConversationService } from './conversation/conversation.service';
 import { TokenCountService } from './conversation/token-count.service';
 import { GeminiController } from './gemini-api/gemini.controller';
@@ -37,6 +40,9 @@ export class IngressModule {
         AuthService,
         ModelCacheService,
         UpstreamClient,
+        SettleOutbox,
+        HoldPlacer,
+        HoldKeeper,
         CallBillingService,
         ConversationService,
         TokenCountService,

@@ -33,6 +33,10 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   DEFAULT_TPM: int(10_000_000),
   /** a task still unfinished this long after creation fails and is released */
   TASK_DEADLINE_MS: int(30 * 60_000),
+  /** the life of a call's hold from its last extension; keep equal to billing's HOLD_TTL_MS */
+  HOLD_TTL_MS: int(10 * 60_000),
+  /** how often the holds of calls still running are extended (0: a third of HOLD_TTL_MS) */
+  HOLD_EXTEND_INTERVAL_MS: int(0),
 });
 
 const flag = (def: boolean) =>
@@ -46,6 +50,12 @@ export const billingConfigSchema = baseConfigSchema.extend({
   BILLING_BATCH: flag(true),
   HOLD_TTL_MS: int(10 * 60_000),
   SWEEP_INTERVAL_MS: int(5000),
+  /** drain the settle outbox in this instance (off only for tests that drive billing by RPC alone) */
+  OUTBOX_CONSUMER: flag(true),
+  /** most outbox entries read at once */
+  OUTBOX_BATCH: int(500),
+  /** an entry another consumer took and left unacknowledged this long is claimed (its consumer died) */
+  OUTBOX_CLAIM_IDLE_MS: int(10_000),
 });
 
 export const modelsConfigSchema = baseConfigSchema;
@@ -70,6 +80,11 @@ export const workerConfigSchema = baseConfigSchema.extend({
   /** consecutive transient upstream errors tolerated while polling */
   POLL_MAX_ERRORS: int(8),
   REPAIR_INTERVAL_MS: int(5000),
+  /**
+   * an active task hold this old with no task row is an orphan (the reply was lost, or ingress died between
+   * the hold and the task row) and the repair loop releases it; well above the few seconds that take
+   */
+  TASK_HOLD_ORPHAN_MS: int(120_000),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

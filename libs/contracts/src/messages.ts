@@ -1,5 +1,6 @@
 // Message patterns between services and the shapes that cross them. Amounts are integer micros
 // carried as JSON numbers (safe up to 2^53 micros, about 9 billion USD).
+import type { ErrorBody } from './errors';
 import type { Pricing, TokenUsage } from './money';
 
 export const SERVICES = { billing: 'billing', models: 'models' } as const;
@@ -172,10 +173,11 @@ export interface RpcContract {
     res: CreatedKey;
   };
   'keys.revoke': { req: { id: string }; res: KeyView };
-  'holds.place': {
-    req: { account_id: string; key_id: string | null; request_id: string; model: string; amount_micros: number; kind?: 'call' | 'task'; ttl_ms?: number };
-    res: HoldPlaced;
-  };
+  'holds.place': { req: PlaceHoldRequest; res: HoldPlaced };
+  /** many places in one message; each answers on its own (one refused place does not refuse the others) */
+  'holds.placeMany': { req: { items: PlaceHoldRequest[] }; res: Array<{ ok?: HoldPlaced; err?: ErrorBody }> };
+  /** running calls keep their holds: pushes the deadlines of active holds forward */
+  'holds.extend': { req: { ids: string[]; ttl_ms?: number }; res: { extended: number } };
   'holds.settle': { req: { hold_id: string; cost_micros: number; usage?: UsageReport }; res: HoldSettled };
   'holds.release': { req: { hold_id: string; reason: string }; res: HoldReleased };
   'holds.states': { req: { ids: string[] }; res: Array<{ id: string; state: HoldView['state'] }> };
@@ -193,6 +195,38 @@ export interface RpcContract {
   'channels.update': { req: { id: string } & Partial<ChannelInput>; res: ChannelView };
   'channels.delete': { req: { id: string }; res: { id: string; deleted: true } };
 }
+
+export interface PlaceHoldRequest {
+  /**
+   * The hold's id, named by the caller before asking: placing is idempotent on it, so a
+   * retried or duplicated place gives one hold, and a caller that gave up can still release it.
+   */
+  hold_id?: string;
+  account_id: string;
+  key_id: string | null;
+  request_id: string;
+  model: string;
+  amount_micros: number;
+  kind?: 'call' | 'task';
+  ttl_ms?: number;
+}
+
+/**
+ * One entry of the settle outbox: a Redis stream between the calls and the ledger. Ingress appends, every
+ * billing instance reads it through one consumer group, applies entries in batches and acknowledges
+ * them only after the batch committed; entries taken by a consumer that died are claimed by another.
+ * Settles and releases are idempotent (a hold resolves once), so a redelivered entry changes nothing.
+ */
+export type OutboxOp =
+  | { op: 'settle'; hold_id: string; cost_micros: number; usage?: UsageReport }
+  | { op: 'release'; hold_id: string; reason: string };
+
+export const OUTBOX = {
+  stream: (prefix: string) => `${prefix}billing:outbox`,
+  /** entries whose op failed for a reason a retry cannot fix (logged, kept for finance, never dropped) */
+  dead: (prefix: string) => `${prefix}billing:outbox:dead`,
+  group: 'billing',
+} as const;
 
 export interface ChannelInput {
   name: string;

@@ -24,6 +24,15 @@ import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 export { SpanKind, SpanStatusCode, type Span };
 
 let provider: NodeTracerProvider | undefined;
+let exporting = false;
+
+/**
+ * Whether spans go anywhere. Without an exporter a span is pure cost (the hot path makes several per
+ * call), so withSpan then only carries the caller's context and makes none.
+ */
+export function tracingActive(): boolean {
+  return exporting;
+}
 
 export interface TracingOptions {
   /** extra exporters (tests pass an in-memory one); exported synchronously */
@@ -41,6 +50,7 @@ export function initTracing(serviceName: string, options: TracingOptions = {}): 
   if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
   if (process.env.OTEL_TRACES_EXPORTER === 'console') processors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
   for (const exporter of options.exporters ?? []) processors.push(new SimpleSpanProcessor(exporter));
+  exporting = processors.length > 0;
   provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
     spanProcessors: processors,
@@ -51,6 +61,7 @@ export function initTracing(serviceName: string, options: TracingOptions = {}): 
 export async function shutdownTracing(): Promise<void> {
   await provider?.shutdown();
   provider = undefined;
+  exporting = false;
 }
 
 /** Each service traces under its own instrumentation scope, so one process hosting several (tests) still tells them apart. */
@@ -66,6 +77,7 @@ export async function withSpan<T>(
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = options.parent ?? context.active();
+  if (!exporting) return context.with(parent, () => fn(trace.getSpan(parent) ?? NOOP_SPAN));
   return tracer(service).startActiveSpan(name, { kind: options.kind, attributes: options.attributes }, parent, async (span) => {
     try {
       return await fn(span);
@@ -79,10 +91,13 @@ export async function withSpan<T>(
   });
 }
 
+const NOOP_SPAN = trace.wrapSpanContext({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: 0 });
+
 export type TraceCarrier = Record<string, string>;
 
 /** The current trace context as plain headers, for a message envelope or job data. */
-export function injectContext(ctx: Context = context.active()): TraceCarrier {
+export function injectContext(ctx: Context = context.active()): TraceCarrier | undefined {
+  if (!trace.getSpan(ctx)) return undefined;
   const carrier: TraceCarrier = {};
   propagation.inject(ctx, carrier);
   return carrier;

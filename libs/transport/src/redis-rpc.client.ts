@@ -4,7 +4,6 @@ import { DomainError, type RpcPattern, type RpcRequest, type RpcResponse } from 
 import { injectContext } from '@gateway/tracing';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { lastValueFrom } from 'rxjs';
 import { keys, type ReplyEnvelope, type RequestEnvelope } from './redis-rpc.protocol';
 
 export interface RedisRpcClientOptions {
@@ -71,12 +70,15 @@ export class RedisRpcClient extends ClientProxy {
     return this.commands as T;
   }
 
-  async call<P extends RpcPattern>(pattern: P, data: RpcRequest<P>): Promise<RpcResponse<P>> {
-    try {
-      return await lastValueFrom(this.send<RpcResponse<P>, RpcRequest<P>>(pattern, data));
-    } catch (err) {
-      throw DomainError.from(err);
-    }
+  /** The typed way in. Straight onto the queue: no Observable per call (send() still offers one). */
+  call<P extends RpcPattern>(pattern: P, data: RpcRequest<P>): Promise<RpcResponse<P>> {
+    if (!this.commands) return this.connect().then(() => this.call(pattern, data));
+    return new Promise<RpcResponse<P>>((resolve, reject) => {
+      this.publish({ pattern, data }, (packet) => {
+        if (packet.err) reject(DomainError.from(packet.err));
+        else resolve(packet.response as RpcResponse<P>);
+      });
+    });
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
@@ -84,7 +86,7 @@ export class RedisRpcClient extends ClientProxy {
     const deadline = Date.now() + this.options.timeoutMs;
     const envelope: RequestEnvelope = {
       id,
-      pattern: this.normalizePattern(packet.pattern),
+      pattern: typeof packet.pattern === 'string' ? packet.pattern : this.normalizePattern(packet.pattern),
       data: packet.data,
       replyTo: this.replyChannel,
       deadline,

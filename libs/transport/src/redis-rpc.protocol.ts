@@ -15,8 +15,11 @@ export interface RequestEnvelope {
   data: unknown;
   /** absent for events (fire and forget) */
   replyTo?: string;
-  /** epoch ms after which the caller no longer waits */
-  deadline: number;
+  /**
+   * epoch ms after which the caller no longer waits, and the request is dropped unseen; absent for
+   * messages that must be applied whenever they arrive (idempotent ones)
+   */
+  deadline?: number;
   trace?: TraceCarrier;
 }
 

@@ -1,10 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { DomainError, type ErrorBody } from '@gateway/contracts';
-import { extractContext, SpanKind, withSpan } from '@gateway/tracing';
+import { DomainError, isTransientDbError, type ErrorBody } from '@gateway/contracts';
+import { extractContext, SpanKind, tracingActive, withSpan } from '@gateway/tracing';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { lastValueFrom } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import { ALIVE_TTL_MS, HEARTBEAT_MS, keys, type ReplyEnvelope, type RequestEnvelope } from './redis-rpc.protocol';
 
 export interface RedisRpcServerOptions {
@@ -100,34 +100,51 @@ export class RedisRpcServer extends Server implements CustomTransportStrategy {
     }
   }
 
+  /** handlers by pattern, looked up once per pattern rather than once per message */
+  private readonly handlers = new Map<string, ReturnType<Server['getHandlerByPattern']>>();
+
+  private handlerFor(pattern: string) {
+    let h = this.handlers.get(pattern);
+    if (h === undefined) {
+      h = this.getHandlerByPattern(pattern);
+      this.handlers.set(pattern, h);
+    }
+    return h;
+  }
+
   private async handle(raw: string): Promise<void> {
     const envelope = JSON.parse(raw) as RequestEnvelope;
-    if (Date.now() > envelope.deadline) {
+    if (envelope.deadline !== undefined && Date.now() > envelope.deadline) {
       this.logger.warn(`dropped ${envelope.pattern} ${envelope.id}: its caller stopped waiting ${Date.now() - envelope.deadline} ms ago`);
       return;
     }
-    const handler = this.getHandlerByPattern(envelope.pattern);
+    const handler = this.handlerFor(envelope.pattern);
     if (!handler) {
       await this.reply(envelope, { id: envelope.id, err: { code: 'internal', message: `no handler for ${envelope.pattern}` } });
       return;
     }
-    const ctx = new RedisRpcContext([envelope]);
+    const run = async (): Promise<void> => {
+      let reply: ReplyEnvelope;
+      try {
+        const result = await handler(envelope.data, new RedisRpcContext([envelope]));
+        // our handlers return promises or values; an Observable (Nest's other convention) is still honoured
+        const response = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
+        reply = { id: envelope.id, response };
+      } catch (err) {
+        reply = { id: envelope.id, err: toErrorBody(err) };
+      }
+      await this.reply(envelope, reply);
+      if (reply.err) throw new DomainError(reply.err.code, reply.err.message);
+    };
+    if (!tracingActive() && !envelope.trace) {
+      await run().catch(() => undefined);
+      return;
+    }
     await withSpan(
       this.options.service,
       `rpc ${envelope.pattern}`,
       { kind: SpanKind.SERVER, parent: extractContext(envelope.trace), attributes: { 'rpc.system': 'redis-queue', 'rpc.method': envelope.pattern } },
-      async () => {
-        let reply: ReplyEnvelope;
-        try {
-          const result$ = this.transformToObservable(await handler(envelope.data, ctx));
-          const response = await lastValueFrom(result$, { defaultValue: undefined });
-          reply = { id: envelope.id, response };
-        } catch (err) {
-          reply = { id: envelope.id, err: toErrorBody(err) };
-        }
-        await this.reply(envelope, reply);
-        if (reply.err) throw new DomainError(reply.err.code, reply.err.message);
-      },
+      run,
     ).catch(() => undefined);
   }
 
@@ -140,5 +157,7 @@ export class RedisRpcServer extends Server implements CustomTransportStrategy {
 function toErrorBody(err: unknown): ErrorBody {
   if (err instanceof DomainError) return err.toBody();
   if (DomainError.isBody(err)) return err;
+  // a database that went away is a 503 for the caller, never the driver's own text
+  if (isTransientDbError(err)) return { code: 'service_unavailable', message: 'a database the service needs is unavailable; try again shortly' };
   return { code: 'internal', message: err instanceof Error ? err.message : 'internal error' };
 }

@@ -1,17 +1,19 @@
 import { newId } from '@gateway/contracts';
-import type { PrismaClient } from '@gateway/db';
-import { books, expectInvariants, makeAccount, testPrisma } from '../../../../test/support/db';
+import type { PgPool, PrismaClient } from '@gateway/db';
+import { books, expectInvariants, makeAccount, testPg, testPrisma } from '../../../../test/support/db';
 import { HoldRepository } from './hold.repository';
 
 describe('batched holds and settlements against Postgres', () => {
   let prisma: PrismaClient;
   let holds: HoldRepository;
+  let pg: PgPool;
 
   beforeAll(() => {
     prisma = testPrisma(20);
-    holds = new HoldRepository(prisma);
+    pg = testPg(20);
+    holds = new HoldRepository(prisma, pg);
   });
-  afterAll(() => prisma.$disconnect());
+  afterAll(() => Promise.all([prisma.$disconnect(), pg.end()]));
 
   const input = (accountId: string, amount: number) => ({ id: newId('hold'), accountId, keyId: null, requestId: 'r', kind: 'call' as const, model: 'm', amountMicros: amount, ttlMs: 60_000 });
 

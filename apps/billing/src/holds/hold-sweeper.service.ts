@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { BillingConfig } from '@gateway/config';
 import { CONFIG } from '../shared/tokens';
 import { HoldRepository } from './hold.repository';
@@ -9,7 +9,7 @@ import { HoldRepository } from './hold.repository';
  * the exactly-once state guard in gw_release_hold).
  */
 @Injectable()
-export class HoldSweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class HoldSweeperService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(HoldSweeperService.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -30,7 +30,7 @@ export class HoldSweeperService implements OnApplicationBootstrap, OnApplication
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }

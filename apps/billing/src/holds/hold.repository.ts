@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { UsageReport } from '@gateway/contracts';
-import type { PrismaClient } from '@gateway/db';
-import { PRISMA } from '../shared/tokens';
+import type { PgPool, PrismaClient } from '@gateway/db';
+import { PG, PRISMA } from '../shared/tokens';
 
 export interface PlaceRow {
   status: 'ok' | 'insufficient_balance' | 'account_debt' | 'account_not_found';
@@ -39,31 +39,85 @@ export interface SettleInput {
   usage?: UsageReport;
 }
 
+export interface ReleaseInput {
+  holdId: string;
+  state: 'released' | 'expired';
+  reason: string;
+}
+
 /** Indexes of items sorted by a key: batches lock accounts in one order, so two batches cannot deadlock. */
 function lockOrder<T>(items: T[], key: (t: T) => string): number[] {
   return items.map((_, i) => i).sort((a, b) => (key(items[a]) < key(items[b]) ? -1 : key(items[a]) > key(items[b]) ? 1 : a - b));
 }
 
+const big = (v: string | number | bigint | null): bigint => BigInt(v ?? 0);
+
+const PLACE_MANY = `
+  SELECT r.idx, p.status, p.expires_at, p.available_micros
+    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::hold_kind[], $7::text[], $8::bigint[], $9::bigint[])
+         AS r(idx, id, account_id, key_id, request_id, kind, model, amount, ttl)
+   CROSS JOIN LATERAL gw_place_hold(r.id, r.account_id, r.key_id, r.request_id, r.kind, r.model, r.amount, r.ttl) p`;
+
+// the sub-select orders the calls by account (a hold's account never changes): the same lock order as
+// PLACE_MANY and the sweeper. The usage record is written in the same statement, so the same transaction
+// as its charge.
+const SETTLE_MANY = `
+  WITH s AS (
+    SELECT q.idx, q.hold_id, st.status, st.charged_micros, st.released_micros, st.debt_micros
+      FROM (SELECT r.idx, r.hold_id, r.cost
+              FROM unnest($1::int[], $2::text[], $3::bigint[]) AS r(idx, hold_id, cost)
+              LEFT JOIN holds h ON h.id = r.hold_id
+             ORDER BY h.account_id, r.hold_id, r.idx) q
+     CROSS JOIN LATERAL gw_settle_hold(q.hold_id, q.cost) st
+  ), usage AS (
+    INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_micros)
+    SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
+           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, s.charged_micros
+      FROM s
+      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[])
+           AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens)
+        ON r.idx = s.idx
+     WHERE s.status = 'ok' AND r.request_id IS NOT NULL
+    ON CONFLICT (request_id) DO NOTHING
+  )
+  SELECT idx, status, charged_micros, released_micros, debt_micros FROM s`;
+
+const RELEASE_MANY = `
+  SELECT q.idx, rl.status, rl.released_micros
+    FROM (SELECT r.idx, r.hold_id, r.state, r.reason
+            FROM unnest($1::int[], $2::text[], $3::hold_state[], $4::text[]) AS r(idx, hold_id, state, reason)
+            LEFT JOIN holds h ON h.id = r.hold_id
+           ORDER BY h.account_id, r.hold_id, r.idx) q
+   CROSS JOIN LATERAL gw_release_hold(q.hold_id, q.state, q.reason) rl`;
+
 /**
  * Every money movement is one call of a SQL function from the migrations: atomic, one round trip. The
- * batch forms run many calls in one statement, so one transaction (group commit).
+ * batch forms run many calls in one statement, so one transaction (group commit). The money statements
+ * go through pg directly; listings go through Prisma.
  */
 @Injectable()
 export class HoldRepository {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(PG) private readonly pg: PgPool,
+  ) {}
 
   async placeMany(items: PlaceInput[]): Promise<PlaceRow[]> {
     const order = lockOrder(items, (p) => p.accountId);
     const col = <T>(f: (p: PlaceInput) => T) => order.map((i) => f(items[i]));
-    const rows = await this.prisma.$queryRaw<Array<PlaceRow & { idx: number }>>`
-      SELECT r.idx, p.status, p.expires_at, p.available_micros
-        FROM unnest(${order}::int[], ${col((p) => p.id)}::text[], ${col((p) => p.accountId)}::text[], ${col((p) => p.keyId)}::text[],
-                    ${col((p) => p.requestId)}::text[], ${col((p) => p.kind)}::text[], ${col((p) => p.model)}::text[],
-                    ${col((p) => String(p.amountMicros))}::text[], ${col((p) => String(p.ttlMs))}::text[])
-             AS r(idx, id, account_id, key_id, request_id, kind, model, amount, ttl)
-       CROSS JOIN LATERAL gw_place_hold(r.id, r.account_id, r.key_id, r.request_id, r.kind::hold_kind, r.model, r.amount::bigint, r.ttl::bigint) p`;
+    const { rows } = await this.pg.query<{ idx: number; status: PlaceRow['status']; expires_at: Date | null; available_micros: string }>(PLACE_MANY, [
+      order,
+      col((p) => p.id),
+      col((p) => p.accountId),
+      col((p) => p.keyId),
+      col((p) => p.requestId),
+      col((p) => p.kind),
+      col((p) => p.model),
+      col((p) => String(p.amountMicros)),
+      col((p) => String(p.ttlMs)),
+    ]);
     const out: PlaceRow[] = new Array(items.length);
-    for (const r of rows) out[r.idx] = r;
+    for (const r of rows) out[r.idx] = { status: r.status, expires_at: r.expires_at, available_micros: big(r.available_micros) };
     return out;
   }
 
@@ -73,60 +127,59 @@ export class HoldRepository {
    */
   async settleMany(items: SettleInput[]): Promise<SettleRow[]> {
     const col = <T>(f: (s: SettleInput) => T) => items.map(f);
-    const u = (s: SettleInput) => s.usage;
-    // the sub-select orders the calls by account (a hold's account never changes), the same lock order
-    // as placeMany and the sweeper
-    const rows = await this.prisma.$queryRaw<Array<SettleRow & { idx: number }>>`
-      WITH s AS (
-        SELECT q.idx, q.hold_id, st.status, st.charged_micros, st.released_micros, st.debt_micros
-          FROM (SELECT r.idx, r.hold_id, r.cost
-                  FROM unnest(${items.map((_, i) => i)}::int[], ${col((s) => s.holdId)}::text[], ${col((s) => String(s.costMicros))}::text[])
-                       AS r(idx, hold_id, cost)
-                  LEFT JOIN holds h ON h.id = r.hold_id
-                 ORDER BY h.account_id, r.hold_id, r.idx) q
-         CROSS JOIN LATERAL gw_settle_hold(q.hold_id, q.cost::bigint) st
-      ), usage AS (
-        INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_micros)
-        SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
-               r.input_tokens::int, r.cached_input_tokens::int, r.output_tokens::int, r.reasoning_tokens::int, s.charged_micros
-          FROM s
-          JOIN unnest(${items.map((_, i) => i)}::int[], ${col((s) => u(s)?.request_id ?? null)}::text[], ${col((s) => u(s)?.account_id ?? null)}::text[],
-                      ${col((s) => u(s)?.key_id ?? null)}::text[], ${col((s) => u(s)?.model ?? null)}::text[], ${col((s) => u(s)?.channel_id ?? null)}::text[],
-                      ${col((s) => String(u(s)?.tokens?.input_tokens ?? 0))}::text[], ${col((s) => String(u(s)?.tokens?.cached_input_tokens ?? 0))}::text[],
-                      ${col((s) => String(u(s)?.tokens?.output_tokens ?? 0))}::text[], ${col((s) => String(u(s)?.tokens?.reasoning_tokens ?? 0))}::text[])
-               AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens)
-            ON r.idx = s.idx
-         WHERE s.status = 'ok' AND r.request_id IS NOT NULL
-        ON CONFLICT (request_id) DO NOTHING
-      )
-      SELECT idx, status, charged_micros, released_micros, debt_micros FROM s`;
+    const t = (s: SettleInput) => s.usage?.tokens;
+    const { rows } = await this.pg.query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string }>(SETTLE_MANY, [
+      items.map((_, i) => i),
+      col((s) => s.holdId),
+      col((s) => String(s.costMicros)),
+      col((s) => s.usage?.request_id ?? null),
+      col((s) => s.usage?.account_id ?? null),
+      col((s) => s.usage?.key_id ?? null),
+      col((s) => s.usage?.model ?? null),
+      col((s) => s.usage?.channel_id ?? null),
+      col((s) => t(s)?.input_tokens ?? 0),
+      col((s) => t(s)?.cached_input_tokens ?? 0),
+      col((s) => t(s)?.output_tokens ?? 0),
+      col((s) => t(s)?.reasoning_tokens ?? 0),
+    ]);
     const out: SettleRow[] = new Array(items.length);
-    for (const r of rows) out[r.idx] = r;
+    for (const r of rows) {
+      out[r.idx] = { status: r.status, charged_micros: big(r.charged_micros), released_micros: big(r.released_micros), debt_micros: big(r.debt_micros) };
+    }
+    return out;
+  }
+
+  async releaseMany(items: ReleaseInput[]): Promise<ReleaseRow[]> {
+    const { rows } = await this.pg.query<{ idx: number; status: ReleaseRow['status']; released_micros: string }>(RELEASE_MANY, [
+      items.map((_, i) => i),
+      items.map((r) => r.holdId),
+      items.map((r) => r.state),
+      items.map((r) => r.reason),
+    ]);
+    const out: ReleaseRow[] = new Array(items.length);
+    for (const r of rows) out[r.idx] = { status: r.status, released_micros: big(r.released_micros) };
     return out;
   }
 
   async place(p: PlaceInput): Promise<PlaceRow> {
-    const rows = await this.prisma.$queryRaw<PlaceRow[]>`
-      SELECT status, expires_at, available_micros
-        FROM gw_place_hold(${p.id}, ${p.accountId}, ${p.keyId}, ${p.requestId}, ${p.kind}::hold_kind,
-                           ${p.model}, ${BigInt(p.amountMicros)}, ${BigInt(p.ttlMs)})`;
-    return rows[0];
+    return (await this.placeMany([p]))[0];
   }
 
   async settle(holdId: string, costMicros: number): Promise<SettleRow> {
-    const rows = await this.prisma.$queryRaw<SettleRow[]>`
-      SELECT status, charged_micros, released_micros, debt_micros FROM gw_settle_hold(${holdId}, ${BigInt(costMicros)})`;
-    return rows[0];
+    return (await this.settleMany([{ holdId, costMicros }]))[0];
   }
 
   async release(holdId: string, state: 'released' | 'expired', reason: string): Promise<ReleaseRow> {
-    const rows = await this.prisma.$queryRaw<ReleaseRow[]>`
-      SELECT status, released_micros FROM gw_release_hold(${holdId}, ${state}::hold_state, ${reason})`;
-    return rows[0];
+    return (await this.releaseMany([{ holdId, state, reason }]))[0];
+  }
+
+  async extend(ids: string[], ttlMs: number): Promise<number> {
+    const { rows } = await this.pg.query<{ n: number }>('SELECT gw_extend_holds($1::text[], $2::bigint) AS n', [ids, String(ttlMs)]);
+    return Number(rows[0].n);
   }
 
   async expireDue(limit: number): Promise<number> {
-    const rows = await this.prisma.$queryRaw<Array<{ n: number }>>`SELECT gw_expire_holds(${limit}::int) AS n`;
+    const { rows } = await this.pg.query<{ n: number }>('SELECT gw_expire_holds($1::int) AS n', [limit]);
     return Number(rows[0].n);
   }
 

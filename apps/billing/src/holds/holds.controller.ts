@@ -12,6 +12,16 @@ export class HoldsController {
     return this.holds.place(req);
   }
 
+  @MessagePattern('holds.placeMany')
+  placeMany(@Payload() req: RpcRequest<'holds.placeMany'>) {
+    return this.holds.placeMany(req.items);
+  }
+
+  @MessagePattern('holds.extend')
+  extend(@Payload() req: RpcRequest<'holds.extend'>) {
+    return this.holds.extend(req.ids, req.ttl_ms);
+  }
+
   @MessagePattern('holds.settle')
   settle(@Payload() req: RpcRequest<'holds.settle'>) {
     return this.holds.settle(req);

@@ -3,54 +3,79 @@ import {
   DomainError,
   formatUsd,
   newId,
+  type ErrorBody,
   type HoldPlaced,
   type HoldReleased,
   type HoldSettled,
   type HoldView,
+  type OutboxOp,
+  type PlaceHoldRequest,
   type RpcRequest,
 } from '@gateway/contracts';
 import type { BillingConfig } from '@gateway/config';
+import { isTransientDbError, retryTransient } from '@gateway/db';
 import { CONFIG } from '../shared/tokens';
 import { GroupCommitter } from './group-committer';
-import { HoldRepository, type PlaceInput, type PlaceRow, type SettleInput, type SettleRow } from './hold.repository';
+import { HoldRepository, type PlaceInput, type PlaceRow, type ReleaseInput, type ReleaseRow, type SettleInput, type SettleRow } from './hold.repository';
+
+/** What a failed statement becomes for the caller: a lost database is a 503, never its driver's text. */
+export function dbFailure(err: unknown): DomainError {
+  if (err instanceof DomainError) return err;
+  if (isTransientDbError(err)) return new DomainError('service_unavailable', 'the billing database is unavailable; try again shortly');
+  return new DomainError('internal', `billing failed: ${(err as Error).message}`);
+}
 
 @Injectable()
 export class HoldsService {
   private readonly logger = new Logger(HoldsService.name);
   private readonly placeOne: (p: PlaceInput) => Promise<PlaceRow>;
   private readonly settleOne: (s: SettleInput) => Promise<SettleRow>;
+  private readonly releaseOne: (r: ReleaseInput) => Promise<ReleaseRow>;
 
   constructor(
     private readonly holds: HoldRepository,
     @Inject(CONFIG) private readonly config: BillingConfig,
   ) {
+    // places are idempotent on the hold's id, so a statement lost with its connection is run again on a
+    // fresh one; a place gives up when its caller would have (the RPC deadline)
+    const placeWrite = (b: PlaceInput[]) => retryTransient(() => holds.placeMany(b), { until: Date.now() + config.RPC_TIMEOUT_MS });
+    const settleWrite = (b: SettleInput[]) => retryTransient(() => holds.settleMany(b), { until: Date.now() + config.RPC_TIMEOUT_MS });
+    const releaseWrite = (b: ReleaseInput[]) => retryTransient(() => holds.releaseMany(b), { until: Date.now() + config.RPC_TIMEOUT_MS });
     if (config.BILLING_BATCH) {
-      const placer = new GroupCommitter((b: PlaceInput[]) => holds.placeMany(b));
-      const settler = new GroupCommitter((b: SettleInput[]) => holds.settleMany(b));
+      const placer = new GroupCommitter(placeWrite);
+      const settler = new GroupCommitter(settleWrite);
+      const releaser = new GroupCommitter(releaseWrite);
       this.placeOne = (p) => placer.submit(p);
       this.settleOne = (s) => settler.submit(s);
+      this.releaseOne = (r) => releaser.submit(r);
     } else {
       // BILLING_BATCH=off: each hold and settle in its own transaction, concurrently (the benchmark's baseline)
-      this.placeOne = (p) => holds.place(p);
-      this.settleOne = async (s) => (await holds.settleMany([s]))[0];
+      this.placeOne = async (p) => (await placeWrite([p]))[0];
+      this.settleOne = async (s) => (await settleWrite([s]))[0];
+      this.releaseOne = async (r) => (await releaseWrite([r]))[0];
     }
   }
 
-  async place(req: RpcRequest<'holds.place'>): Promise<HoldPlaced> {
+  async place(req: PlaceHoldRequest): Promise<HoldPlaced> {
     if (!Number.isSafeInteger(req.amount_micros) || req.amount_micros < 0) {
       throw new DomainError('invalid_request', `hold amount must be a non-negative integer of micros, got ${req.amount_micros}`);
     }
-    const id = newId('hold');
-    const row = await this.placeOne({
-      id,
-      accountId: req.account_id,
-      keyId: req.key_id,
-      requestId: req.request_id,
-      kind: req.kind ?? 'call',
-      model: req.model,
-      amountMicros: req.amount_micros,
-      ttlMs: req.ttl_ms ?? this.config.HOLD_TTL_MS,
-    });
+    const id = req.hold_id ?? newId('hold');
+    let row: PlaceRow;
+    try {
+      row = await this.placeOne({
+        id,
+        accountId: req.account_id,
+        keyId: req.key_id,
+        requestId: req.request_id,
+        kind: req.kind ?? 'call',
+        model: req.model,
+        amountMicros: req.amount_micros,
+        ttlMs: req.ttl_ms ?? this.config.HOLD_TTL_MS,
+      });
+    } catch (err) {
+      throw dbFailure(err);
+    }
     switch (row.status) {
       case 'ok':
         return { hold_id: id, amount_micros: req.amount_micros, expires_at: row.expires_at!.toISOString() };
@@ -67,11 +92,38 @@ export class HoldsService {
     }
   }
 
+  /** Many places from one message: each answers on its own; they still share the statements of a batch. */
+  placeMany(items: PlaceHoldRequest[]): Promise<Array<{ ok?: HoldPlaced; err?: ErrorBody }>> {
+    return Promise.all(
+      items.map((item) =>
+        this.place(item).then(
+          (ok) => ({ ok }),
+          (err: unknown) => ({ err: dbFailure(err).toBody() }),
+        ),
+      ),
+    );
+  }
+
+  async extend(ids: string[], ttlMs?: number): Promise<{ extended: number }> {
+    if (ids.length === 0) return { extended: 0 };
+    try {
+      const extended = await retryTransient(() => this.holds.extend(ids.slice(0, 10_000), ttlMs ?? this.config.HOLD_TTL_MS), { until: Date.now() + this.config.RPC_TIMEOUT_MS });
+      return { extended };
+    } catch (err) {
+      throw dbFailure(err);
+    }
+  }
+
   async settle(req: RpcRequest<'holds.settle'>): Promise<HoldSettled> {
     if (!Number.isSafeInteger(req.cost_micros) || req.cost_micros < 0) {
       throw new DomainError('invalid_request', `cost must be a non-negative integer of micros, got ${req.cost_micros}`);
     }
-    const row = await this.settleOne({ holdId: req.hold_id, costMicros: req.cost_micros, usage: req.usage });
+    let row: SettleRow;
+    try {
+      row = await this.settleOne({ holdId: req.hold_id, costMicros: req.cost_micros, usage: req.usage });
+    } catch (err) {
+      throw dbFailure(err);
+    }
     if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
     if (row.status !== 'ok') this.logger.warn(`settle of ${req.hold_id} ignored: ${row.status}`);
     return {
@@ -81,6 +133,71 @@ export class HoldsService {
       released_micros: Number(row.released_micros),
       debt_micros: Number(row.debt_micros),
     };
+  }
+
+  async release(req: RpcRequest<'holds.release'>): Promise<HoldReleased> {
+    let row: ReleaseRow;
+    try {
+      row = await this.releaseOne({ holdId: req.hold_id, state: 'released', reason: req.reason });
+    } catch (err) {
+      throw dbFailure(err);
+    }
+    if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
+    return { hold_id: req.hold_id, status: row.status, released_micros: Number(row.released_micros) };
+  }
+
+  /**
+   * Applies a batch of outbox entries: the settles in one statement, the releases in another, each one
+   * transaction. Throws only when the database cannot be reached (the caller retries the whole batch,
+   * which is safe: each hold resolves once). An entry that fails for any other reason is returned, so
+   * that it is parked rather than retried forever.
+   */
+  async applyOutbox(ops: OutboxOp[]): Promise<{ applied: number; ignored: number; poison: Array<{ op: OutboxOp; error: string }> }> {
+    const poison: Array<{ op: OutboxOp; error: string }> = [];
+    const settles: SettleInput[] = [];
+    const releases: ReleaseInput[] = [];
+    for (const op of ops) {
+      if (op.op === 'settle') {
+        if (!Number.isSafeInteger(op.cost_micros) || op.cost_micros < 0 || typeof op.hold_id !== 'string') poison.push({ op, error: `bad settle: cost ${op.cost_micros}` });
+        else settles.push({ holdId: op.hold_id, costMicros: op.cost_micros, usage: op.usage });
+      } else if (op.op === 'release' && typeof op.hold_id === 'string') {
+        releases.push({ holdId: op.hold_id, state: 'released', reason: String(op.reason ?? 'released') });
+      } else {
+        poison.push({ op, error: 'unknown outbox entry' });
+      }
+    }
+    let applied = 0;
+    let ignored = 0;
+    const count = (rows: Array<{ status: string }>) => {
+      for (const r of rows) r.status === 'ok' ? applied++ : ignored++;
+    };
+    // settles first: a release that races a settle of the same hold must not win by ordering alone
+    if (settles.length) count(await this.isolate(settles, (b) => this.holds.settleMany(b), (s, e) => poison.push({ op: { op: 'settle', hold_id: s.holdId, cost_micros: s.costMicros, usage: s.usage }, error: e })));
+    if (releases.length) count(await this.isolate(releases, (b) => this.holds.releaseMany(b), (r, e) => poison.push({ op: { op: 'release', hold_id: r.holdId, reason: r.reason }, error: e })));
+    return { applied, ignored, poison };
+  }
+
+  /** One statement for the batch; if it fails for a reason other than the connection, item by item. */
+  private async isolate<T, R>(items: T[], write: (b: T[]) => Promise<R[]>, onPoison: (item: T, error: string) => void): Promise<R[]> {
+    try {
+      return await write(items);
+    } catch (err) {
+      if (isTransientDbError(err) || items.length === 1) {
+        if (isTransientDbError(err)) throw err;
+        onPoison(items[0], (err as Error).message);
+        return [];
+      }
+      const out: R[] = [];
+      for (const item of items) {
+        try {
+          out.push(...(await write([item])));
+        } catch (e) {
+          if (isTransientDbError(e)) throw e;
+          onPoison(item, (e as Error).message);
+        }
+      }
+      return out;
+    }
   }
 
   async states(ids: string[]): Promise<Array<{ id: string; state: HoldView['state'] }>> {
@@ -106,11 +223,5 @@ export class HoldsService {
       resolved_at: h.resolvedAt?.toISOString() ?? null,
       history: h.events.map((e) => ({ state: e.state, amount_micros: Number(e.amountMicros), reason: e.reason, at: e.at.toISOString() })),
     }));
-  }
-
-  async release(req: RpcRequest<'holds.release'>): Promise<HoldReleased> {
-    const row = await this.holds.release(req.hold_id, 'released', req.reason);
-    if (row.status === 'hold_not_found') throw new DomainError('not_found', `hold ${req.hold_id} not found`);
-    return { hold_id: req.hold_id, status: row.status, released_micros: Number(row.released_micros) };
   }
 }

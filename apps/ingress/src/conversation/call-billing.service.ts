@@ -1,37 +1,59 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import {
+  DomainError,
+  newId,
   tokenCostMicros,
   type HoldPlaced,
   type KeyPrincipal,
   type ModelView,
   type TokenUsage,
 } from '@gateway/contracts';
-import type { RedisRpcClient } from '@gateway/transport';
+import { HoldKeeper } from '../money/hold-keeper.service';
+import { HoldPlacer } from '../money/hold-placer.service';
+import { SettleOutbox } from '../money/settle-outbox.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
-import { BILLING } from '../shared/tokens';
 
-const SETTLE_ATTEMPTS = 4;
+/** Refusals after which billing certainly placed no hold; after anything else the hold may exist. */
+const NO_HOLD_CODES = new Set(['insufficient_balance', 'unauthorized', 'invalid_request', 'model_not_allowed']);
 
-/** The money steps of one call, as ingress sees them: hold, then settle or release. */
+/**
+ * The money steps of one call, as ingress sees them. The hold is placed synchronously (the call must
+ * not start without it) under an id named here, so that placing is idempotent and a place whose answer
+ * was lost can still be released. Settles and releases go to the settle outbox: the response does not
+ * wait for the ledger, and billing applies them, retried until they commit.
+ */
 @Injectable()
 export class CallBillingService {
-  private readonly logger = new Logger(CallBillingService.name);
-
   constructor(
-    @Inject(BILLING) private readonly billing: RedisRpcClient,
+    private readonly placer: HoldPlacer,
+    private readonly outbox: SettleOutbox,
+    private readonly keeper: HoldKeeper,
     private readonly limits: RateLimitService,
   ) {}
 
-  hold(principal: KeyPrincipal, requestId: string, model: ModelView, amountMicros: number, opts: { kind?: 'call' | 'task'; ttlMs?: number } = {}): Promise<HoldPlaced> {
-    return this.billing.call('holds.place', {
-      account_id: principal.account_id,
-      key_id: principal.key_id,
-      request_id: requestId,
-      model: model.id,
-      amount_micros: amountMicros,
-      kind: opts.kind,
-      ttl_ms: opts.ttlMs,
-    });
+  async hold(principal: KeyPrincipal, requestId: string, model: ModelView, amountMicros: number, opts: { kind?: 'call' | 'task'; ttlMs?: number } = {}): Promise<HoldPlaced> {
+    const holdId = newId('hold');
+    const kind = opts.kind ?? 'call';
+    try {
+      const placed = await this.placer.place({
+        hold_id: holdId,
+        account_id: principal.account_id,
+        key_id: principal.key_id,
+        request_id: requestId,
+        model: model.id,
+        amount_micros: amountMicros,
+        kind,
+        ttl_ms: opts.ttlMs,
+      });
+      if (kind === 'call') this.keeper.track(holdId);
+      return placed;
+    } catch (err) {
+      const e = DomainError.from(err);
+      // the place may have committed with its answer lost (billing slow or gone): release it to be sure;
+      // a release of a hold that was never placed changes nothing
+      if (!NO_HOLD_CODES.has(e.code)) this.outbox.push({ op: 'release', hold_id: holdId, reason: `place unanswered: ${e.message}` });
+      throw e;
+    }
   }
 
   /** Settles for the tokens used, priced from the model's per-token rates. */
@@ -39,10 +61,7 @@ export class CallBillingService {
     return this.settle(hold, principal, requestId, model, channelId, tokenCostMicros(model.pricing, usage), usage);
   }
 
-  /**
-   * Settles for a computed cost. Retried, since a lost settle would leave the hold to expire unpaid;
-   * a duplicate is harmless (billing settles a hold once).
-   */
+  /** Settles for a computed cost, through the outbox; resolves at once with the cost. */
   async settle(
     hold: HoldPlaced,
     principal: KeyPrincipal,
@@ -52,24 +71,15 @@ export class CallBillingService {
     cost: number,
     tokens?: TokenUsage,
   ): Promise<number> {
-    const req = {
+    this.outbox.push({
+      op: 'settle',
       hold_id: hold.hold_id,
       cost_micros: cost,
       usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens },
-    };
+    });
+    this.keeper.untrack(hold.hold_id);
     if (tokens) void this.limits.record(principal.key_id, tokens.input_tokens + tokens.output_tokens).catch(() => undefined);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.billing.call('holds.settle', req);
-        return cost;
-      } catch (err) {
-        if (attempt >= SETTLE_ATTEMPTS) {
-          this.logger.error(`settle of ${hold.hold_id} (${cost} micros) failed ${attempt} times; the sweeper will release it: ${(err as Error).message}`);
-          return cost;
-        }
-        await new Promise((r) => setTimeout(r, 100 * 4 ** (attempt - 1)));
-      }
-    }
+    return cost;
   }
 
   /** A dry run placed the hold the live call would; it is released at once and only the estimate returned. */
@@ -79,17 +89,7 @@ export class CallBillingService {
   }
 
   async release(hold: Pick<HoldPlaced, 'hold_id'>, reason: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.billing.call('holds.release', { hold_id: hold.hold_id, reason });
-        return;
-      } catch (err) {
-        if (attempt >= SETTLE_ATTEMPTS) {
-          this.logger.error(`release of ${hold.hold_id} failed; it expires on its deadline: ${(err as Error).message}`);
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 100 * 4 ** (attempt - 1)));
-      }
-    }
+    this.outbox.push({ op: 'release', hold_id: hold.hold_id, reason });
+    this.keeper.untrack(hold.hold_id);
   }
 }

@@ -1,0 +1,33 @@
+// Which failures are the infrastructure's, not the request's: safe to retry, and a 503 to a client.
+
+const TRANSIENT_CODES = new Set([
+  '57P01', // admin_shutdown: the server is restarting
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: starting up or shutting down
+  '08000', // connection_exception
+  '08001', // sqlclient_unable_to_establish_sqlconnection
+  '08003', // connection_does_not_exist
+  '08006', // connection_failure
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '53300', // too_many_connections
+]);
+const TRANSIENT_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN']);
+const TRANSIENT_TEXT = /terminat(ed|ing) connection|Connection terminated|connection (is )?closed|Client has encountered a connection error|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET/i;
+
+/**
+ * True when a statement failed because the connection or the server went away (a restart, a network
+ * blip), not because of what it asked: safe to run again on a fresh connection when the statement is
+ * idempotent. Recognises pg's errors and Prisma's wrapping of them.
+ */
+export function isTransientDbError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const x = e as { code?: unknown; message?: unknown; cause?: unknown; meta?: { code?: unknown } };
+    if (typeof x.code === 'string' && (TRANSIENT_CODES.has(x.code) || TRANSIENT_NET.has(x.code))) return true;
+    if (typeof x.meta?.code === 'string' && TRANSIENT_CODES.has(x.meta.code)) return true;
+    if (typeof x.message === 'string' && TRANSIENT_TEXT.test(x.message)) return true;
+    e = x.cause;
+  }
+  return false;
+}
+
