@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { testPrisma } from './support/db';
 import { clearMock, mockRequests } from './support/fixtures';
-import { adminCall, newAccount, startGateway, type StartedGateway } from './support/gateway';
+import { adminCall, newAccount, settledAccount, startGateway, type StartedGateway } from './support/gateway';
 
 // Idempotency-Key, X-TT-Dry-Run and the finance reports, through the started system.
 describe('billing as finance sees it', () => {
@@ -42,14 +42,14 @@ describe('billing as finance sees it', () => {
     // once done, the same key replays the first response and charges nothing more
     const first = responses.find((r) => r.status === 200 && r.headers.get('x-tt-idempotent-replay') === null)!;
     const firstBody = await first.text();
-    const balance = (await adminCall<{ balance_micros: number }>(g, 'GET', `/admin/accounts/${a.id}`)).json.balance_micros;
+    const balance = (await settledAccount(g, a.id)).balance_micros;
     const again = await post(a.key, body, { 'idempotency-key': 'order-7' });
     expect(again.status).toBe(200);
     expect(again.headers.get('x-tt-idempotent-replay')).toBe('true');
     expect(again.headers.get('x-tt-request-id')).toBe(first.headers.get('x-tt-request-id'));
     expect(again.headers.get('x-tt-hold-id')).toBe(first.headers.get('x-tt-hold-id'));
     expect(await again.text()).toBe(firstBody);
-    expect((await adminCall<{ balance_micros: number }>(g, 'GET', `/admin/accounts/${a.id}`)).json.balance_micros).toBe(balance);
+    expect((await settledAccount(g, a.id)).balance_micros).toBe(balance);
     expect((await mockRequests(g)).length).toBe(1);
   });
 
@@ -90,7 +90,7 @@ describe('billing as finance sees it', () => {
     expect(est).toMatchObject({ dry_run: true, model: 'gpt-4o-mini' });
     expect(est.estimated_cost_micros).toBeGreaterThanOrEqual(Math.ceil((100 * 600_000) / 1e6));
     expect(await mockRequests(g)).toEqual([]);
-    expect(await adminCall(g, 'GET', `/admin/accounts/${a.id}`)).toMatchObject({ json: { balance_micros: 1_000_000, held_micros: 0 } });
+    expect(await settledAccount(g, a.id)).toMatchObject({ balance_micros: 1_000_000, held_micros: 0 });
     expect(await prisma.ledgerEntry.count({ where: { accountId: a.id } })).toBe(ledgerBefore);
     const hold = await prisma.hold.findUniqueOrThrow({ where: { id: dry.headers.get('x-tt-hold-id')! } });
     expect(hold.state).toBe('released');
@@ -118,7 +118,7 @@ describe('billing as finance sees it', () => {
     const csv = await fetch(`${g.base}/admin/reconciliation`, { headers: { authorization: `Bearer ${g.adminToken}`, accept: 'text/csv' } });
     expect(csv.headers.get('content-type')).toContain('text/csv');
     const lines = (await csv.text()).trim().split('\n');
-    expect(lines[0]).toBe('account_id,opening_balance_micros,topups_micros,charges_micros,released_holds_micros,open_holds_micros,closing_balance_micros,hold_charges_micros,debt_micros,ties_out');
+    expect(lines[0]).toBe('account_id,opening_balance_micros,topups_micros,charges_micros,released_holds_micros,open_holds_micros,closing_balance_micros,hold_charges_micros,debt_micros,expired_unsettled_holds,expired_unsettled_micros,ties_out');
     expect(lines[lines.length - 1]).toMatch(/^TOTAL,.*,true$/);
 
     const cli = path.resolve(__dirname, '../dist/apps/billing/src/cli/finance.cli.js');

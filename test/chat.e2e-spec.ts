@@ -2,7 +2,7 @@ import OpenAI from 'openai';
 import { exec } from 'node:child_process';
 import { promisify } from 'node:util';
 import { testPrisma } from './support/db';
-import { adminCall, newAccount as createAccount, startGateway, type StartedGateway } from './support/gateway';
+import { adminCall, newAccount as createAccount, settledAccount, startGateway, type StartedGateway } from './support/gateway';
 
 // Prices of the seeded demo model, gpt-4o-mini, in micros per million tokens.
 const INPUT = 150_000;
@@ -31,7 +31,7 @@ describe('chat completions end to end, with the official openai SDK', () => {
 
   const newAccount = (credit: number, keyBody: Record<string, unknown> = {}) => createAccount(g, credit, keyBody);
 
-  const account = async (id: string) => (await adminCall<Account>(g, 'GET', `/admin/accounts/${id}`)).json;
+  const account = (id: string) => settledAccount<Account>(g, id);
 
   it('prints a curl line that works when pasted', async () => {
     const { stdout } = await promisify(exec)(g.curl, { shell: '/bin/bash' });

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startGateway } from './support/gateway';
+import { settledAccount, startGateway } from './support/gateway';
 
 // The README's promise: on a fresh clone with nothing installed, `npm start` alone brings the system up
 // and `npm test` alone passes (installing what is missing first). The clone is of the committed HEAD.
@@ -35,7 +35,7 @@ describe('a fresh clone', () => {
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'from a fresh clone' }] }),
       });
       expect(r.status).toBe(200);
-      const acct = await fetch(`${g.base}/admin/accounts/${g.accountId}`, { headers: { authorization: `Bearer ${g.adminToken}` } }).then((x) => x.json() as Promise<{ balance_micros: number; held_micros: number }>);
+      const acct = await settledAccount(g, g.accountId);
       expect(acct.balance_micros).toBeLessThan(10_000_000);
       expect(acct.held_micros).toBe(0);
     } finally {

@@ -1,6 +1,6 @@
 import OpenAI, { toFile } from 'openai';
 import { clearMock, mockRequests } from './support/fixtures';
-import { adminCall, startGateway, type StartedGateway } from './support/gateway';
+import { adminCall, settledAccount, startGateway, type StartedGateway } from './support/gateway';
 import { wav } from './support/wav';
 
 // The OpenAI routes billed by something other than chat tokens: embeddings (input tokens), images (per
@@ -41,9 +41,9 @@ describe('embeddings, images and audio through the gateway', () => {
   afterAll(() => g?.stop(), 30_000);
 
   async function charged<T>(fn: () => Promise<T>): Promise<{ value: T; cost: number }> {
-    const before = (await adminCall<{ balance_micros: number }>(g, 'GET', `/admin/accounts/${accountId}`)).json.balance_micros;
+    const before = (await settledAccount(g, accountId)).balance_micros;
     const value = await fn();
-    const after = (await adminCall<{ balance_micros: number; held_micros: number }>(g, 'GET', `/admin/accounts/${accountId}`)).json;
+    const after = await settledAccount(g, accountId);
     expect(after.held_micros).toBe(0);
     return { value, cost: before - after.balance_micros };
   }

@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { ApiError, GoogleGenAI, type FunctionDeclaration } from '@google/genai';
 import OpenAI from 'openai';
 import { clearMock, costOf, mockRequests, registerStyleModels } from './support/fixtures';
-import { adminCall, startGateway, type StartedGateway } from './support/gateway';
+import { adminCall, settledAccount, startGateway, type StartedGateway } from './support/gateway';
 
 // Every API style against every upstream kind, with the official SDKs as clients. The mock upstream records
 // what it received, so each test can also check that the upstream was spoken to in its own format.
@@ -38,7 +38,7 @@ describe('three API styles, any model through any style', () => {
 
   afterAll(() => g?.stop(), 30_000);
 
-  const balance = async () => (await adminCall<Account>(g, 'GET', `/admin/accounts/${accountId}`)).json;
+  const balance = () => settledAccount<Account>(g, accountId);
 
   /** Runs fn and returns what it cost the account; asserts nothing stays held. */
   async function charged<T>(fn: () => Promise<T>): Promise<{ value: T; cost: number }> {

@@ -73,6 +73,8 @@ describe('one call, one trace across ingress, models and billing', () => {
     expect(r.status).toBe(200);
     const requestId = r.headers.get('x-tt-request-id');
 
+    // the settle reaches billing through the outbox after the response: wait for its span
+    for (let i = 0; i < 200 && !exporter.getFinishedSpans().some((s) => s.name === 'outbox settle'); i++) await new Promise((res) => setTimeout(res, 25));
     const spans = exporter.getFinishedSpans();
     const root = spans.find((s) => s.name === 'POST /v1/chat/completions');
     expect(root).toBeDefined();
@@ -89,7 +91,7 @@ describe('one call, one trace across ingress, models and billing', () => {
         'gateway.models rpc models.resolve',
         'gateway.billing rpc holds.place',
         'gateway.ingress upstream POST /chat/completions',
-        'gateway.billing rpc holds.settle',
+        'gateway.billing outbox settle',
       ]),
     );
     // every span but the root hangs off another span of this same trace

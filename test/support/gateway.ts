@@ -123,6 +123,21 @@ export async function adminCall<T = Record<string, unknown>>(g: StartedGateway, 
   return { status: r.status, json: (await r.json()) as T };
 }
 
+/**
+ * The account once its calls have settled. Settles reach the ledger through the outbox after the
+ * response, so a test that checks a balance right after a call waits until nothing is held (up to 15 s;
+ * after that it returns what it saw, and the test's own expectations fail).
+ */
+export async function settledAccount<T extends { held_micros: number } = { id: string; balance_micros: number; held_micros: number; available_micros: number; debt_micros: number }>(g: Pick<StartedGateway, 'base' | 'adminToken'>, id: string, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await fetch(`${g.base}/admin/accounts/${id}`, { headers: { authorization: `Bearer ${g.adminToken}` } });
+    const json = (await r.json()) as T;
+    if (json.held_micros === 0 || Date.now() > until) return json;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+}
+
 /** A new account with credit and a key (the key body may set models, rpm, tpm…), and an OpenAI client on it. */
 export async function newAccount(g: StartedGateway, credit: number, keyBody: Record<string, unknown> = {}) {
   const acct = await adminCall<{ id: string }>(g, 'POST', '/admin/accounts', { name: 'e2e', credit_micros: credit });

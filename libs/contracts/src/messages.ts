@@ -217,9 +217,13 @@ export interface PlaceHoldRequest {
  * them only after the batch committed; entries taken by a consumer that died are claimed by another.
  * Settles and releases are idempotent (a hold resolves once), so a redelivered entry changes nothing.
  */
-export type OutboxOp =
+export type OutboxOp = (
   | { op: 'settle'; hold_id: string; cost_micros: number; usage?: UsageReport }
-  | { op: 'release'; hold_id: string; reason: string };
+  | { op: 'release'; hold_id: string; reason: string }
+) & {
+  /** the call's trace context (W3C headers), when it is traced: billing's span of the op joins the call's trace */
+  trace?: Record<string, string>;
+};
 
 export const OUTBOX = {
   stream: (prefix: string) => `${prefix}billing:outbox`,
@@ -264,3 +268,37 @@ export const QUEUES = {
   mj: 'tasks-mj',
   image: 'tasks-image',
 } as const;
+
+// Holds that expired unsettled, for finance. (ReconciliationRow, Reconciliation and RpcContract below add
+// to the declarations of the same name above: TypeScript merges them.)
+
+export interface ReconciliationRow {
+  /** holds that expired in the period and were never settled: what a caller that died could not bill */
+  expired_unsettled_holds: number;
+  /** the amounts of those holds */
+  expired_unsettled_micros: number;
+}
+
+export interface Reconciliation {
+  /** over all accounts of the report */
+  expired_unsettled_holds: number;
+  expired_unsettled_micros: number;
+}
+
+/** A hold that expired and was never settled. */
+export interface ExpiredHoldView {
+  id: string;
+  account_id: string;
+  key_id: string | null;
+  request_id: string | null;
+  kind: 'call' | 'task';
+  model: string | null;
+  amount_micros: number;
+  created_at: string;
+  expired_at: string;
+}
+
+export interface RpcContract {
+  /** holds that expired in the period and are still unsettled, oldest expiry first */
+  'reports.expiredHolds': { req: { from: string; to: string; account_id?: string; limit?: number }; res: ExpiredHoldView[] };
+}

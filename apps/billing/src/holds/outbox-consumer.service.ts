@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { OUTBOX, type OutboxOp } from '@gateway/contracts';
+import { extractContext, SpanKind, tracer, tracingActive } from '@gateway/tracing';
 import type { BillingConfig } from '@gateway/config';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
@@ -136,6 +137,8 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
       if (parsed) ops.push(...parsed);
       else unreadable.push(e);
     }
+    // one span per traced op, in its call's trace, covering the wait for the batch's commit
+    const spans = tracingActive() ? ops.filter((o) => o.trace).map((o) => tracer('billing').startSpan(`outbox ${o.op}`, { kind: SpanKind.CONSUMER, attributes: { 'gateway.hold_id': o.hold_id } }, extractContext(o.trace))) : [];
     // retried until it commits; only a clean shutdown stops it (the entries stay pending for the next owner)
     let backoff = 50;
     let result: Awaited<ReturnType<HoldsService['applyOutbox']>>;
@@ -144,7 +147,10 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
         result = await this.holds.applyOutbox(ops);
         break;
       } catch (err) {
-        if (!this.running) throw err;
+        if (!this.running) {
+          for (const s of spans) s.end();
+          throw err;
+        }
         this.logger.warn(`outbox: applying ${ops.length} op(s) failed (${(err as Error).message}); retrying in ${backoff} ms`);
         await new Promise((r) => setTimeout(r, backoff));
         backoff = Math.min(backoff * 2, 2000);
@@ -161,5 +167,6 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
     await tx.exec();
     if (parked.length) this.logger.error(`outbox: ${parked.length} op(s) could not be applied and were parked in ${this.dead}`);
     this.applied += result.applied;
+    for (const s of spans) s.end();
   }
 }

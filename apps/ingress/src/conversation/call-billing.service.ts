@@ -8,6 +8,7 @@ import {
   type ModelView,
   type TokenUsage,
 } from '@gateway/contracts';
+import { injectContext } from '@gateway/tracing';
 import { HoldKeeper } from '../money/hold-keeper.service';
 import { HoldPlacer } from '../money/hold-placer.service';
 import { SettleOutbox } from '../money/settle-outbox.service';
@@ -76,6 +77,7 @@ export class CallBillingService {
       hold_id: hold.hold_id,
       cost_micros: cost,
       usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens },
+      trace: injectContext(),
     });
     this.keeper.untrack(hold.hold_id);
     if (tokens) void this.limits.record(principal.key_id, tokens.input_tokens + tokens.output_tokens).catch(() => undefined);
@@ -89,7 +91,7 @@ export class CallBillingService {
   }
 
   async release(hold: Pick<HoldPlaced, 'hold_id'>, reason: string): Promise<void> {
-    this.outbox.push({ op: 'release', hold_id: hold.hold_id, reason });
+    this.outbox.push({ op: 'release', hold_id: hold.hold_id, reason, trace: injectContext() });
     this.keeper.untrack(hold.hold_id);
   }
 }
