@@ -1,21 +1,58 @@
 #!/usr/bin/env node
-// Overhead per request: the same chat completion sent to the mock upstream directly (the baseline) and
-// through the gateway (auth, model lookup, hold, upstream call, settle), plain and streamed, in one run.
-//   npm run bench:gateway [-- --seconds 8 --concurrency 32]
+// What the gateway adds to a call, measured against the mock upstream called directly (the baseline) with
+// the same load shape in the same run, plus the CPU it spends per call and a check of the books.
+//   npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000]
+// Cases, each run against the mock directly and then through the gateway:
+//   1. open throttle: --concurrency clients in closed loops on keep-alive connections, 1 s warm-up, then
+//      --seconds measured; calls/s, p50, p99, errors; CPU of every process over the measured window.
+//   2. steady rate: an open-loop generator sends --rate calls/s on a fixed schedule whether or not earlier
+//      calls have finished; latency runs from the scheduled send time (no coordinated omission).
+//   3. streams at --stream-rate calls/s, open loop: time to the first body chunk; every stream must end in [DONE].
+//   4. one client, calls in sequence: up to --calls calls or --seconds, whichever ends first.
+// Then the books: every hold settled, the reconciliation ties out, one usage record per 200 the gateway gave.
 // It starts its own system from dist/ on free ports, with its own database (gateway_bench) and Redis prefix.
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const net = require('node:net');
 const crypto = require('node:crypto');
+const { execFileSync } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
 
-const arg = (name, def) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
-const SECONDS = arg('seconds', 8);
-const CONCURRENCY = arg('concurrency', 32);
+function arg(name, def) {
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    let v;
+    if (argv[i] === `--${name}`) v = argv[i + 1];
+    else if (argv[i].startsWith(`--${name}=`)) v = argv[i].slice(name.length + 3);
+    else continue;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) prep.fail(`--${name} wants a positive number, got ${v}`);
+    return n;
+  }
+  return def;
+}
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000]\n');
+  process.exit(0);
+}
+const SECONDS = arg('seconds', 6);
+const CONCURRENCY = Math.round(arg('concurrency', 64));
+const RATE = arg('rate', 500);
+const STREAM_RATE = arg('stream-rate', 200);
+const SEQ_CALLS = Math.round(arg('calls', 2000));
+const WARMUP_MS = 1000;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_bench';
+const ROUTE = '/v1/chat/completions';
+const MESSAGES = [{ role: 'user', content: 'Say hello to the benchmark' }];
+const PLAIN = JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES });
+const STREAMED = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: MESSAGES });
+
+const out = (s = '') => process.stdout.write(`${s}\n`);
+const note = (s) => process.stderr.write(`  … ${s}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const now = () => performance.now();
 
 const freePort = () =>
   new Promise((resolve) => {
@@ -25,80 +62,531 @@ const freePort = () =>
     });
   });
 
-async function load(origin, route, headers, body, stream) {
-  const pool = new Pool(origin, { connections: CONCURRENCY, pipelining: 1 });
-  const latencies = [];
-  let errors = 0;
-  const until = Date.now() + SECONDS * 1000;
-  const started = Date.now();
+// ---------------------------------------------------------------- numbers and tables
+
+function pct(sorted, p) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(sorted.length * p) - 1))];
+}
+function summary(latencies) {
+  const s = Float64Array.from(latencies).sort();
+  const mean = s.length ? s.reduce((a, b) => a + b, 0) / s.length : NaN;
+  return { n: s.length, p50: pct(s, 0.5), p99: pct(s, 0.99), max: s.length ? s[s.length - 1] : NaN, mean };
+}
+const ms = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+const plus = (v, d = 2) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '-'}${Math.abs(v).toFixed(d)}` : 'n/a');
+const int = (v) => (Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a');
+
+/** Rows of cells; numbers (cells that look numeric) right-aligned. */
+function table(rows, indent = '  ') {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
+  const numeric = (c) => /^[+\-]?[\d,.]+( ?ms| %|x)?$|^n\/a$/.test(c);
+  for (const r of rows) {
+    out(
+      indent +
+        r
+          .map((c, i) => {
+            c = String(c ?? '');
+            return numeric(c) && i > 0 ? c.padStart(widths[i]) : c.padEnd(widths[i]);
+          })
+          .join('  ')
+          .trimEnd(),
+    );
+  }
+}
+function pipeTable(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) out(`| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`);
+}
+
+// ---------------------------------------------------------------- CPU from /proc
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Every process: command, parent, own CPU ticks (utime+stime) and reaped children's (cutime+cstime). */
+function readProcs() {
+  const procs = new Map();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let s;
+    try {
+      s = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const close = s.lastIndexOf(')');
+    const comm = s.slice(s.indexOf('(') + 1, close);
+    const f = s.slice(close + 2).split(' '); // f[0] is field 3 (state)
+    procs.set(Number(name), { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]), start: f[19] });
+  }
+  return procs;
+}
+function machineBusyTicks() {
+  const [, user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  return user + nice + system + irq + softirq + (steal || 0);
+}
+function snapshot() {
+  return { procs: readProcs(), busy: machineBusyTicks(), at: now() };
+}
+/** pid and all its descendants in a process table */
+function family(procs, root) {
+  const pids = new Set([root]);
+  let grew = true;
+  for (let round = 0; grew && round < 10; round++) {
+    grew = false;
+    for (const [pid, p] of procs) if (!pids.has(pid) && pids.has(p.ppid)) (pids.add(pid), (grew = true));
+  }
+  return pids;
+}
+/** CPU ticks a set of pids spent between two snapshots; a process that started in between counts whole. */
+function ticksBetween(a, b, pids) {
+  let t = 0;
+  for (const pid of pids) {
+    const pb = b.procs.get(pid);
+    if (!pb) continue;
+    const pa = a.procs.get(pid);
+    t += pb.ticks - (pa && pa.start === pb.start ? pa.ticks : 0);
+  }
+  return t;
+}
+const isPostgres = (p) => p.comm === 'postgres' || p.comm === 'postmaster';
+/** CPU by group over a window: each service of ours, Postgres, Redis, this process, the rest of the machine. */
+function cpuBetween(a, b, children) {
+  const groups = [];
+  for (const { name, child } of children) {
+    const pids = new Set([...family(a.procs, child.pid), ...family(b.procs, child.pid)]);
+    groups.push({ name, pids: pids.size, ticks: ticksBetween(a, b, pids) });
+  }
+  const pgPids = [...b.procs].filter(([, p]) => isPostgres(p)).map(([pid]) => pid);
+  let pgTicks = ticksBetween(a, b, pgPids);
+  // backends that ended inside the window were reaped by the postmaster: their CPU is in its cutime+cstime
+  for (const pid of pgPids) {
+    const pb = b.procs.get(pid);
+    const parent = b.procs.get(pb.ppid);
+    if (parent && isPostgres(parent)) continue;
+    const pa = a.procs.get(pid);
+    if (pa && pa.start === pb.start) pgTicks += pb.reaped - pa.reaped;
+  }
+  groups.push({ name: 'postgres', pids: pgPids.length, ticks: pgTicks });
+  const redisPids = [...b.procs].filter(([, p]) => p.comm === 'redis-server').map(([pid]) => pid);
+  groups.push({ name: 'redis-server', pids: redisPids.length, ticks: ticksBetween(a, b, redisPids) });
+  groups.push({ name: 'load generator (this bench)', pids: 1, ticks: ticksBetween(a, b, [process.pid]) });
+  const known = groups.reduce((n, g) => n + g.ticks, 0);
+  groups.push({ name: 'everything else on the machine', pids: NaN, ticks: b.busy - a.busy - known });
+  const toMs = (t) => (t * 1000) / CLK_TCK;
+  return Object.fromEntries(groups.map((g) => [g.name, { ...g, ms: toMs(g.ticks) }]));
+}
+
+// ---------------------------------------------------------------- load
+
+let gateway200 = 0; // every 200 the gateway gave in this run, warm-ups included: each must be charged once
+
+/** A target: the mock directly or the gateway. */
+function target(name, origin, key) {
+  return { name, origin, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, isGateway: name === 'gateway' };
+}
+const newPool = (t, connections) => new Pool(t.origin, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000, keepAliveTimeout: 30_000 });
+
+/**
+ * One call. Resolves { ok, status, firstByte, end, why } with times from performance.now(); never rejects.
+ * A streamed call is ok only if its body ends with the [DONE] event.
+ */
+async function call(pool, t, stream) {
+  try {
+    const r = await pool.request({ path: ROUTE, method: 'POST', headers: t.headers, body: stream ? STREAMED : PLAIN });
+    let firstByte = NaN;
+    let tail = '';
+    let bytes = 0;
+    for await (const chunk of r.body) {
+      if (bytes === 0) firstByte = now();
+      bytes += chunk.length;
+      if (stream || r.statusCode !== 200) tail = (tail + chunk.toString('utf8')).slice(-300);
+    }
+    const end = now();
+    if (t.isGateway && r.statusCode === 200) gateway200++;
+    if (r.statusCode !== 200) return { ok: false, status: r.statusCode, firstByte, end, why: `HTTP ${r.statusCode}` };
+    if (bytes === 0) return { ok: false, status: 200, firstByte, end, why: 'empty body' };
+    if (stream && !/data: \[DONE\]\s*$/.test(tail)) return { ok: false, status: 200, firstByte, end, why: 'stream without [DONE]' };
+    return { ok: true, status: 200, firstByte, end };
+  } catch (err) {
+    return { ok: false, status: 0, firstByte: NaN, end: now(), why: err.code || err.message };
+  }
+}
+
+function countErrors(map, why) {
+  map.set(why, (map.get(why) || 0) + 1);
+}
+const errorText = (map) => (map.size ? [...map].map(([k, v]) => `${v}× ${k}`).join(', ') : 'none');
+
+/**
+ * Closed loop: `concurrency` clients, each sending its next call when the last one ends, for the warm-up
+ * and then `seconds`. Counts the calls that end between the two CPU snapshots taken at the window's edges.
+ */
+async function openThrottle(t, seconds, concurrency, cpuOf) {
+  const pool = newPool(t, concurrency);
+  const done = []; // [end, latency or -1 for an error]
+  const errorsAt = [];
+  let before;
+  let after;
+  const t0 = now();
+  const edges = [sleep(WARMUP_MS).then(() => (before = snapshot())), sleep(t0 + WARMUP_MS + seconds * 1000 - now()).then(() => (after = snapshot()))];
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < until) {
-        const t0 = performance.now();
-        try {
-          const r = await pool.request({ path: route, method: 'POST', headers, body });
-          const text = await r.body.text();
-          if (r.statusCode !== 200 || (stream && !text.includes('[DONE]'))) errors++;
-          else latencies.push(performance.now() - t0);
-        } catch {
-          errors++;
-        }
+    Array.from({ length: concurrency }, async () => {
+      while (!after) {
+        const start = now();
+        const r = await call(pool, t, false);
+        if (r.ok) done.push(r.end, r.end - start);
+        else errorsAt.push([r.end, r.why]);
       }
     }),
   );
-  const elapsed = (Date.now() - started) / 1000;
+  await Promise.all(edges);
   await pool.close();
-  latencies.sort((a, b) => a - b);
-  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] || 0;
-  return { rps: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99), errors };
+  const inWindow = (end) => end >= before.at && end <= after.at;
+  const lat = [];
+  for (let i = 0; i < done.length; i += 2) if (inWindow(done[i])) lat.push(done[i + 1]);
+  const errors = new Map();
+  for (const [end, why] of errorsAt) if (inWindow(end)) countErrors(errors, why);
+  const window = (after.at - before.at) / 1000;
+  return { ...summary(lat), served: lat.length, rps: lat.length / window, window, errors, cpu: cpuOf(before, after) };
+}
+
+/**
+ * Open loop: call i is due at start + i/rate, sent then whether or not earlier calls have finished;
+ * its latency (to the end, or to the first body chunk) runs from when it was due.
+ */
+async function steady(t, rate, seconds, stream, { warmup = false } = {}) {
+  const pool = newPool(t, 512);
+  const total = Math.max(1, Math.round(rate * seconds));
+  const interval = 1000 / rate;
+  const lat = [];
+  const ttfb = [];
+  const errors = new Map();
+  const lag = [];
+  const pending = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const start = now() + 5;
+  for (let i = 0; i < total; ) {
+    const tnow = now();
+    while (i < total && start + i * interval <= tnow) {
+      const due = start + i * interval;
+      lag.push(tnow - due);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      pending.push(
+        call(pool, t, stream).then((r) => {
+          inFlight--;
+          if (!r.ok) return countErrors(errors, r.why);
+          lat.push(r.end - due);
+          ttfb.push(r.firstByte - due);
+        }),
+      );
+      i++;
+    }
+    if (i < total) await sleep(Math.max(0, start + i * interval - now()));
+  }
+  await Promise.all(pending); // bounded by the pool's 30 s timeouts
+  const drained = now();
+  await pool.close();
+  if (warmup) return null;
+  return {
+    ...summary(lat),
+    ttfb: summary(ttfb),
+    sent: total,
+    achieved: lat.length / ((drained - start) / 1000),
+    lag: summary(lag),
+    maxInFlight,
+    errors,
+  };
+}
+
+/** One client on one connection: the next call when the last one ends. */
+async function sequence(t, calls, seconds) {
+  const pool = newPool(t, 1);
+  const lat = [];
+  const errors = new Map();
+  for (let i = 0; i < 20; i++) await call(pool, t, false); // open the connection, warm the path
+  const until = now() + seconds * 1000;
+  for (let i = 0; i < calls && now() < until; i++) {
+    const start = now();
+    const r = await call(pool, t, false);
+    if (r.ok) lat.push(r.end - start);
+    else countErrors(errors, r.why);
+  }
+  await pool.close();
+  return { ...summary(lat), errors };
+}
+
+// ---------------------------------------------------------------- the run
+
+function buildId() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: prep.root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: prep.root, encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes in ${dirty.split('\n').length} files` : head;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
+
+async function adminCall(base, token, method, route, body) {
+  const r = await fetch(`${base}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = { raw: text.slice(0, 200) };
+  }
+  return { status: r.status, json };
+}
+
+/** Removes the keys this run left under its own Redis prefix (a fresh UUID, so nobody else's). */
+async function dropRedisPrefix(redisUrl, prefix) {
+  const Redis = require('ioredis');
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    for (let i = 0; i < 10_000; i++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } catch {
+    // leftovers under a unique prefix are harmless
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function main() {
+  prep.checkNode();
   prep.ensureInstalled();
+  prep.ensurePrismaClient();
   prep.build();
   prep.migrate(DATABASE_URL);
+  await prep.checkServices(DATABASE_URL, process.env.REDIS_URL || prep.DEFAULT_REDIS_URL);
   const { startSystem, seedDemo } = require('./lib/system');
   const port = await freePort();
   const mockPort = await freePort();
   const token = `bench-${crypto.randomBytes(12).toString('hex')}`;
-  const env = { DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: `bench-${crypto.randomUUID()}:`, LOG_LEVEL: 'warn' };
-  const system = await startSystem({ env, withMock: true, onOutput: () => {} });
+  const redisPrefix = `bench-gateway-${crypto.randomUUID()}:`;
+  const env = { DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'warn' };
+  const logs = new Map(); // the last lines each service wrote, shown if something goes wrong
+  const onOutput = (name, line) => {
+    const l = logs.get(name) || [];
+    l.push(line);
+    if (l.length > 15) l.shift();
+    logs.set(name, l);
+  };
+  const showLogs = () => {
+    for (const [name, lines] of logs) for (const line of lines) process.stderr.write(`  [${name}] ${line}\n`);
+  };
+  let system;
   try {
-    const stateDir = path.join(require('node:os').tmpdir(), `gw-bench-${process.pid}`);
-    const demo = await seedDemo({ base: `http://127.0.0.1:${port}`, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, stateDir });
-    // plenty of credit for the run
-    await fetch(`http://127.0.0.1:${port}/admin/accounts/${demo.account_id}/topups`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ amount_micros: 1_000_000_000_000, reference: `bench-${Date.now()}` }),
-    });
-    const plain = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello to the benchmark' }] });
-    const streamed = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'Say hello to the benchmark' }] });
-    const h = (key) => ({ authorization: `Bearer ${key}`, 'content-type': 'application/json' });
-    process.stdout.write(`gateway overhead: ${CONCURRENCY} concurrent clients, ${SECONDS} s per case, one chat completion per request (mock upstream, no latency)\n`);
-    const cases = [
-      ['mock direct, plain', `http://127.0.0.1:${mockPort}`, '/v1/chat/completions', h('sk-mock'), plain, false],
-      ['gateway, plain', `http://127.0.0.1:${port}`, '/v1/chat/completions', h(demo.key), plain, false],
-      ['mock direct, stream', `http://127.0.0.1:${mockPort}`, '/v1/chat/completions', h('sk-mock'), streamed, true],
-      ['gateway, stream', `http://127.0.0.1:${port}`, '/v1/chat/completions', h(demo.key), streamed, true],
-    ];
-    const rows = [['case', 'req/s', 'p50 ms', 'p99 ms', 'errors']];
-    const res = {};
-    for (const [name, origin, route, headers, body, stream] of cases) {
-      await load(origin, route, headers, body, stream).then(() => undefined, () => undefined); // warm-up is the first second of the real run below
-      const r = await load(origin, route, headers, body, stream);
-      res[name] = r;
-      rows.push([name, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors)]);
+    system = await startSystem({ env, withMock: true, onOutput });
+  } catch (err) {
+    showLogs();
+    throw err;
+  }
+  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-bench-'));
+  let failed = false;
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const demo = await seedDemo({ base, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, stateDir });
+    const accountId = demo.account_id;
+    const topup = await adminCall(base, token, 'POST', `/admin/accounts/${accountId}/topups`, { amount_micros: 1_000_000_000_000, reference: `bench-${crypto.randomUUID()}` });
+    if (topup.status !== 201 && topup.status !== 200) throw new Error(`top-up failed: ${topup.status} ${JSON.stringify(topup.json)}`);
+    // the demo key has the default rate limit, which this benchmark exceeds: a key of its own with room
+    const key = await adminCall(base, token, 'POST', `/admin/accounts/${accountId}/keys`, { name: 'bench', rpm: 100_000_000, tpm: 2_000_000_000 });
+    if (key.status !== 201 || !key.json?.key) throw new Error(`creating the bench key failed: ${key.status} ${JSON.stringify(key.json)}`);
+
+    const direct = target('direct', `http://127.0.0.1:${mockPort}`, 'sk-mock');
+    const gw = target('gateway', base, key.json.key);
+    const probe = newPool(gw, 1);
+    const p = await call(probe, gw, false);
+    const ps = await call(probe, gw, true);
+    await probe.close();
+    if (!p.ok || !ps.ok) throw new Error(`the gateway does not serve the bench key: plain ${p.why || 'ok'}, stream ${ps.why || 'ok'}`);
+
+    const cores = os.cpus().length;
+    out(`gateway benchmark · build ${buildId()} · node ${process.version} · ${cores} cores (${os.cpus()[0]?.model?.trim() || 'cpu'})`);
+    out(`one chat completion per call to a mock upstream with no added latency; direct = the mock called alone, added = gateway − direct`);
+    out(`the load generator, the mock, the gateway, Postgres and Redis all share these ${cores} cores`);
+    out();
+    const alive = () => {
+      const dead = system.isDead();
+      if (dead) throw new Error(`${dead} during the run`);
+    };
+
+    // 1. open throttle
+    const cpuOf = (a, b) => cpuBetween(a, b, system.children);
+    note(`open throttle, ${CONCURRENCY} clients, 1 s warm-up + ${SECONDS} s, direct…`);
+    const otD = await openThrottle(direct, SECONDS, CONCURRENCY, cpuOf);
+    alive();
+    note('open throttle, gateway…');
+    const otG = await openThrottle(gw, SECONDS, CONCURRENCY, cpuOf);
+    alive();
+    out(`1. open throttle: ${CONCURRENCY} clients, keep-alive, 1 s warm-up then ${SECONDS} s measured`);
+    table([
+      ['', 'calls/s', 'p50 ms', 'p99 ms', 'calls', 'errors'],
+      ['direct', int(otD.rps), ms(otD.p50), ms(otD.p99), int(otD.served), errorText(otD.errors)],
+      ['gateway', int(otG.rps), ms(otG.p50), ms(otG.p99), int(otG.served), errorText(otG.errors)],
+    ]);
+
+    // 2. steady rate
+    note(`steady ${RATE}/s for ${SECONDS} s, direct…`);
+    const stD = await steady(direct, RATE, SECONDS, false);
+    alive();
+    note('steady, gateway…');
+    const stG = await steady(gw, RATE, SECONDS, false);
+    alive();
+    out(`2. steady ${int(RATE)} calls/s, open loop, ${SECONDS} s; latency from the scheduled send time`);
+    const steadyRows = (r) => [int(r.achieved), ms(r.p50), ms(r.p99), ms(r.max), int(r.maxInFlight), ms(r.lag.p99), errorText(r.errors)];
+    table([
+      ['', 'done/s', 'p50 ms', 'p99 ms', 'max ms', 'max in flight', 'send lag p99 ms', 'errors'],
+      ['direct', ...steadyRows(stD)],
+      ['gateway', ...steadyRows(stG)],
+      ['added', '', plus(stG.p50 - stD.p50), plus(stG.p99 - stD.p99), '', '', '', ''],
+    ]);
+
+    // 3. streams
+    note(`streams ${STREAM_RATE}/s, warm-up…`);
+    await steady(direct, STREAM_RATE, 0.5, true, { warmup: true });
+    await steady(gw, STREAM_RATE, 0.5, true, { warmup: true });
+    note(`streams ${STREAM_RATE}/s for ${SECONDS} s, direct…`);
+    const srD = await steady(direct, STREAM_RATE, SECONDS, true);
+    alive();
+    note('streams, gateway…');
+    const srG = await steady(gw, STREAM_RATE, SECONDS, true);
+    alive();
+    out(`3. streams at ${int(STREAM_RATE)}/s, open loop, ${SECONDS} s (after 0.5 s warm-up); first byte = first body chunk; each must end in [DONE]`);
+    const streamRows = (r) => [ms(r.ttfb.p50), ms(r.ttfb.p99), ms(r.p50), ms(r.p99), `${int(r.n)}/${int(r.sent)}`, errorText(r.errors)];
+    table([
+      ['', 'first byte p50 ms', 'p99 ms', 'whole stream p50 ms', 'p99 ms', 'ok with [DONE]', 'errors'],
+      ['direct', ...streamRows(srD)],
+      ['gateway', ...streamRows(srG)],
+      ['added', plus(srG.ttfb.p50 - srD.ttfb.p50), plus(srG.ttfb.p99 - srD.ttfb.p99), plus(srG.p50 - srD.p50), plus(srG.p99 - srD.p99), '', ''],
+    ]);
+
+    // 4. one client in sequence
+    note(`one client in sequence, up to ${SEQ_CALLS} calls or ${SECONDS} s, direct…`);
+    const sqD = await sequence(direct, SEQ_CALLS, SECONDS);
+    alive();
+    note('in sequence, gateway…');
+    const sqG = await sequence(gw, SEQ_CALLS, SECONDS);
+    alive();
+    out(`4. one client, calls in sequence on one connection (up to ${int(SEQ_CALLS)} calls or ${SECONDS} s, after 20 warm-up calls)`);
+    table([
+      ['', 'calls', 'mean ms', 'p50 ms', 'p99 ms', 'errors'],
+      ['direct', int(sqD.n), ms(sqD.mean, 3), ms(sqD.p50, 3), ms(sqD.p99, 3), errorText(sqD.errors)],
+      ['gateway', int(sqG.n), ms(sqG.mean, 3), ms(sqG.p50, 3), ms(sqG.p99, 3), errorText(sqG.errors)],
+      ['added', '', plus(sqG.mean - sqD.mean, 3), plus(sqG.p50 - sqD.p50, 3), plus(sqG.p99 - sqD.p99, 3), ''],
+    ]);
+
+    // CPU per call
+    out();
+    out(`CPU per call over the measured open-throttle windows (/proc/<pid>/stat utime+stime, CLK_TCK ${CLK_TCK}, so ±${ms(1000 / CLK_TCK, 0)} ms per process per window)`);
+    const cg = otG.cpu;
+    const cd = otD.cpu;
+    const per = (g, n) => g.ms / n;
+    const GATEWAY = ['ingress', 'billing', 'models', 'task-worker'];
+    const gwMs = GATEWAY.reduce((n, k) => n + cg[k].ms, 0);
+    const dbMs = cg.postgres.ms + cg['redis-server'].ms;
+    const windowMs = otG.window * 1000;
+    const cpuRow = (label, pids, msTotal, n, w) => [label, pids, ms(msTotal, 0), `${ms((100 * msTotal) / w, 0)} %`, ms(msTotal / n, 3)];
+    const rows = [['process', 'pids', 'cpu ms', 'of a core', 'ms per call']];
+    for (const k of GATEWAY) rows.push(cpuRow(k, String(cg[k].pids), cg[k].ms, otG.served, windowMs));
+    rows.push(cpuRow('= gateway processes', '', gwMs, otG.served, windowMs));
+    rows.push(cpuRow('postgres', String(cg.postgres.pids), cg.postgres.ms, otG.served, windowMs));
+    rows.push(cpuRow('redis-server', String(cg['redis-server'].pids), cg['redis-server'].ms, otG.served, windowMs));
+    rows.push(cpuRow('= gateway + Postgres + Redis', '', gwMs + dbMs, otG.served, windowMs));
+    rows.push(cpuRow('mock-upstream (the upstream)', String(cg['mock-upstream'].pids), cg['mock-upstream'].ms, otG.served, windowMs));
+    rows.push(cpuRow('load generator (this bench)', '1', cg['load generator (this bench)'].ms, otG.served, windowMs));
+    rows.push(cpuRow('everything else on the machine', '', Math.max(0, cg['everything else on the machine'].ms), otG.served, windowMs));
+    out(`  gateway case: ${int(otG.served)} calls in ${ms(otG.window, 2)} s`);
+    table(rows);
+    out(
+      `  direct case, for comparison: mock-upstream ${ms(per(cd['mock-upstream'], otD.served), 3)} ms per call, load generator ${ms(per(cd['load generator (this bench)'], otD.served), 3)} ms per call, ` +
+        `everything else ${ms(Math.max(0, cd['everything else on the machine'].ms), 0)} ms over ${ms(otD.window, 2)} s`,
+    );
+    out(`  Postgres and Redis include anything else using those servers in the window; "everything else" is the rest of the machine's busy time (high = noisy figures).`);
+
+    // the books
+    out();
+    note('checking the books…');
+    const pg = new (require('pg').Client)({ connectionString: DATABASE_URL });
+    await pg.connect();
+    let held = NaN;
+    let usage = NaN;
+    const deadline = Date.now() + 30_000;
+    const waitStart = Date.now();
+    try {
+      for (let i = 0; i < 300; i++) {
+        const a = await adminCall(base, token, 'GET', `/admin/accounts/${accountId}`);
+        held = a.json?.held_micros;
+        usage = Number((await pg.query('SELECT count(*)::int AS n FROM usage_records WHERE account_id = $1', [accountId])).rows[0].n);
+        if ((held === 0 && usage === gateway200) || Date.now() > deadline) break;
+        await sleep(100);
+      }
+    } finally {
+      await pg.end().catch(() => undefined);
     }
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i])).join('  ')}\n`);
-    const added = (a, b) => (res[a].p50 - res[b].p50).toFixed(2);
-    process.stdout.write(`added p50 latency: ${added('gateway, plain', 'mock direct, plain')} ms plain, ${added('gateway, stream', 'mock direct, stream')} ms streamed (at ${CONCURRENCY} concurrent)\n`);
-    const acct = await (await fetch(`http://127.0.0.1:${port}/admin/accounts/${demo.account_id}`, { headers: { authorization: `Bearer ${token}` } })).json();
-    process.stdout.write(`after the run: held_micros=${acct.held_micros} (0 = every hold settled)\n`);
+    const waited = (Date.now() - waitStart) / 1000;
+    const rec = await adminCall(base, token, 'GET', `/admin/reconciliation?account_id=${encodeURIComponent(accountId)}`);
+    const tiesOut = rec.status === 200 && rec.json?.ties_out === true;
+    const recRow = rec.json?.accounts?.find((r) => r.account_id === accountId);
+    out(`books (account ${accountId}, after ${ms(waited, 1)} s of waiting):`);
+    out(`  held_micros ${held}${held === 0 ? ' (every hold settled)' : ' (holds still open)'}`);
+    out(`  reconciliation ties_out: ${rec.status === 200 ? rec.json?.ties_out : `HTTP ${rec.status}`}${recRow ? ` (charges ${int(recRow.charges_micros)} micros, open holds ${int(recRow.open_holds_micros)}, debt ${int(recRow.debt_micros)})` : ''}`);
+    out(`  usage_records ${int(usage)} vs 200 responses from the gateway ${int(gateway200)} (all cases, warm-ups included)`);
+    const problems = [];
+    if (held !== 0) problems.push(`held_micros is ${held}, not 0, after 30 s`);
+    if (!tiesOut) problems.push(`reconciliation does not tie out (${rec.status} ${JSON.stringify(rec.json).slice(0, 200)})`);
+    if (usage !== gateway200) problems.push(`${int(usage)} usage records for ${int(gateway200)} served calls (${usage > gateway200 ? 'charged twice or for calls not served' : 'served calls not charged'})`);
+
+    // the summary
+    out();
+    const saturated = stG.achieved < 0.95 * RATE ? ` (kept up with ${int(stG.achieved)}/s only)` : '';
+    const addedLat = `${plus(stG.p50 - stD.p50)} ms / ${plus(stG.p99 - stD.p99)} ms${saturated}`;
+    pipeTable([
+      ['figure', 'measured', 'goal'],
+      ['billed calls/s at open throttle', `${int(otG.rps)} (upstream alone ${int(otD.rps)})`, '>= 4,000'],
+      [`added latency at a steady ${int(RATE)} calls/s, p50 / p99`, addedLat, '< 1.5 ms / < 5 ms'],
+      [`added time to first byte of a stream at ${int(STREAM_RATE)}/s, p50`, `${plus(srG.ttfb.p50 - srD.ttfb.p50)} ms`, '< 1.5 ms'],
+      ['one client, calls in sequence', `${ms(sqG.mean, 2)} ms a call (upstream alone ${ms(sqD.mean, 2)} ms)`, '< 1.5 ms'],
+      ['CPU of all gateway processes per call (open throttle)', `${ms(gwMs / otG.served, 3)} ms (${ms((gwMs + dbMs) / otG.served, 3)} with Postgres+Redis)`, '<= 0.3 ms'],
+    ]);
+    const busyElsewhere = Math.max(cd['everything else on the machine'].ms / otD.window, cg['everything else on the machine'].ms / otG.window) / 10; // % of a core
+    if (busyElsewhere > 20) out(`note: other processes on the machine used up to ${ms(busyElsewhere, 0)} % of a core during the measured windows; the figures are noisy`);
+    out();
+    if (problems.length) {
+      failed = true;
+      out(`books: MISMATCH ${problems.join('; ')}`);
+    } else out(`books: ok (${int(gateway200)} calls served, ${int(usage)} usage records, holds settled, reconciliation ties out)`);
+  } catch (err) {
+    showLogs();
+    throw err;
   } finally {
     await system.stop();
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    await dropRedisPrefix(process.env.REDIS_URL || prep.DEFAULT_REDIS_URL, redisPrefix);
   }
+  if (failed) process.exitCode = 1;
 }
 
 main().catch((err) => {
