@@ -97,6 +97,22 @@ describe('HoldRepository against Postgres', () => {
     expectInvariants(b);
   });
 
+  it('a settle whose hold was lost (a Postgres crash after a fast commit) still charges its account', async () => {
+    const acct = await makeAccount(prisma, 100);
+    const id = newId('hold');
+    const usage = { request_id: newId('req'), account_id: acct, key_id: null, model: 'm', channel_id: null, tokens: { input_tokens: 1, cached_input_tokens: 0, output_tokens: 2, reasoning_tokens: 0 } };
+    const [first, again] = await Promise.all([holds.settleMany([{ holdId: id, costMicros: 130, usage }]), holds.settleMany([{ holdId: id, costMicros: 130, usage }])]);
+    expect([first[0].status, again[0].status].sort()).toEqual(['already_settled', 'ok']);
+    const hold = await prisma.hold.findUniqueOrThrow({ where: { id } });
+    expect(hold).toMatchObject({ state: 'settled', amountMicros: 0n, overageMicros: 100n, debtMicros: 30n });
+    expect(await prisma.usageRecord.count({ where: { requestId: usage.request_id } })).toBe(1);
+    const b = await books(prisma, acct);
+    expect(b).toMatchObject({ balance: 0, held: 0, debt: 30 });
+    expectInvariants(b);
+    // without an account to charge, a settle of an unknown hold is still refused
+    expect((await holds.settle(newId('hold'), 5)).status).toBe('hold_not_found');
+  });
+
   it('extends active holds only, never backwards', async () => {
     const acct = await makeAccount(prisma, 1000);
     const a = newId('hold');

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { UsageReport } from '@gateway/contracts';
 import type { PgPool, PrismaClient } from '@gateway/db';
-import { PG, PRISMA } from '../shared/tokens';
+import { PG, PG_FAST, PRISMA } from '../shared/tokens';
 
 export interface PlaceRow {
   status: 'ok' | 'insufficient_balance' | 'account_debt' | 'account_not_found';
@@ -64,11 +64,11 @@ const PLACE_MANY = `
 const SETTLE_MANY = `
   WITH s AS (
     SELECT q.idx, q.hold_id, st.status, st.charged_micros, st.released_micros, st.debt_micros
-      FROM (SELECT r.idx, r.hold_id, r.cost
-              FROM unnest($1::int[], $2::text[], $3::bigint[]) AS r(idx, hold_id, cost)
+      FROM (SELECT r.idx, r.hold_id, r.cost, r.account_id, r.key_id, r.request_id, r.model
+              FROM unnest($1::int[], $2::text[], $3::bigint[], $5::text[], $6::text[], $4::text[], $7::text[]) AS r(idx, hold_id, cost, account_id, key_id, request_id, model)
               LEFT JOIN holds h ON h.id = r.hold_id
-             ORDER BY h.account_id, r.hold_id, r.idx) q
-     CROSS JOIN LATERAL gw_settle_hold(q.hold_id, q.cost) st
+             ORDER BY COALESCE(h.account_id, r.account_id), r.hold_id, r.idx) q
+     CROSS JOIN LATERAL gw_settle_call(q.hold_id, q.cost, q.account_id, q.key_id, q.request_id, q.model) st
   ), usage AS (
     INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_micros)
     SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
@@ -97,15 +97,21 @@ const RELEASE_MANY = `
  */
 @Injectable()
 export class HoldRepository {
+  /** places and extensions go through `fast` when holds commit without waiting for the WAL flush */
+  private readonly fast: PgPool;
+
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(PG) private readonly pg: PgPool,
-  ) {}
+    @Optional() @Inject(PG_FAST) fast?: PgPool,
+  ) {
+    this.fast = fast ?? pg;
+  }
 
   async placeMany(items: PlaceInput[]): Promise<PlaceRow[]> {
     const order = lockOrder(items, (p) => p.accountId);
     const col = <T>(f: (p: PlaceInput) => T) => order.map((i) => f(items[i]));
-    const { rows } = await this.pg.query<{ idx: number; status: PlaceRow['status']; expires_at: Date | null; available_micros: string }>(PLACE_MANY, [
+    const { rows } = await this.fast.query<{ idx: number; status: PlaceRow['status']; expires_at: Date | null; available_micros: string }>(PLACE_MANY, [
       order,
       col((p) => p.id),
       col((p) => p.accountId),
@@ -174,7 +180,7 @@ export class HoldRepository {
   }
 
   async extend(ids: string[], ttlMs: number): Promise<number> {
-    const { rows } = await this.pg.query<{ n: number }>('SELECT gw_extend_holds($1::text[], $2::bigint) AS n', [ids, String(ttlMs)]);
+    const { rows } = await this.fast.query<{ n: number }>('SELECT gw_extend_holds($1::text[], $2::bigint) AS n', [ids, String(ttlMs)]);
     return Number(rows[0].n);
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { BillingConfig } from '@gateway/config';
 import { createPgPool, type PgPool } from '@gateway/db';
-import { CONFIG, PG } from '../shared/tokens';
+import { CONFIG, PG, PG_FAST } from '../shared/tokens';
 import { HoldSweeperService } from './hold-sweeper.service';
 import { HoldRepository } from './hold.repository';
 import { HoldsController } from './holds.controller';
@@ -11,7 +11,13 @@ import { OutboxConsumerService } from './outbox-consumer.service';
 @Module({
   controllers: [HoldsController],
   providers: [
-    { provide: PG, useFactory: (config: BillingConfig) => createPgPool(config.DATABASE_URL, 8), inject: [CONFIG] },
+    { provide: PG, useFactory: (config: BillingConfig) => createPgPool(config.DATABASE_URL, 6), inject: [CONFIG] },
+    {
+      provide: PG_FAST,
+      useFactory: (config: BillingConfig) =>
+        config.HOLD_COMMIT === 'fast' ? createPgPool(config.DATABASE_URL, 6, { options: '-c synchronous_commit=off' }) : createPgPool(config.DATABASE_URL, 6),
+      inject: [CONFIG],
+    },
     HoldsService,
     HoldRepository,
     HoldSweeperService,
@@ -20,9 +26,12 @@ import { OutboxConsumerService } from './outbox-consumer.service';
   exports: [HoldsService, HoldSweeperService, OutboxConsumerService],
 })
 export class HoldsModule implements OnApplicationShutdown {
-  constructor(@Inject(PG) private readonly pg: PgPool) {}
+  constructor(
+    @Inject(PG) private readonly pg: PgPool,
+    @Inject(PG_FAST) private readonly fast: PgPool,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.pg.end().catch(() => undefined);
+    await Promise.all([this.pg.end().catch(() => undefined), this.fast.end().catch(() => undefined)]);
   }
 }
