@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   );
   for (const w of workers) w.on('failed', (job, err) => logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${err.message}`));
 
-  const repair = new RepairLoop(tasks, producer, billing);
+  const repair = new RepairLoop(tasks, producer, billing, { orphanHoldMs: config.TASK_HOLD_ORPHAN_MS });
   let repairing: Promise<unknown> | null = null;
   const timer = setInterval(() => {
     repairing ??= repair

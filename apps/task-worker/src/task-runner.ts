@@ -47,6 +47,10 @@ export class TaskRunner {
       if (task.status === 'cancelled' && state) await this.cancelUpstream(adapter, state, task.model);
       return;
     }
+    if (!state && task.deadlineAt && Date.now() > task.deadlineAt.getTime()) {
+      // a job that waited past its task's deadline: failing it now beats submitting work nobody will wait for
+      return void (await this.fail(taskId, task.holdId, 'deadline_exceeded', `the task did not start by its deadline ${task.deadlineAt.toISOString()}`));
+    }
     const input = task.input as unknown as TaskInput;
     const resolved = await this.deps.models.call('models.resolve', { model: task.model });
     if (!resolved) return void (await this.fail(taskId, task.holdId, 'model_not_found', `model ${task.model} no longer exists`));

@@ -1,6 +1,6 @@
 import { QUEUES } from '@gateway/contracts';
 import { injectContext } from '@gateway/tracing';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type JobState } from 'bullmq';
 import type { TaskJobData, TaskType } from './task.types';
 
 export const QUEUE_OF: Record<TaskType, string> = { video: QUEUES.video, mj: QUEUES.mj, image: QUEUES.image };
@@ -58,6 +58,25 @@ export class TaskProducer {
 
   async hasJob(type: TaskType, taskId: string): Promise<boolean> {
     return (await this.queues[type].getJob(taskId)) !== undefined;
+  }
+
+  /** where a task's job is; 'unknown' when there is none (never enqueued, or removed) */
+  jobState(type: TaskType, taskId: string): Promise<JobState | 'unknown'> {
+    return this.queues[type].getJobState(taskId);
+  }
+
+  /**
+   * The newest jobs that failed for good, newest first. A job lands in the failed set only once it has no
+   * attempt left (or stalled too often): a retry waits as a delayed job.
+   */
+  failedJobIds(type: TaskType, limit: number): Promise<string[]> {
+    return this.queues[type].getRanges(['failed'], 0, limit - 1, false);
+  }
+
+  /** why a job failed, as BullMQ recorded it */
+  async failure(type: TaskType, taskId: string): Promise<{ reason: string; attempts: number } | null> {
+    const job = await this.queues[type].getJob(taskId);
+    return job ? { reason: job.failedReason ?? 'unknown', attempts: job.attemptsMade } : null;
   }
 
   /** a queued task's job is dropped on cancel; an active one notices the cancel itself */

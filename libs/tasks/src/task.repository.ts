@@ -89,8 +89,54 @@ export class TaskRepository {
     return this.prisma.task.findMany({ where: { status: 'queued', createdAt: { lt: olderThan } }, take: limit, orderBy: { createdAt: 'asc' } });
   }
 
-  /** final tasks: their holds must be resolved (the repair loop checks them against billing) */
-  recentFinal(since: Date, limit = 500): Promise<Db.Task[]> {
-    return this.prisma.task.findMany({ where: { status: { in: [...FINAL] }, updatedAt: { gt: since } }, take: limit, orderBy: { updatedAt: 'asc' } });
+  // The repair loop's questions. Each starts from the small sets (active task holds, unfinished tasks), not
+  // from a time window, so nothing missed in one pass (billing down, a worker restarting) is missed for good.
+  // A task's row is found from its hold through the (account_id, created_at) index: a task is written after
+  // its hold, on the same account (the hour of slack covers a clock that is off).
+
+  /** final tasks whose hold is still active: the process that finished them died before billing them */
+  async finalStillHolding(limit = 500): Promise<Db.Task[]> {
+    const rows = await this.prisma.$queryRaw<Array<{ id: string }>>`
+      SELECT t.id
+        FROM holds h
+        JOIN tasks t ON t.account_id = h.account_id AND t.created_at >= h.created_at - interval '1 hour' AND t.hold_id = h.id
+       WHERE h.state = 'active' AND h.kind = 'task' AND t.status = ANY(${[...FINAL]}::task_status[])
+       ORDER BY h.created_at
+       LIMIT ${limit}::int`;
+    return rows.length ? this.prisma.task.findMany({ where: { id: { in: rows.map((r) => r.id) } } }) : [];
   }
+
+  /**
+   * Active task holds placed more than `olderThanMs` ago (database clock) that no task row points at: the
+   * hold was placed but the task never written (a lost reply, ingress killed in between).
+   */
+  orphanTaskHolds(olderThanMs: number, limit = 200): Promise<OrphanHold[]> {
+    return this.prisma.$queryRaw<OrphanHold[]>`
+      SELECT h.id, h.account_id, h.amount_micros, h.created_at
+        FROM holds h
+       WHERE h.state = 'active' AND h.kind = 'task' AND h.created_at < now() - make_interval(secs => ${olderThanMs}::float8 / 1000)
+         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.account_id = h.account_id AND t.created_at >= h.created_at - interval '1 hour' AND t.hold_id = h.id)
+       ORDER BY h.created_at
+       LIMIT ${limit}::int`;
+  }
+
+  /** queued or running tasks past their deadline (database clock) */
+  async pastDeadline(limit = 200): Promise<Db.Task[]> {
+    const rows = await this.prisma.$queryRaw<Array<{ id: string }>>`
+      SELECT id FROM tasks WHERE status IN ('queued', 'running') AND deadline_at < now() ORDER BY deadline_at LIMIT ${limit}::int`;
+    return rows.length ? this.prisma.task.findMany({ where: { id: { in: rows.map((r) => r.id) } } }) : [];
+  }
+
+  /** those of `ids` still queued or running */
+  unfinished(ids: string[]): Promise<Db.Task[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.prisma.task.findMany({ where: { id: { in: ids }, status: { in: ['queued', 'running'] } } });
+  }
+}
+
+export interface OrphanHold {
+  id: string;
+  account_id: string;
+  amount_micros: bigint;
+  created_at: Date;
 }

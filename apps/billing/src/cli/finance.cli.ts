@@ -2,9 +2,10 @@
 //   npm run finance -- reconciliation [--from ISO] [--to ISO] [--account ID] [--csv] [--json]
 //   npm run finance -- holds [--state active|settled|released|expired] [--account ID] [--limit N]
 //   npm run finance -- usage [--from ISO] [--to ISO] [--account ID]
+//   npm run finance -- expired [--from ISO] [--to ISO] [--account ID] [--limit N] [--json]
 // It talks to the admin API: GATEWAY_URL (default http://127.0.0.1:8080) and ADMIN_TOKEN (default: the
 // token `npm start` saved in .gateway/admin-token). `reconciliation` exits 1 when the books do not tie out.
-import { formatUsd, type HoldView, type Reconciliation, type UsageRow } from '@gateway/contracts';
+import { formatUsd, type ExpiredHoldView, type HoldView, type Reconciliation, type UsageRow } from '@gateway/contracts';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -64,7 +65,7 @@ export async function run(argv: string[], out: (s: string) => void): Promise<num
         out(`Reconciliation ${r.from} .. ${r.to}`);
         out(
           table([
-            ['account', 'opening', 'top-ups', 'charges', 'released', 'open holds', 'closing', 'debt', 'ties out'],
+            ['account', 'opening', 'top-ups', 'charges', 'released', 'open holds', 'closing', 'debt', 'expired', 'expired amount', 'ties out'],
             ...r.accounts.map((a) => [
               a.account_id,
               usd(a.opening_balance_micros),
@@ -74,10 +75,13 @@ export async function run(argv: string[], out: (s: string) => void): Promise<num
               usd(a.open_holds_micros),
               usd(a.closing_balance_micros),
               usd(a.debt_micros),
+              String(a.expired_unsettled_holds),
+              usd(a.expired_unsettled_micros),
               a.ties_out ? 'yes' : 'NO',
             ]),
           ]),
         );
+        out(`EXPIRED UNSETTLED: ${r.expired_unsettled_holds} hold(s), ${usd(r.expired_unsettled_micros)} (expired in the period, never settled; list them with: finance expired)`);
         out(`BOOKS TIE OUT: ${r.ties_out ? 'yes' : 'NO'} (${r.accounts.length} account(s); opening + top-ups - charges = closing)`);
       }
       return r.ties_out ? 0 : 1;
@@ -92,6 +96,22 @@ export async function run(argv: string[], out: (s: string) => void): Promise<num
       );
       return 0;
     }
+    case 'expired': {
+      const r = JSON.parse(await get('/admin/expired-holds', { ...period, limit: flags.limit })) as { data: ExpiredHoldView[] };
+      if (flags.json) {
+        out(JSON.stringify(r.data, null, 2));
+        return 0;
+      }
+      out(
+        table([
+          ['hold', 'account', 'key', 'request', 'model', 'amount', 'created', 'expired at'],
+          ...r.data.map((h) => [h.id, h.account_id, h.key_id ?? '-', h.request_id ?? '-', h.model ?? '-', usd(h.amount_micros), h.created_at, h.expired_at]),
+        ]),
+      );
+      const total = r.data.reduce((n, h) => n + h.amount_micros, 0);
+      out(`${r.data.length} expired unsettled hold(s), ${usd(total)}`);
+      return 0;
+    }
     case 'usage': {
       const r = JSON.parse(await get('/admin/usage', period)) as { data: UsageRow[] };
       out(
@@ -103,7 +123,7 @@ export async function run(argv: string[], out: (s: string) => void): Promise<num
       return 0;
     }
     default:
-      out('usage: finance reconciliation|holds|usage [--from ISO] [--to ISO] [--account ID] [--state S] [--csv] [--json]');
+      out('usage: finance reconciliation|holds|usage|expired [--from ISO] [--to ISO] [--account ID] [--state S] [--limit N] [--csv] [--json]');
       return command === 'help' ? 0 : 2;
   }
 }

@@ -16,6 +16,20 @@ export interface LedgerTotals {
   held_now: bigint;
   active_now: bigint;
   debt_now: bigint;
+  expired_unsettled: bigint;
+  expired_unsettled_micros: bigint;
+}
+
+export interface ExpiredHoldRow {
+  id: string;
+  account_id: string;
+  key_id: string | null;
+  request_id: string | null;
+  kind: 'call' | 'task';
+  model: string | null;
+  amount_micros: bigint;
+  created_at: Date;
+  expired_at: Date;
 }
 
 /** The finance reports, read straight from the ledger and the holds in one statement each. */
@@ -39,7 +53,9 @@ export class ReportRepository {
                         FILTER (WHERE state <> 'active' AND resolved_at >= ${from} AND resolved_at < ${to}), 0) AS released,
                COALESCE(SUM(amount_micros) FILTER (WHERE created_at < ${to} AND (state = 'active' OR resolved_at >= ${to})), 0) AS open_holds,
                COALESCE(SUM(settled_micros + overage_micros) FILTER (WHERE state = 'settled' AND resolved_at >= ${from} AND resolved_at < ${to}), 0) AS hold_charges,
-               COALESCE(SUM(amount_micros) FILTER (WHERE state = 'active'), 0) AS active_now
+               COALESCE(SUM(amount_micros) FILTER (WHERE state = 'active'), 0) AS active_now,
+               COUNT(*) FILTER (WHERE state = 'expired' AND resolved_at >= ${from} AND resolved_at < ${to}) AS expired_unsettled,
+               COALESCE(SUM(amount_micros) FILTER (WHERE state = 'expired' AND resolved_at >= ${from} AND resolved_at < ${to}), 0) AS expired_unsettled_micros
           FROM holds GROUP BY account_id
       )
       SELECT a.id AS account_id,
@@ -47,12 +63,26 @@ export class ReportRepository {
              COALESCE(l.charge_entries, 0)::bigint AS charge_entries, COALESCE(l.closing, 0)::bigint AS closing,
              COALESCE(h.released, 0)::bigint AS released, COALESCE(h.open_holds, 0)::bigint AS open_holds,
              COALESCE(h.hold_charges, 0)::bigint AS hold_charges, COALESCE(h.active_now, 0)::bigint AS active_now,
-             a.balance_micros AS balance_now, a.held_micros AS held_now, a.debt_micros AS debt_now
+             a.balance_micros AS balance_now, a.held_micros AS held_now, a.debt_micros AS debt_now,
+             COALESCE(h.expired_unsettled, 0)::bigint AS expired_unsettled, COALESCE(h.expired_unsettled_micros, 0)::bigint AS expired_unsettled_micros
         FROM accounts a
         LEFT JOIN l ON l.account_id = a.id
         LEFT JOIN h ON h.account_id = a.id
        WHERE a.created_at < ${to} AND (${accountId}::text IS NULL OR a.id = ${accountId}::text)
        ORDER BY a.id`;
+  }
+
+  /**
+   * Holds that expired in the period and are still in that state: a hold settled late after its expiry is
+   * settled, not expired. An expired hold's resolved_at is when it expired.
+   */
+  expiredHolds(from: Date, to: Date, accountId: string | null, limit: number): Promise<ExpiredHoldRow[]> {
+    return this.prisma.$queryRaw<ExpiredHoldRow[]>`
+      SELECT id, account_id, key_id, request_id, kind::text AS kind, model, amount_micros, created_at, resolved_at AS expired_at
+        FROM holds
+       WHERE state = 'expired' AND resolved_at >= ${from} AND resolved_at < ${to} AND (${accountId}::text IS NULL OR account_id = ${accountId}::text)
+       ORDER BY resolved_at, id
+       LIMIT ${limit}::int`;
   }
 
   usage(from: Date, to: Date, accountId: string | null) {

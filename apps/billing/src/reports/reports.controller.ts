@@ -12,6 +12,11 @@ export class ReportsController {
     return this.reports.reconciliation(req);
   }
 
+  @MessagePattern('reports.expiredHolds')
+  expiredHolds(@Payload() req: RpcRequest<'reports.expiredHolds'>) {
+    return this.reports.expiredHolds(req);
+  }
+
   @MessagePattern('reports.usage')
   usage(@Payload() req: RpcRequest<'reports.usage'>) {
     return this.reports.usage(req);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, type Reconciliation, type ReconciliationRow, type RpcRequest, type UsageRow } from '@gateway/contracts';
+import { DomainError, type ExpiredHoldView, type Reconciliation, type ReconciliationRow, type RpcRequest, type UsageRow } from '@gateway/contracts';
 import { ReportRepository } from './report.repository';
 
 function period(req: { from: string; to: string }): [Date, Date] {
@@ -39,9 +39,35 @@ export class ReportsService {
         hold_charges_micros: Number(r.hold_charges),
         debt_micros: Number(r.debt_now),
         ties_out: identity && holdsAgree && rowAgrees,
+        expired_unsettled_holds: Number(r.expired_unsettled),
+        expired_unsettled_micros: Number(r.expired_unsettled_micros),
       };
     });
-    return { from: from.toISOString(), to: to.toISOString(), ties_out: accounts.every((a) => a.ties_out), accounts };
+    return {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      ties_out: accounts.every((a) => a.ties_out),
+      expired_unsettled_holds: accounts.reduce((n, a) => n + a.expired_unsettled_holds, 0),
+      expired_unsettled_micros: accounts.reduce((n, a) => n + a.expired_unsettled_micros, 0),
+      accounts,
+    };
+  }
+
+  /** Holds that expired in the period and were never settled: each one a call or task nobody was billed for. */
+  async expiredHolds(req: RpcRequest<'reports.expiredHolds'>): Promise<ExpiredHoldView[]> {
+    const [from, to] = period(req);
+    const limit = Math.min(Math.max(req.limit ?? 1000, 1), 10_000);
+    return (await this.reports.expiredHolds(from, to, req.account_id ?? null, limit)).map((h) => ({
+      id: h.id,
+      account_id: h.account_id,
+      key_id: h.key_id,
+      request_id: h.request_id,
+      kind: h.kind,
+      model: h.model,
+      amount_micros: Number(h.amount_micros),
+      created_at: h.created_at.toISOString(),
+      expired_at: h.expired_at.toISOString(),
+    }));
   }
 
   async usage(req: RpcRequest<'reports.usage'>): Promise<UsageRow[]> {

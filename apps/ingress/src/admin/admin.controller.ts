@@ -10,6 +10,7 @@ import {
   createAccountSchema,
   createChannelSchema,
   createKeySchema,
+  expiredHoldsQuerySchema,
   holdsQuerySchema,
   periodQuerySchema,
   createModelSchema,
@@ -63,6 +64,13 @@ export class AdminAccountsController {
     if (!String(req.headers.accept ?? '').includes('text/csv')) return report;
     void reply.header('content-type', 'text/csv; charset=utf-8');
     return reconciliationCsv(report);
+  }
+
+  /** Holds that expired in the period and were never settled. Without from/to: from the beginning until now. */
+  @Get('expired-holds')
+  async expiredHolds(@Query() query: unknown) {
+    const q = parseBody(expiredHoldsQuerySchema, query);
+    return { data: await this.billing.call('reports.expiredHolds', { ...periodOf(q), limit: q.limit }) };
   }
 
   @Get('usage')

@@ -25,6 +25,10 @@ export const periodQuerySchema = z.object({
   account_id: z.string().min(1).optional(),
 });
 
+export const expiredHoldsQuerySchema = periodQuerySchema.extend({
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
 /** `models` as a list of public ids, or a map of public id to the upstream's name. */
 const channelModels = z
   .union([z.array(z.string().min(1)), z.record(z.string(), z.string())])

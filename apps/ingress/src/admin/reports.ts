@@ -15,6 +15,9 @@ const COLUMNS = [
   'closing_balance_micros',
   'hold_charges_micros',
   'debt_micros',
+  'expired_unsettled_holds',
+  'expired_unsettled_micros',
+  // last: the TOTAL row ends in the whole report's verdict
   'ties_out',
 ] as const;
 
