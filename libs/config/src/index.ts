@@ -22,6 +22,8 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   /** how long a resolved key may be used without asking billing again; revocations also arrive by pub/sub */
   KEY_CACHE_TTL_MS: int(1000),
   MODEL_CACHE_TTL_MS: int(5000),
+  /** a key or model seen this recently is still served while billing or models cannot answer (0: never) */
+  STALE_ON_ERROR_MS: int(60_000),
   UPSTREAM_TIMEOUT_MS: int(120_000),
   /** default output bound when neither the request nor the model says */
   DEFAULT_MAX_OUTPUT_TOKENS: int(4096),

@@ -13,7 +13,7 @@ const TRANSIENT_CODES = new Set([
   '53300', // too_many_connections
 ]);
 const TRANSIENT_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN']);
-const TRANSIENT_TEXT = /terminat(ed|ing) connection|Connection terminated|connection (is )?closed|Client has encountered a connection error|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET/i;
+const TRANSIENT_TEXT = /Connection is closed|Reached the max retries per request limit|Stream isn't writeable|terminat(ed|ing) connection|Connection terminated|connection (is )?closed|Client has encountered a connection error|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET/i;
 
 /**
  * True when a statement failed because the connection or the server went away (a restart, a network
@@ -21,6 +21,7 @@ const TRANSIENT_TEXT = /terminat(ed|ing) connection|Connection terminated|connec
  * idempotent. Recognises pg's errors and Prisma's wrapping of them.
  */
 export function isTransientDbError(err: unknown): boolean {
+  // (Redis clients' connection errors are recognised too: the same rule, a 503 and a retry, applies)
   for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const x = e as { code?: unknown; message?: unknown; cause?: unknown; meta?: { code?: unknown } };
     if (typeof x.code === 'string' && (TRANSIENT_CODES.has(x.code) || TRANSIENT_NET.has(x.code))) return true;

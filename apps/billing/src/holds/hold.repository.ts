@@ -131,10 +131,10 @@ export class HoldRepository {
    * Settles a batch, and in the same statement (so the same transaction) records each settled call's usage
    * row: a charge and its usage record are written together or not at all.
    */
-  async settleMany(items: SettleInput[]): Promise<SettleRow[]> {
+  async settleMany(items: SettleInput[], opts: { fast?: boolean } = {}): Promise<SettleRow[]> {
     const col = <T>(f: (s: SettleInput) => T) => items.map(f);
     const t = (s: SettleInput) => s.usage?.tokens;
-    const { rows } = await this.pg.query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string }>(SETTLE_MANY, [
+    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string }>(SETTLE_MANY, [
       items.map((_, i) => i),
       col((s) => s.holdId),
       col((s) => String(s.costMicros)),
@@ -155,8 +155,8 @@ export class HoldRepository {
     return out;
   }
 
-  async releaseMany(items: ReleaseInput[]): Promise<ReleaseRow[]> {
-    const { rows } = await this.pg.query<{ idx: number; status: ReleaseRow['status']; released_micros: string }>(RELEASE_MANY, [
+  async releaseMany(items: ReleaseInput[], opts: { fast?: boolean } = {}): Promise<ReleaseRow[]> {
+    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: ReleaseRow['status']; released_micros: string }>(RELEASE_MANY, [
       items.map((_, i) => i),
       items.map((r) => r.holdId),
       items.map((r) => r.state),
@@ -182,6 +182,16 @@ export class HoldRepository {
   async extend(ids: string[], ttlMs: number): Promise<number> {
     const { rows } = await this.fast.query<{ n: number }>('SELECT gw_extend_holds($1::text[], $2::bigint) AS n', [ids, String(ttlMs)]);
     return Number(rows[0].n);
+  }
+
+  /**
+   * Returns once everything committed before it, on any connection, is on disk: a transactional WAL record
+   * committed with synchronous_commit on flushes the WAL up to it, and the WAL is one sequence. Statements
+   * committed fast (without waiting for the flush) are durable after a fence; they hold no row lock while
+   * the disk syncs.
+   */
+  async fence(): Promise<void> {
+    await this.pg.query("SELECT pg_logical_emit_message(true, 'gw_fence', '')");
   }
 
   async expireDue(limit: number): Promise<number> {

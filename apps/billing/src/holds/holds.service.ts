@@ -148,7 +148,7 @@ export class HoldsService {
 
   /**
    * Applies a batch of outbox entries: the settles in one statement, the releases in another, each one
-   * transaction. Throws only when the database cannot be reached (the caller retries the whole batch,
+   * transaction committed without waiting for the disk, then one WAL fence before the caller acknowledges. Throws only when the database cannot be reached (the caller retries the whole batch,
    * which is safe: each hold resolves once). An entry that fails for any other reason is returned, so
    * that it is parked rather than retried forever.
    */
@@ -172,8 +172,10 @@ export class HoldsService {
       for (const r of rows) r.status === 'ok' ? applied++ : ignored++;
     };
     // settles first: a release that races a settle of the same hold must not win by ordering alone
-    if (settles.length) count(await this.isolate(settles, (b) => this.holds.settleMany(b), (s, e) => poison.push({ op: { op: 'settle', hold_id: s.holdId, cost_micros: s.costMicros, usage: s.usage }, error: e })));
-    if (releases.length) count(await this.isolate(releases, (b) => this.holds.releaseMany(b), (r, e) => poison.push({ op: { op: 'release', hold_id: r.holdId, reason: r.reason }, error: e })));
+    if (settles.length) count(await this.isolate(settles, (b) => this.holds.settleMany(b, { fast: true }), (s, e) => poison.push({ op: { op: 'settle', hold_id: s.holdId, cost_micros: s.costMicros, usage: s.usage }, error: e })));
+    if (releases.length) count(await this.isolate(releases, (b) => this.holds.releaseMany(b, { fast: true }), (r, e) => poison.push({ op: { op: 'release', hold_id: r.holdId, reason: r.reason }, error: e })));
+    // acknowledged entries must be on disk: one flush for the whole batch, after its locks are gone
+    await this.holds.fence();
     return { applied, ignored, poison };
   }
 

@@ -1,11 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { KeyPrincipal } from '@gateway/contracts';
+import { DomainError, type KeyPrincipal } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import { createHash } from 'node:crypto';
 import { ChangeListener } from '../shared/change-listener.service';
 import { TtlCache } from '../shared/ttl-cache';
 import { BILLING, CONFIG } from '../shared/tokens';
+
+/** errors that mean the owner could not answer, not that it said no */
+export function unreachable(err: unknown): boolean {
+  return DomainError.from(err).code === 'service_unavailable';
+}
 
 export function hashKey(plaintext: string): string {
   return createHash('sha256').update(plaintext).digest('hex');
@@ -24,7 +29,9 @@ export class KeyCacheService {
     @Inject(CONFIG) config: IngressConfig,
     changes: ChangeListener,
   ) {
-    this.cache = new TtlCache(config.KEY_CACHE_TTL_MS);
+    // billing or its database briefly away: a key seen within STALE_ON_ERROR_MS still works (revocations
+    // still drop it at once)
+    this.cache = new TtlCache(config.KEY_CACHE_TTL_MS, 100_000, config.STALE_ON_ERROR_MS, unreachable);
     changes.on('keys', (keyHash) => this.cache.delete(keyHash));
   }
 

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
-import { DomainError, type ErrorBody, type ErrorCode } from '@gateway/contracts';
+import { DomainError, isTransientDbError, type ErrorBody, type ErrorCode } from '@gateway/contracts';
 import { toAnthropicError, toGeminiError, toOpenAIError } from '@gateway/protocols';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -39,6 +39,8 @@ export function toErrorBody(exception: unknown): ErrorBody {
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { code: 'payload_too_large', message: 'Request body too large.' };
     return { code: CODE_BY_STATUS[fe.statusCode] ?? 'invalid_request', message: fe.message ?? 'invalid request', param: 'body' };
   }
+  // Postgres or Redis went away under the call: a 503 the client may retry, never the driver's text
+  if (isTransientDbError(exception)) return { code: 'service_unavailable', message: 'The gateway lost a connection it needs; try again shortly.', retryAfterSeconds: 1 };
   return DomainError.from(exception).toBody();
 }
 

@@ -4,6 +4,7 @@ import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import { ChangeListener } from '../shared/change-listener.service';
 import { TtlCache } from '../shared/ttl-cache';
+import { unreachable } from '../auth/key-cache.service';
 import { CONFIG, MODELS } from '../shared/tokens';
 
 /** The registry as ingress sees it: cached, dropped whenever the models service announces a change. */
@@ -17,8 +18,8 @@ export class ModelCacheService {
     @Inject(CONFIG) config: IngressConfig,
     changes: ChangeListener,
   ) {
-    this.resolved = new TtlCache(config.MODEL_CACHE_TTL_MS);
-    this.listed = new TtlCache(config.MODEL_CACHE_TTL_MS);
+    this.resolved = new TtlCache(config.MODEL_CACHE_TTL_MS, 100_000, config.STALE_ON_ERROR_MS, unreachable);
+    this.listed = new TtlCache(config.MODEL_CACHE_TTL_MS, 100_000, config.STALE_ON_ERROR_MS, unreachable);
     changes.on('models', () => {
       this.resolved.clear();
       this.listed.clear();

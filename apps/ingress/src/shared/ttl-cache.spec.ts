@@ -31,4 +31,18 @@ describe('TtlCache', () => {
     expect(await slow).toBe('stale');
     expect(await cache.get('k', async () => 'fresh')).toBe('fresh');
   });
+
+  it('serves an expired entry while its owner is unreachable, within the stale window; never after an invalidation', async () => {
+    const cache = new TtlCache<number>(10, 100, 200, (err) => (err as Error).message === 'down');
+    expect(await cache.get('k', async () => 1)).toBe(1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await cache.get('k', async () => Promise.reject(new Error('down')))).toBe(1);
+    // a refusal that is not "unreachable" is not papered over
+    await expect(cache.get('k', async () => Promise.reject(new Error('no such key')))).rejects.toThrow('no such key');
+    cache.delete('k');
+    await expect(cache.get('k', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(await cache.get('j', async () => 5)).toBe(5);
+    await new Promise((r) => setTimeout(r, 230)); // past the stale window
+    await expect(cache.get('j', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+  });
 });

@@ -7,9 +7,16 @@ export class TtlCache<V> {
   private readonly loading = new Map<string, Promise<V>>();
   private generation = 0;
 
+  /**
+   * staleOnErrorMs: when a reload fails with an error that `canServeStale` accepts (the owner is
+   * unreachable), an entry expired less than this long ago is served instead; 0: never. An entry deleted
+   * (an invalidation) is never served stale.
+   */
   constructor(
     private readonly ttlMs: number,
     private readonly maxEntries = 100_000,
+    private readonly staleOnErrorMs = 0,
+    private readonly canServeStale: (err: unknown) => boolean = () => true,
   ) {}
 
   async get(key: string, load: () => Promise<V>): Promise<V> {
@@ -18,6 +25,11 @@ export class TtlCache<V> {
     const pending = this.loading.get(key);
     if (pending) return pending;
     const generation = this.generation;
+    const stale = (err: unknown): V => {
+      const old = this.entries.get(key);
+      if (old && generation === this.generation && Date.now() - old.until < this.staleOnErrorMs && this.canServeStale(err)) return old.value;
+      throw err;
+    };
     const p = load()
       .then((value) => {
         // an invalidation that arrived while loading wins over the value loaded before it
@@ -26,7 +38,7 @@ export class TtlCache<V> {
           this.entries.set(key, { value, until: Date.now() + this.ttlMs });
         }
         return value;
-      })
+      }, stale)
       .finally(() => this.loading.delete(key));
     this.loading.set(key, p);
     return p;
