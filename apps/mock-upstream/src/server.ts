@@ -27,8 +27,10 @@ export async function startMockUpstream(config: MockUpstreamConfig): Promise<{ a
 
   app.get('/health', async () => ({ ok: true }));
   app.get('/_mock/requests', async () => ({ data: state.requests }));
+  app.get('/_mock/served', async () => ({ count: state.served.length, data: state.served }));
   app.delete('/_mock/requests', async () => {
     state.requests.length = 0;
+    state.served.length = 0;
     return { ok: true };
   });
   // the async jobs (state, poll counts) of every provider, so tests can see how the gateway polled
