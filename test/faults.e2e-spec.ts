@@ -201,9 +201,25 @@ describe('settles survive billing, Redis and Postgres outages under load', () =>
       billing = await start('billing');
       await sleep(5000);
 
+      // an Idempotency-Key record written before the Redis restart is still there after it
+      const idem = () =>
+        fetch(`${base}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': `faults-${prefix}` },
+          body: JSON.stringify({ model: 'fault-model', messages: [{ role: 'user', content: 'fault-idem says: idempotent across a Redis restart' }] }),
+        });
+      const first = await idem();
+      expect(first.status).toBe(200);
+      const firstBody = await first.text();
+      sent.push({ tag: 'fault-idem', stream: false, status: 200, requestId: first.headers.get('x-tt-request-id'), complete: true });
+
       phase('Redis restart');
       await stopRedis();
       await startRedis();
+      const replay = await idem();
+      expect(replay.headers.get('x-tt-idempotent-replay')).toBe('true');
+      expect(replay.headers.get('x-tt-request-id')).toBe(first.headers.get('x-tt-request-id'));
+      expect(await replay.text()).toBe(firstBody);
       await sleep(5000);
 
       phase('Postgres restart');
@@ -244,7 +260,7 @@ describe('settles survive billing, Redis and Postgres outages under load', () =>
 
     // what the upstream served, by its own log, against what was charged
     const log = (await (await fetch(`${mockBase}/_mock/served`)).json()) as { data: Array<{ path: string; body: string }> };
-    const tags = log.data.filter((q) => q.path.startsWith('/v1/chat/completions')).map((q) => /"(fault-\d+) says/.exec(q.body)?.[1]);
+    const tags = log.data.filter((q) => q.path.startsWith('/v1/chat/completions')).map((q) => /"(fault-(?:\d+|idem)) says/.exec(q.body)?.[1]);
     expect(tags.every(Boolean)).toBe(true);
     const served = new Set(tags);
     expect(served.size).toBe(tags.length); // the gateway sent no call upstream twice
