@@ -69,7 +69,9 @@ async function startSystem(opts) {
   let stopping = false;
   for (const svc of SERVICES) {
     if (svc.optional && !opts.withMock) continue;
-    const child = spawn(process.execPath, ['--enable-source-maps', path.join(root, svc.entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // GW_NODE_ARGS: extra node flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run
+    const extra = (env.GW_NODE_ARGS || '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, ['--enable-source-maps', ...extra, path.join(root, svc.entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const forward = (stream) => {
       let buf = '';
       stream.on('data', (d) => {

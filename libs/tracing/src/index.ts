@@ -77,7 +77,8 @@ export async function withSpan<T>(
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent = options.parent ?? context.active();
-  if (!exporting) return context.with(parent, () => fn(trace.getSpan(parent) ?? NOOP_SPAN));
+  // nothing exports: no span, and no context switch (which would turn on async-hooks bookkeeping)
+  if (!exporting) return fn(trace.getSpan(parent) ?? NOOP_SPAN);
   return tracer(service).startActiveSpan(name, { kind: options.kind, attributes: options.attributes }, parent, async (span) => {
     try {
       return await fn(span);

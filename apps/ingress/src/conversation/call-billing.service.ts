@@ -78,9 +78,8 @@ export class CallBillingService {
       cost_micros: cost,
       usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens },
       trace: injectContext(),
-    });
+    }, tokens && principal.key_id ? { key: this.limits.tokenKey(principal.key_id), n: tokens.input_tokens + tokens.output_tokens } : undefined);
     this.keeper.untrack(hold.hold_id);
-    if (tokens) void this.limits.record(principal.key_id, tokens.input_tokens + tokens.output_tokens).catch(() => undefined);
     return cost;
   }
 

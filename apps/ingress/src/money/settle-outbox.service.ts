@@ -2,7 +2,23 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { OUTBOX, type OutboxOp } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type Redis from 'ioredis';
+import { WINDOW_MS } from '../rate-limit/rate-limit.service';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
+
+// One round trip for a tick's settles and the tokens those calls used: the entry is appended (unless
+// empty: tokens only), and each rate-limit counter KEYS[2..] grows by its ARGV[3..] (expiring with its window).
+const APPEND = `
+if ARGV[1] ~= '' then redis.call('XADD', KEYS[1], '*', 'm', ARGV[1]) end
+for i = 2, #KEYS do
+  local t = redis.call('INCRBY', KEYS[i], ARGV[i + 1])
+  if t == tonumber(ARGV[i + 1]) then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+end
+return 1
+`;
+
+type OutboxRedis = Redis & {
+  gwOutbox(...args: Array<string | number>): Promise<number>;
+};
 
 /**
  * The call side of the settle outbox (see OutboxOp): settles and releases are appended to a Redis
@@ -17,6 +33,8 @@ export class SettleOutbox implements BeforeApplicationShutdown {
   private readonly logger = new Logger(SettleOutbox.name);
   private readonly stream: string;
   private tick: OutboxOp[] = [];
+  /** tokens finished calls used, by rate-limit counter key: counted in the same round trip as the append */
+  private tokens = new Map<string, number>();
   private scheduled = false;
   /** entries Redis has not taken yet, oldest first */
   private backlog: string[] = [];
@@ -24,15 +42,18 @@ export class SettleOutbox implements BeforeApplicationShutdown {
   private inFlight = 0;
   private idle: Array<() => void> = [];
 
-  constructor(
-    @Inject(REDIS_CMD) private readonly redis: Redis,
-    @Inject(CONFIG) config: IngressConfig,
-  ) {
+  private readonly redis: OutboxRedis;
+
+  constructor(@Inject(REDIS_CMD) redis: Redis, @Inject(CONFIG) config: IngressConfig) {
     this.stream = OUTBOX.stream(config.REDIS_PREFIX);
+    redis.defineCommand('gwOutbox', { lua: APPEND });
+    this.redis = redis as OutboxRedis;
   }
 
-  push(op: OutboxOp): void {
+  /** tokens: a rate-limit counter to add the call's tokens to (RateLimitService.tokenKey), in the same round trip */
+  push(op: OutboxOp, tokens?: { key: string; n: number }): void {
     this.tick.push(op);
+    if (tokens && tokens.n > 0) this.tokens.set(tokens.key, (this.tokens.get(tokens.key) ?? 0) + tokens.n);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flushTick());
@@ -49,17 +70,21 @@ export class SettleOutbox implements BeforeApplicationShutdown {
     if (this.tick.length === 0) return;
     const entry = JSON.stringify(this.tick);
     this.tick = [];
+    const tokens = this.tokens;
+    this.tokens = new Map();
     if (this.backlog.length > 0) {
-      // keep order behind what is already waiting
+      // keep order behind what is already waiting (the tokens are counted now; they only rate-limit)
       this.backlog.push(entry);
+      if (tokens.size) void this.redis.gwOutbox(1 + tokens.size, this.stream, ...tokens.keys(), '', WINDOW_MS, ...tokens.values()).catch(() => undefined);
       return;
     }
-    this.append(entry);
+    this.append(entry, tokens);
   }
 
-  private append(entry: string): void {
+  private append(entry: string, tokens?: Map<string, number>): void {
     this.inFlight++;
-    this.redis.xadd(this.stream, '*', 'm', entry).then(
+    const sent = tokens?.size ? this.redis.gwOutbox(1 + tokens.size, this.stream, ...tokens.keys(), entry, WINDOW_MS, ...tokens.values()) : this.redis.xadd(this.stream, '*', 'm', entry);
+    sent.then(
       () => this.done(),
       (err: Error) => {
         this.backlog.unshift(entry);

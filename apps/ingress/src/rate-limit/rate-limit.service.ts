@@ -5,7 +5,7 @@ import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
 
-const WINDOW_MS = 60_000;
+export const WINDOW_MS = 60_000;
 
 // One round trip, atomic across every ingress replica: count the request in this minute's window unless
 // the key is over its requests or tokens per minute; report what is left. A refused request is not counted.
@@ -24,15 +24,8 @@ end
 return {ok, reqs, toks, ttl}
 `;
 
-const RECORD = `
-local t = redis.call('INCRBY', KEYS[1], ARGV[1])
-if t == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return t
-`;
-
 type Redis2 = Redis & {
   gwAdmit(reqKey: string, tokKey: string, rpm: number, tpm: number, windowMs: number, count: number): Promise<[number, number, number, number]>;
-  gwRecord(tokKey: string, tokens: number, windowMs: number): Promise<number>;
 };
 
 /** "6m0s"-style durations, as OpenAI writes x-ratelimit-reset-* */
@@ -55,7 +48,6 @@ export class RateLimitService {
     @Inject(CONFIG) private readonly config: IngressConfig,
   ) {
     redis.defineCommand('gwAdmit', { numberOfKeys: 2, lua: ADMIT });
-    redis.defineCommand('gwRecord', { numberOfKeys: 1, lua: RECORD });
     this.redis = redis as Redis2;
   }
 
@@ -89,10 +81,8 @@ export class RateLimitService {
     }
   }
 
-  /** tokens a finished call used count against the key's tokens per minute */
-  async record(keyId: string | null, tokens: number): Promise<void> {
-    if (!keyId || tokens <= 0) return;
-    const window = Math.floor(Date.now() / WINDOW_MS);
-    await this.redis.gwRecord(`${this.config.REDIS_PREFIX}rl:${keyId}:${window}:t`, tokens, WINDOW_MS);
+  /** The counter of this minute's tokens for a key (what SettleOutbox adds a finished call's tokens to). */
+  tokenKey(keyId: string): string {
+    return `${this.config.REDIS_PREFIX}rl:${keyId}:${Math.floor(Date.now() / WINDOW_MS)}:t`;
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { randomBytes } from 'node:crypto';
+import { randomToken } from '@gateway/contracts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,7 +14,7 @@ export const REQUEST_ID_HEADER = 'x-tt-request-id';
 export const HOLD_ID_HEADER = 'x-tt-hold-id';
 
 export function newRequestId(): string {
-  return `req_${randomBytes(12).toString('hex')}`;
+  return `req_${randomToken(12)}`;
 }
 
 /** Every response of the public surface carries its request id, errors included. */
