@@ -81,6 +81,32 @@ export class RedisRpcClient extends ClientProxy {
     });
   }
 
+  /**
+   * A call whose request the caller puts on the queue itself, from a script that does other work in the
+   * same round trip (HoldPlacer admits and places in one). `head` + the request's data JSON + `tail` is the
+   * envelope to push onto `queue`; `reply` settles when the answer comes, or fails at the deadline;
+   * `cancel()` if it was never sent.
+   */
+  prepareCall<P extends RpcPattern>(pattern: P): { queue: string; head: string; tail: string; reply: Promise<RpcResponse<P>>; cancel: () => void } {
+    const id = randomUUID();
+    const deadline = Date.now() + this.options.timeoutMs;
+    const trace = injectContext();
+    let cancel = () => undefined as void;
+    const reply = new Promise<RpcResponse<P>>((resolve, reject) => {
+      const timer = setTimeout(() => void this.onTimeout(id, pattern), this.options.timeoutMs);
+      this.pending.set(id, {
+        timer,
+        callback: (packet) => (packet.err ? reject(DomainError.from(packet.err)) : resolve(packet.response as RpcResponse<P>)),
+      });
+      cancel = () => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+      };
+    });
+    const head = `{"id":${JSON.stringify(id)},"pattern":${JSON.stringify(pattern)},"replyTo":${JSON.stringify(this.replyChannel)},"deadline":${deadline},${trace ? `"trace":${JSON.stringify(trace)},` : ''}"data":`;
+    return { queue: this.queue, head, tail: '}', reply, cancel };
+  }
+
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     const id = randomUUID();
     const deadline = Date.now() + this.options.timeoutMs;

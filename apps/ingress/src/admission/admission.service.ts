@@ -23,12 +23,16 @@ export class AdmissionService {
     private readonly limits: RateLimitService,
   ) {}
 
-  /** A billed call. null: an idempotent replay already answered it. A dry run is checked, not counted. */
-  async billed(key: string | undefined, req: FastifyRequest, reply: FastifyReply): Promise<Admitted | null> {
+  /**
+   * A billed call. null: an idempotent replay already answered it. A dry run is checked, not counted.
+   * deferLimit: the rate limit is left to the hold's placing, which checks it in the same round trip
+   * (CallBillingService.hold with `admit`).
+   */
+  async billed(key: string | undefined, req: FastifyRequest, reply: FastifyReply, opts: { deferLimit?: boolean } = {}): Promise<Admitted | null> {
     const principal = await this.auth.authenticate(key);
     const dryRun = isDryRun(req);
     if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return null;
-    await this.limits.admit(principal, reply, !dryRun);
+    if (!opts.deferLimit) await this.limits.admit(principal, reply, !dryRun);
     return { principal, dryRun };
   }
 

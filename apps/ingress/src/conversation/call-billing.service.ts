@@ -9,13 +9,14 @@ import {
   type TokenUsage,
 } from '@gateway/contracts';
 import { injectContext } from '@gateway/tracing';
+import type { FastifyReply } from 'fastify';
 import { HoldKeeper } from '../money/hold-keeper.service';
 import { HoldPlacer } from '../money/hold-placer.service';
 import { SettleOutbox } from '../money/settle-outbox.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
 
 /** Refusals after which billing certainly placed no hold; after anything else the hold may exist. */
-const NO_HOLD_CODES = new Set(['insufficient_balance', 'unauthorized', 'invalid_request', 'model_not_allowed']);
+const NO_HOLD_CODES = new Set(['insufficient_balance', 'unauthorized', 'invalid_request', 'model_not_allowed', 'rate_limited']);
 
 /**
  * The money steps of one call, as ingress sees them. The hold is placed synchronously (the call must
@@ -32,10 +33,23 @@ export class CallBillingService {
     private readonly limits: RateLimitService,
   ) {}
 
-  async hold(principal: KeyPrincipal, requestId: string, model: ModelView, amountMicros: number, opts: { kind?: 'call' | 'task'; ttlMs?: number } = {}): Promise<HoldPlaced> {
+  /**
+   * admit: the call's rate limit is checked (and counted, unless a dry run) in the same round trip as the
+   * place; a refused call gets its 429 and no hold.
+   */
+  async hold(
+    principal: KeyPrincipal,
+    requestId: string,
+    model: ModelView,
+    amountMicros: number,
+    opts: { kind?: 'call' | 'task'; ttlMs?: number; admit?: { reply: FastifyReply; count: boolean } } = {},
+  ): Promise<HoldPlaced> {
     const holdId = newId('hold');
     const kind = opts.kind ?? 'call';
     try {
+      const admit = opts.admit;
+      const [reqKey, tokKey] = admit ? this.limits.keys(principal) : ['', ''];
+      const limits = this.limits.limits(principal);
       const placed = await this.placer.place({
         hold_id: holdId,
         account_id: principal.account_id,
@@ -45,7 +59,7 @@ export class CallBillingService {
         amount_micros: amountMicros,
         kind,
         ttl_ms: opts.ttlMs,
-      });
+      }, admit && { reqKey, tokKey, rpm: limits.rpm, tpm: limits.tpm, count: admit.count, onResult: (r) => this.limits.report(principal, admit.reply, r) });
       if (kind === 'call') this.keeper.track(holdId);
       return placed;
     } catch (err) {

@@ -75,7 +75,8 @@ export class ConversationService {
   ) {}
 
   async run(codec: ClientCodec, key: string | undefined, req: FastifyRequest, reply: FastifyReply, route: RouteInfo = {}): Promise<unknown> {
-    const admitted = await this.admission.billed(key, req, reply);
+    // the rate limit is checked with the hold, in one round trip (below)
+    const admitted = await this.admission.billed(key, req, reply, { deferLimit: true });
     if (!admitted) return undefined;
     const { principal, dryRun } = admitted;
     if (!req.body || typeof req.body !== 'object' || Array.isArray(req.body)) throw new DomainError('invalid_request', 'the request body must be a JSON object', 'body');
@@ -94,7 +95,7 @@ export class ConversationService {
     const inputEstimate = estimateTokens(ir ? irRequestTexts(ir) : [JSON.stringify(raw)]);
     const maxOutput = ir?.max_tokens ?? model.limits.max_output_tokens ?? this.config.DEFAULT_MAX_OUTPUT_TOKENS;
     const estimate = tokenEstimateMicros(model.pricing, inputEstimate, maxOutput);
-    const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate);
+    const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate, { admit: { reply, count: !dryRun } });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);
     const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate };

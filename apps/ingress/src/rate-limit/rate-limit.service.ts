@@ -7,22 +7,27 @@ import { CONFIG, REDIS_CMD } from '../shared/tokens';
 
 export const WINDOW_MS = 60_000;
 
-// One round trip, atomic across every ingress replica: count the request in this minute's window unless
-// the key is over its requests or tokens per minute; report what is left. A refused request is not counted.
-const ADMIT = `
-local count = tonumber(ARGV[4]) == 1
-local reqs = tonumber(redis.call('GET', KEYS[1]) or '0')
-local toks = tonumber(redis.call('GET', KEYS[2]) or '0')
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then ttl = tonumber(ARGV[3]) end
-local ok = 1
-if reqs >= tonumber(ARGV[1]) or toks >= tonumber(ARGV[2]) then ok = 0 end
-if ok == 1 and count then
-  reqs = redis.call('INCR', KEYS[1])
-  if reqs == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) ; ttl = tonumber(ARGV[3]) end
+// The admission rule, atomic across every ingress replica: count the request in this minute's window
+// unless the key is over its requests or tokens per minute; report what is left. A refused request is not
+// counted. A Lua function, shared by the plain check below and by HoldPlacer's admit-and-place script.
+export const ADMIT_FN = `
+local function admit(rk, tk, rpm, tpm, window, count)
+  local reqs = tonumber(redis.call('GET', rk) or '0')
+  local toks = tonumber(redis.call('GET', tk) or '0')
+  local ttl = redis.call('PTTL', rk)
+  if ttl < 0 then ttl = window end
+  local ok = 1
+  if reqs >= rpm or toks >= tpm then ok = 0 end
+  if ok == 1 and count then
+    reqs = redis.call('INCR', rk)
+    if reqs == 1 then redis.call('PEXPIRE', rk, window) ; ttl = window end
+  end
+  return {ok, reqs, toks, ttl}
 end
-return {ok, reqs, toks, ttl}
 `;
+
+const ADMIT = `${ADMIT_FN}
+return admit(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) == 1)`;
 
 type Redis2 = Redis & {
   gwAdmit(reqKey: string, tokKey: string, rpm: number, tpm: number, windowMs: number, count: number): Promise<[number, number, number, number]>;
@@ -51,13 +56,13 @@ export class RateLimitService {
     this.redis = redis as Redis2;
   }
 
-  private keys(p: KeyPrincipal): [string, string] {
+  keys(p: KeyPrincipal): [string, string] {
     const window = Math.floor(Date.now() / WINDOW_MS);
     const base = `${this.config.REDIS_PREFIX}rl:${p.key_id}:${window}`;
     return [`${base}:r`, `${base}:t`];
   }
 
-  private limits(p: KeyPrincipal): { rpm: number; tpm: number } {
+  limits(p: KeyPrincipal): { rpm: number; tpm: number } {
     return { rpm: p.rpm ?? this.config.DEFAULT_RPM, tpm: p.tpm ?? this.config.DEFAULT_TPM };
   }
 
@@ -65,7 +70,15 @@ export class RateLimitService {
   async admit(p: KeyPrincipal, reply: FastifyReply, count: boolean): Promise<void> {
     const { rpm, tpm } = this.limits(p);
     const [reqKey, tokKey] = this.keys(p);
-    const [ok, reqs, toks, ttl] = await this.redis.gwAdmit(reqKey, tokKey, rpm, tpm, WINDOW_MS, count ? 1 : 0);
+    this.report(p, reply, await this.redis.gwAdmit(reqKey, tokKey, rpm, tpm, WINDOW_MS, count ? 1 : 0));
+  }
+
+  /**
+   * What an admission said ([ok, requests, tokens, ttl ms], from ADMIT or from the admit-and-place script
+   * of HoldPlacer): the x-ratelimit-* headers, and a 429 when refused.
+   */
+  report(p: KeyPrincipal, reply: FastifyReply, [ok, reqs, toks, ttl]: [number, number, number, number]): void {
+    const { rpm, tpm } = this.limits(p);
     const reset = duration(ttl);
     void reply.headers({
       'x-ratelimit-limit-requests': String(rpm),
