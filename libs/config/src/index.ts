@@ -87,7 +87,8 @@ export const workerConfigSchema = baseConfigSchema.extend({
   POLL_MAX_MS: int(5000),
   /** consecutive transient upstream errors tolerated while polling */
   POLL_MAX_ERRORS: int(8),
-  REPAIR_INTERVAL_MS: int(5000),
+  /** a repair pass costs tens of ms of CPU (queries and queue scans) on every worker: not too often */
+  REPAIR_INTERVAL_MS: int(30_000),
   /**
    * an active task hold this old with no task row is an orphan (the reply was lost, or ingress died between
    * the hold and the task row) and the repair loop releases it; far above the moments between the two
