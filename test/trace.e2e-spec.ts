@@ -89,7 +89,7 @@ describe('one call, one trace across ingress, models and billing', () => {
       expect.arrayContaining([
         'gateway.billing rpc keys.resolve',
         'gateway.models rpc models.resolve',
-        'gateway.billing rpc holds.place',
+        'gateway.billing rpc holds.placeMany', // the places of one tick travel together (here, one)
         'gateway.ingress upstream POST /chat/completions',
         'gateway.billing outbox settle',
       ]),

@@ -11,8 +11,8 @@ export type RelayOutcome =
 
 /**
  * The one stream loop for every style pair: upstream bytes -> SSE events -> transform -> client, chunk by
- * chunk, never buffering the whole stream. It does not finish the response: the caller settles the call,
- * then writes `transform.end()` (or `fail()`), so the client's last event comes after the money is booked.
+ * chunk, never buffering the whole stream. It does not finish the response: the caller hands
+ * the settle to the outbox (or releases the hold), then writes `transform.end()` (or `fail()`).
  */
 export async function relayStream(
   upstream: UpstreamResponse,
@@ -37,16 +37,24 @@ export async function relayStream(
       abort.abort();
     }
   });
+  // the frames of one upstream chunk go out in one write (one system call, one TCP segment)
   const write = (frames: string[]) => {
-    for (const f of frames) res.write(f);
+    if (frames.length === 1) res.write(frames[0]);
+    else if (frames.length > 1) res.write(frames.join(''));
   };
   write(transform.begin());
   const parser = new SseParser();
   try {
-    for await (const bytes of upstream.body) {
-      for (const ev of parser.push(bytes as Buffer)) write(transform.push(ev));
-    }
-    for (const ev of parser.end()) write(transform.push(ev));
+    const relay = (events: Iterable<Parameters<RelayTransform['push']>[0]>) => {
+      const out: string[] = [];
+      try {
+        for (const ev of events) out.push(...transform.push(ev));
+      } finally {
+        write(out); // what came before an upstream error event still reaches the client
+      }
+    };
+    for await (const bytes of upstream.body) relay(parser.push(bytes as Buffer));
+    relay(parser.end());
   } catch (err) {
     if (clientGone) return { kind: 'client_gone', usage: transform.usage(), produced: transform.produced() };
     const reason = err instanceof UpstreamStreamError ? `the upstream reported an error mid-stream: ${err.message}` : `the upstream stream failed: ${(err as Error).message}`;
