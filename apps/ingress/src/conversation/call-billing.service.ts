@@ -42,7 +42,7 @@ export class CallBillingService {
     requestId: string,
     model: ModelView,
     amountMicros: number,
-    opts: { kind?: 'call' | 'task'; ttlMs?: number; admit?: { reply: FastifyReply; count: boolean } } = {},
+    opts: { kind?: 'call' | 'task'; ttlMs?: number; admit?: { reply: FastifyReply; count: boolean }; reply?: FastifyReply } = {},
   ): Promise<HoldPlaced> {
     const holdId = newId('hold');
     const kind = opts.kind ?? 'call';
@@ -60,7 +60,7 @@ export class CallBillingService {
         kind,
         ttl_ms: opts.ttlMs,
       }, admit && { reqKey, tokKey, rpm: limits.rpm, tpm: limits.tpm, count: admit.count, onResult: (r) => this.limits.report(principal, admit.reply, r) });
-      if (kind === 'call') this.keeper.track(holdId);
+      if (kind === 'call') this.keeper.track(holdId, opts.admit?.reply.raw ?? opts.reply?.raw);
       return placed;
     } catch (err) {
       const e = DomainError.from(err);

@@ -155,7 +155,7 @@ export class MediaService {
     const usable = targets.filter((t) => t.provider === 'openai');
     if (usable.length === 0) throw new DomainError('service_unavailable', `no OpenAI-type channel serves model ${model.id}`);
     const amount = estimate(model);
-    const hold = await this.billing.hold(principal, req.ttRequestId, model, amount);
+    const hold = await this.billing.hold(principal, req.ttRequestId, model, amount, { reply });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return { answer: await this.billing.dryRunAnswer(hold, model.id, amount) };
     return { go: { principal, model, targets: usable, hold } };

@@ -3,6 +3,9 @@ import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import { BILLING, CONFIG } from '../shared/tokens';
 
+/** the longest a call's hold is kept alive by its ingress: a day */
+const MAX_KEEP_MS = 24 * 3600_000;
+
 /**
  * A hold lives as long as its call: the holds of the calls this process is still serving are extended
  * every HOLD_EXTEND_INTERVAL_MS (a third of HOLD_TTL_MS by default), in one message, so a stream
@@ -12,7 +15,8 @@ import { BILLING, CONFIG } from '../shared/tokens';
 @Injectable()
 export class HoldKeeper implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(HoldKeeper.name);
-  private readonly live = new Set<string>();
+  /** hold id -> when its call started */
+  private readonly live = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private readonly intervalMs: number;
 
@@ -32,8 +36,14 @@ export class HoldKeeper implements OnModuleInit, OnApplicationShutdown {
     if (this.timer) clearInterval(this.timer);
   }
 
-  track(holdId: string): void {
-    this.live.add(holdId);
+  /**
+   * Keeps the hold alive while its call runs. `until`: the call's response; once it has closed, whatever
+   * happened, the hold is no longer extended (a settle that comes later still charges). A hold is never
+   * kept longer than MAX_KEEP_MS, so a call that lost track of its hold cannot keep money held forever.
+   */
+  track(holdId: string, until?: { once(event: 'close', f: () => void): unknown }): void {
+    this.live.set(holdId, Date.now());
+    until?.once('close', () => this.live.delete(holdId));
   }
 
   untrack(holdId: string): void {
@@ -46,7 +56,9 @@ export class HoldKeeper implements OnModuleInit, OnApplicationShutdown {
 
   private async extend(): Promise<void> {
     if (this.live.size === 0) return;
-    const ids = [...this.live];
+    const oldest = Date.now() - MAX_KEEP_MS;
+    for (const [id, since] of this.live) if (since < oldest) this.live.delete(id);
+    const ids = [...this.live.keys()];
     try {
       for (let i = 0; i < ids.length; i += 5000) {
         await this.billing.call('holds.extend', { ids: ids.slice(i, i + 5000), ttl_ms: this.config.HOLD_TTL_MS });
