@@ -101,6 +101,10 @@ export interface ReconciliationRow {
   /** what the settled holds of the period say was charged; must equal the ledger's charges less debt payments */
   hold_charges_micros: number;
   debt_micros: number;
+  /** holds that expired in the period and were never settled: what a caller that died could not bill */
+  expired_unsettled_holds: number;
+  /** the amounts of those holds */
+  expired_unsettled_micros: number;
   ties_out: boolean;
 }
 
@@ -108,7 +112,23 @@ export interface Reconciliation {
   from: string;
   to: string;
   ties_out: boolean;
+  /** over all accounts of the report */
+  expired_unsettled_holds: number;
+  expired_unsettled_micros: number;
   accounts: ReconciliationRow[];
+}
+
+/** A hold that expired and was never settled. */
+export interface ExpiredHoldView {
+  id: string;
+  account_id: string;
+  key_id: string | null;
+  request_id: string | null;
+  kind: 'call' | 'task';
+  model: string | null;
+  amount_micros: number;
+  created_at: string;
+  expired_at: string;
 }
 
 export interface UsageRow {
@@ -183,6 +203,8 @@ export interface RpcContract {
   'holds.states': { req: { ids: string[] }; res: Array<{ id: string; state: HoldView['state'] }> };
   'holds.list': { req: { state?: HoldView['state']; account_id?: string; limit?: number }; res: HoldView[] };
   'reports.reconciliation': { req: { from: string; to: string; account_id?: string }; res: Reconciliation };
+  /** holds that expired in the period and are still unsettled, oldest expiry first */
+  'reports.expiredHolds': { req: { from: string; to: string; account_id?: string; limit?: number }; res: ExpiredHoldView[] };
   'reports.usage': { req: { from: string; to: string; account_id?: string }; res: UsageRow[] };
   'models.resolve': { req: { model: string }; res: ResolvedModel | null };
   'models.list': { req: Record<string, never>; res: ModelView[] };
@@ -268,37 +290,3 @@ export const QUEUES = {
   mj: 'tasks-mj',
   image: 'tasks-image',
 } as const;
-
-// Holds that expired unsettled, for finance. (ReconciliationRow, Reconciliation and RpcContract below add
-// to the declarations of the same name above: TypeScript merges them.)
-
-export interface ReconciliationRow {
-  /** holds that expired in the period and were never settled: what a caller that died could not bill */
-  expired_unsettled_holds: number;
-  /** the amounts of those holds */
-  expired_unsettled_micros: number;
-}
-
-export interface Reconciliation {
-  /** over all accounts of the report */
-  expired_unsettled_holds: number;
-  expired_unsettled_micros: number;
-}
-
-/** A hold that expired and was never settled. */
-export interface ExpiredHoldView {
-  id: string;
-  account_id: string;
-  key_id: string | null;
-  request_id: string | null;
-  kind: 'call' | 'task';
-  model: string | null;
-  amount_micros: number;
-  created_at: string;
-  expired_at: string;
-}
-
-export interface RpcContract {
-  /** holds that expired in the period and are still unsettled, oldest expiry first */
-  'reports.expiredHolds': { req: { from: string; to: string; account_id?: string; limit?: number }; res: ExpiredHoldView[] };
-}
