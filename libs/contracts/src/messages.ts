@@ -200,7 +200,6 @@ export interface RpcContract {
   'holds.extend': { req: { ids: string[]; ttl_ms?: number }; res: { extended: number } };
   'holds.settle': { req: { hold_id: string; cost_micros: number; usage?: UsageReport }; res: HoldSettled };
   'holds.release': { req: { hold_id: string; reason: string }; res: HoldReleased };
-  'holds.states': { req: { ids: string[] }; res: Array<{ id: string; state: HoldView['state'] }> };
   'holds.list': { req: { state?: HoldView['state']; account_id?: string; limit?: number }; res: HoldView[] };
   'reports.reconciliation': { req: { from: string; to: string; account_id?: string }; res: Reconciliation };
   /** holds that expired in the period and are still unsettled, oldest expiry first */

@@ -199,10 +199,6 @@ export class HoldRepository {
     return Number(rows[0].n);
   }
 
-  states(ids: string[]) {
-    return this.prisma.hold.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
-  }
-
   list(filter: { state?: 'active' | 'settled' | 'released' | 'expired'; accountId?: string; limit: number }) {
     return this.prisma.hold.findMany({
       where: { ...(filter.state ? { state: filter.state } : {}), ...(filter.accountId ? { accountId: filter.accountId } : {}) },

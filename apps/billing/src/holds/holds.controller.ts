@@ -27,11 +27,6 @@ export class HoldsController {
     return this.holds.settle(req);
   }
 
-  @MessagePattern('holds.states')
-  states(@Payload() req: RpcRequest<'holds.states'>) {
-    return this.holds.states(req.ids);
-  }
-
   @MessagePattern('holds.list')
   list(@Payload() req: RpcRequest<'holds.list'>) {
     return this.holds.list(req);

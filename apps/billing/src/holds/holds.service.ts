@@ -202,10 +202,6 @@ export class HoldsService {
     }
   }
 
-  async states(ids: string[]): Promise<Array<{ id: string; state: HoldView['state'] }>> {
-    return this.holds.states(ids.slice(0, 1000));
-  }
-
   async list(req: RpcRequest<'holds.list'>): Promise<HoldView[]> {
     const rows = await this.holds.list({ state: req.state, accountId: req.account_id, limit: Math.min(req.limit ?? 100, 1000) });
     return rows.map((h) => ({
