@@ -52,6 +52,12 @@ function lockOrder<T>(items: T[], key: (t: T) => string): number[] {
 
 const big = (v: string | number | bigint | null): bigint => BigInt(v ?? 0);
 
+/**
+ * A named (prepared) statement: each connection parses and plans it once, not on every batch; for these
+ * long statements that was about half of Postgres's time per call at small batches.
+ */
+const named = (name: string, text: string, values: unknown[]) => ({ name, text, values });
+
 const PLACE_MANY = `
   SELECT r.idx, p.status, p.expires_at, p.available_micros
     FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::hold_kind[], $7::text[], $8::bigint[], $9::bigint[])
@@ -111,7 +117,7 @@ export class HoldRepository {
   async placeMany(items: PlaceInput[]): Promise<PlaceRow[]> {
     const order = lockOrder(items, (p) => p.accountId);
     const col = <T>(f: (p: PlaceInput) => T) => order.map((i) => f(items[i]));
-    const { rows } = await this.fast.query<{ idx: number; status: PlaceRow['status']; expires_at: Date | null; available_micros: string }>(PLACE_MANY, [
+    const { rows } = await this.fast.query<{ idx: number; status: PlaceRow['status']; expires_at: Date | null; available_micros: string }>(named('gw_place_many', PLACE_MANY, [
       order,
       col((p) => p.id),
       col((p) => p.accountId),
@@ -121,7 +127,7 @@ export class HoldRepository {
       col((p) => p.model),
       col((p) => String(p.amountMicros)),
       col((p) => String(p.ttlMs)),
-    ]);
+    ]));
     const out: PlaceRow[] = new Array(items.length);
     for (const r of rows) out[r.idx] = { status: r.status, expires_at: r.expires_at, available_micros: big(r.available_micros) };
     return out;
@@ -134,7 +140,7 @@ export class HoldRepository {
   async settleMany(items: SettleInput[], opts: { fast?: boolean } = {}): Promise<SettleRow[]> {
     const col = <T>(f: (s: SettleInput) => T) => items.map(f);
     const t = (s: SettleInput) => s.usage?.tokens;
-    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string }>(SETTLE_MANY, [
+    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string }>(named('gw_settle_many', SETTLE_MANY, [
       items.map((_, i) => i),
       col((s) => s.holdId),
       col((s) => String(s.costMicros)),
@@ -147,7 +153,7 @@ export class HoldRepository {
       col((s) => t(s)?.cached_input_tokens ?? 0),
       col((s) => t(s)?.output_tokens ?? 0),
       col((s) => t(s)?.reasoning_tokens ?? 0),
-    ]);
+    ]));
     const out: SettleRow[] = new Array(items.length);
     for (const r of rows) {
       out[r.idx] = { status: r.status, charged_micros: big(r.charged_micros), released_micros: big(r.released_micros), debt_micros: big(r.debt_micros) };
@@ -156,12 +162,12 @@ export class HoldRepository {
   }
 
   async releaseMany(items: ReleaseInput[], opts: { fast?: boolean } = {}): Promise<ReleaseRow[]> {
-    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: ReleaseRow['status']; released_micros: string }>(RELEASE_MANY, [
+    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: ReleaseRow['status']; released_micros: string }>(named('gw_release_many', RELEASE_MANY, [
       items.map((_, i) => i),
       items.map((r) => r.holdId),
       items.map((r) => r.state),
       items.map((r) => r.reason),
-    ]);
+    ]));
     const out: ReleaseRow[] = new Array(items.length);
     for (const r of rows) out[r.idx] = { status: r.status, released_micros: big(r.released_micros) };
     return out;
@@ -191,7 +197,7 @@ export class HoldRepository {
    * the disk syncs.
    */
   async fence(): Promise<void> {
-    await this.pg.query("SELECT pg_logical_emit_message(true, 'gw_fence', '')");
+    await this.pg.query({ name: 'gw_fence', text: "SELECT pg_logical_emit_message(true, 'gw_fence', '')" });
   }
 
   async expireDue(limit: number): Promise<number> {
