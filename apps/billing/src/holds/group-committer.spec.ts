@@ -1,18 +1,20 @@
 import { GroupCommitter } from './group-committer';
 
 describe('GroupCommitter', () => {
-  it('writes at once when idle, and gathers what arrives during a write into the next batch', async () => {
+  it('writes at once when idle (what arrives in the same turn together), and gathers what arrives during a write into the next batch', async () => {
     const batches: number[][] = [];
     const gc = new GroupCommitter<number, number>(async (b) => {
       batches.push(b);
       await new Promise((r) => setTimeout(r, 10));
       return b.map((x) => x * 2);
     });
-    const first = gc.submit(1);
-    const rest = [2, 3, 4].map((x) => gc.submit(x));
-    expect(await first).toBe(2);
-    expect(await Promise.all(rest)).toEqual([4, 6, 8]);
-    expect(batches).toEqual([[1], [2, 3, 4]]);
+    const first = [1, 2].map((x) => gc.submit(x));
+    await new Promise((r) => setTimeout(r, 1)); // the first write is under way
+    expect(batches).toEqual([[1, 2]]);
+    const rest = [3, 4, 5].map((x) => gc.submit(x));
+    expect(await Promise.all(first)).toEqual([2, 4]);
+    expect(await Promise.all(rest)).toEqual([6, 8, 10]);
+    expect(batches).toEqual([[1, 2], [3, 4, 5]]);
   });
 
   it('fails every request of a failed batch and carries on with the next', async () => {
@@ -22,10 +24,12 @@ describe('GroupCommitter', () => {
       if (calls === 1) throw new Error('rolled back');
       return b;
     });
-    const a = gc.submit(1);
-    const b = gc.submit(2);
-    await expect(a).rejects.toThrow('rolled back');
-    expect(await b).toBe(2);
+    const a = [gc.submit(1), gc.submit(2)];
+    await Promise.resolve(); // the first batch, [1, 2], is being written
+    const b = gc.submit(3);
+    await expect(a[0]).rejects.toThrow('rolled back');
+    await expect(a[1]).rejects.toThrow('rolled back');
+    expect(await b).toBe(3);
   });
 
   it('caps the batch size', async () => {
@@ -36,6 +40,6 @@ describe('GroupCommitter', () => {
       return b;
     }, 3);
     await Promise.all(Array.from({ length: 8 }, (_, i) => gc.submit(i)));
-    expect(sizes).toEqual([1, 3, 3, 1]);
+    expect(sizes).toEqual([3, 3, 2]);
   });
 });

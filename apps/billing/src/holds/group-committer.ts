@@ -1,7 +1,8 @@
 /**
  * Group commit: requests that arrive while a batch is being written wait and go together in the next
- * one; a request that arrives when nothing is in flight is written at once. So an idle service adds no
- * delay (no fixed batching window), and a busy one writes many holds per transaction.
+ * one; requests that arrive when nothing is in flight are written at once, those of the same turn of the
+ * event loop together (the places of one message, say). So an idle service adds no delay (no fixed
+ * batching window), and a busy one writes many holds per transaction.
  */
 export class GroupCommitter<Req, Res> {
   private queue: Array<{ req: Req; resolve: (r: Res) => void; reject: (e: unknown) => void }> = [];
@@ -15,12 +16,15 @@ export class GroupCommitter<Req, Res> {
   submit(req: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
-      if (!this.flushing) void this.flush();
+      if (!this.flushing) {
+        this.flushing = true;
+        // after the current turn's other submits, not before them
+        queueMicrotask(() => void this.flush());
+      }
     });
   }
 
   private async flush(): Promise<void> {
-    this.flushing = true;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
