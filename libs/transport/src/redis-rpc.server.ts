@@ -136,7 +136,8 @@ export class RedisRpcServer extends Server implements CustomTransportStrategy {
       await this.reply(envelope, reply);
       if (reply.err) throw new DomainError(reply.err.code, reply.err.message);
     };
-    if (!tracingActive() && !envelope.trace) {
+    if (!tracingActive()) {
+      // nothing exports spans: no span, and no trace context to take apart
       await run().catch(() => undefined);
       return;
     }
