@@ -119,17 +119,9 @@ export interface Reconciliation {
 }
 
 /** A hold that expired and was never settled. */
-export interface ExpiredHoldView {
-  id: string;
-  account_id: string;
-  key_id: string | null;
-  request_id: string | null;
-  kind: 'call' | 'task';
-  model: string | null;
-  amount_micros: number;
-  created_at: string;
+export type ExpiredHoldView = Pick<HoldView, 'id' | 'account_id' | 'key_id' | 'request_id' | 'kind' | 'model' | 'amount_micros' | 'created_at'> & {
   expired_at: string;
-}
+};
 
 export interface UsageRow {
   account_id: string;
