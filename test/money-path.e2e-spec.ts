@@ -35,8 +35,8 @@ describe('the money path at its edges', () => {
     ADMIN_TOKEN: ADMIN,
     PORT: String(port),
     MOCK_PORT: String(mockPort),
-    // holds live 1 s unless their call keeps them alive; the sweeper looks every 100 ms
-    HOLD_TTL_MS: '1000',
+    // holds live 2 s unless their call keeps them alive (extended every 250 ms); the sweeper looks every 100 ms
+    HOLD_TTL_MS: '2000',
     SWEEP_INTERVAL_MS: '100',
     HOLD_EXTEND_INTERVAL_MS: '250',
     LOG_LEVEL: 'warn',
@@ -81,13 +81,13 @@ describe('the money path at its edges', () => {
     return books(prisma, accountId);
   };
 
-  /** A stream of 30 words, one every 100 ms: three times the hold's TTL. */
+  /** A stream of 30 words, one every 200 ms: three times the hold's TTL. */
   const longStream = async (p: number) => {
     const words = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
     const r = await fetch(`${base(p)}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'edge-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: `go [[mock:reply=${words}]] [[mock:chunk_delay=100]]` }] }),
+      body: JSON.stringify({ model: 'edge-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: `go [[mock:reply=${words}]] [[mock:chunk_delay=200]]` }] }),
     });
     expect(r.status).toBe(200);
     const holdId = r.headers.get('x-tt-hold-id')!;
@@ -114,7 +114,7 @@ describe('the money path at its edges', () => {
     const before = await settled();
     const { holdId, usage, statesSeen } = await longStream(port);
     expect(usage.completion_tokens).toBe(30);
-    // checked every 200 ms over 3 s: the hold never expired under the call
+    // checked every 200 ms over 6 s: the hold never expired under the call
     expect([...statesSeen]).toEqual(['active']);
     const after = await settled();
     expect(before.balance - after.balance).toBe(cost(usage));
