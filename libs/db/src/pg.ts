@@ -33,5 +33,4 @@ export async function retryTransient<T>(fn: () => Promise<T>, opts: RetryOptions
   }
 }
 
-export { isTransientDbError };
 export type { Pool as PgPool, QueryResultRow };

@@ -88,49 +88,39 @@ export class RedisRpcClient extends ClientProxy {
    * `cancel()` if it was never sent.
    */
   prepareCall<P extends RpcPattern>(pattern: P): { queue: string; head: string; tail: string; reply: Promise<RpcResponse<P>>; cancel: () => void } {
-    const id = randomUUID();
-    const deadline = Date.now() + this.options.timeoutMs;
-    const trace = injectContext();
+    const envelope = this.envelope(pattern, null);
     let cancel = () => undefined as void;
     const reply = new Promise<RpcResponse<P>>((resolve, reject) => {
-      const timer = setTimeout(() => void this.onTimeout(id, pattern), this.options.timeoutMs);
-      this.pending.set(id, {
-        timer,
-        callback: (packet) => (packet.err ? reject(DomainError.from(packet.err)) : resolve(packet.response as RpcResponse<P>)),
-      });
-      cancel = () => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-      };
+      cancel = this.expectReply(envelope, (packet) => (packet.err ? reject(DomainError.from(packet.err)) : resolve(packet.response as RpcResponse<P>)));
     });
-    const head = `{"id":${JSON.stringify(id)},"pattern":${JSON.stringify(pattern)},"replyTo":${JSON.stringify(this.replyChannel)},"deadline":${deadline},${trace ? `"trace":${JSON.stringify(trace)},` : ''}"data":`;
-    return { queue: this.queue, head, tail: '}', reply, cancel };
+    // `data` is the envelope's last field: its JSON ends in `"data":null}`
+    const json = JSON.stringify(envelope);
+    return { queue: this.queue, head: json.slice(0, -'null}'.length), tail: '}', reply, cancel };
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
-    const id = randomUUID();
-    const deadline = Date.now() + this.options.timeoutMs;
-    const envelope: RequestEnvelope = {
-      id,
-      pattern: typeof packet.pattern === 'string' ? packet.pattern : this.normalizePattern(packet.pattern),
-      data: packet.data,
-      replyTo: this.replyChannel,
-      deadline,
-      trace: injectContext(),
-    };
-    const timer = setTimeout(() => void this.onTimeout(id, envelope.pattern), this.options.timeoutMs);
-    this.pending.set(id, { callback, timer });
+    const envelope = this.envelope(typeof packet.pattern === 'string' ? packet.pattern : this.normalizePattern(packet.pattern), packet.data);
+    const cancel = this.expectReply(envelope, callback);
     this.commands!.lpush(this.queue, JSON.stringify(envelope)).catch((err: Error) => {
-      const p = this.pending.get(id);
-      if (!p) return;
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.callback({ err: { code: 'service_unavailable', message: `cannot reach Redis to call ${this.options.service}: ${err.message}` }, isDisposed: true });
+      if (!this.pending.has(envelope.id)) return;
+      cancel();
+      callback({ err: { code: 'service_unavailable', message: `cannot reach Redis to call ${this.options.service}: ${err.message}` }, isDisposed: true });
     });
+    return cancel;
+  }
+
+  /** A request to this client's service, answered on its reply channel by the deadline; `data` last. */
+  private envelope(pattern: string, data: unknown): RequestEnvelope {
+    return { id: randomUUID(), pattern, replyTo: this.replyChannel, deadline: Date.now() + this.options.timeoutMs, trace: injectContext(), data };
+  }
+
+  /** Waits for the envelope's reply (or its timeout); returns what stops waiting. */
+  private expectReply(envelope: RequestEnvelope, callback: (packet: WritePacket) => void): () => void {
+    const timer = setTimeout(() => void this.onTimeout(envelope.id, envelope.pattern), this.options.timeoutMs);
+    this.pending.set(envelope.id, { callback, timer });
     return () => {
-      const p = this.pending.get(id);
-      if (p) clearTimeout(p.timer);
-      this.pending.delete(id);
+      clearTimeout(timer);
+      this.pending.delete(envelope.id);
     };
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   DomainError,
   formatUsd,
+  isTransientDbError,
   newId,
   type ErrorBody,
   type HoldPlaced,
@@ -13,7 +14,7 @@ import {
   type RpcRequest,
 } from '@gateway/contracts';
 import type { BillingConfig } from '@gateway/config';
-import { isTransientDbError, retryTransient } from '@gateway/db';
+import { retryTransient } from '@gateway/db';
 import { CONFIG } from '../shared/tokens';
 import { GroupCommitter } from './group-committer';
 import { HoldRepository, type PlaceInput, type PlaceRow, type ReleaseInput, type ReleaseRow, type SettleInput, type SettleRow } from './hold.repository';
@@ -184,8 +185,8 @@ export class HoldsService {
     try {
       return await write(items);
     } catch (err) {
-      if (isTransientDbError(err) || items.length === 1) {
-        if (isTransientDbError(err)) throw err;
+      if (isTransientDbError(err)) throw err;
+      if (items.length === 1) {
         onPoison(items[0], (err as Error).message);
         return [];
       }

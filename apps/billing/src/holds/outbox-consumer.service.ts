@@ -88,8 +88,8 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
         if (!ready) {
           await this.ensureGroup();
           ready = true;
-          // first what this consumer name may already hold (none for a fresh name), then new entries
         }
+        // first entries a dead consumer left pending (checked about once a second), then new ones
         let entries = await this.claimStale();
         if (entries.length === 0) entries = await this.readNew();
         if (entries.length > 0) await this.process(entries);

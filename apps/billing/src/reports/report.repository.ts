@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { ExpiredHoldView } from '@gateway/contracts';
 import type { PrismaClient } from '@gateway/db';
 import { PRISMA } from '../shared/tokens';
 
@@ -20,17 +21,8 @@ export interface LedgerTotals {
   expired_unsettled_micros: bigint;
 }
 
-export interface ExpiredHoldRow {
-  id: string;
-  account_id: string;
-  key_id: string | null;
-  request_id: string | null;
-  kind: 'call' | 'task';
-  model: string | null;
-  amount_micros: bigint;
-  created_at: Date;
-  expired_at: Date;
-}
+/** ExpiredHoldView as Postgres returns it */
+export type ExpiredHoldRow = Omit<ExpiredHoldView, 'amount_micros' | 'created_at' | 'expired_at'> & { amount_micros: bigint; created_at: Date; expired_at: Date };
 
 /** The finance reports, read straight from the ledger and the holds in one statement each. */
 @Injectable()

@@ -1,16 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, type KeyPrincipal } from '@gateway/contracts';
+import type { KeyPrincipal } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import { createHash } from 'node:crypto';
 import { ChangeListener } from '../shared/change-listener.service';
-import { TtlCache } from '../shared/ttl-cache';
+import { TtlCache, unreachable } from '../shared/ttl-cache';
 import { BILLING, CONFIG } from '../shared/tokens';
-
-/** errors that mean the owner could not answer, not that it said no */
-export function unreachable(err: unknown): boolean {
-  return DomainError.from(err).code === 'service_unavailable';
-}
 
 export function hashKey(plaintext: string): string {
   return createHash('sha256').update(plaintext).digest('hex');

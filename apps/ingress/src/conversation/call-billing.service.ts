@@ -11,7 +11,7 @@ import {
 import { injectContext } from '@gateway/tracing';
 import type { FastifyReply } from 'fastify';
 import { HoldKeeper } from '../money/hold-keeper.service';
-import { HoldPlacer } from '../money/hold-placer.service';
+import { HoldPlacer, type Admission } from '../money/hold-placer.service';
 import { SettleOutbox } from '../money/settle-outbox.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
 
@@ -47,9 +47,6 @@ export class CallBillingService {
     const holdId = newId('hold');
     const kind = opts.kind ?? 'call';
     try {
-      const admit = opts.admit;
-      const [reqKey, tokKey] = admit ? this.limits.keys(principal) : ['', ''];
-      const limits = this.limits.limits(principal);
       const placed = await this.placer.place({
         hold_id: holdId,
         account_id: principal.account_id,
@@ -59,7 +56,7 @@ export class CallBillingService {
         amount_micros: amountMicros,
         kind,
         ttl_ms: opts.ttlMs,
-      }, admit && { reqKey, tokKey, rpm: limits.rpm, tpm: limits.tpm, count: admit.count, onResult: (r) => this.limits.report(principal, admit.reply, r) });
+      }, opts.admit && this.admission(principal, opts.admit));
       if (kind === 'call') this.keeper.track(holdId, opts.admit?.reply.raw ?? opts.reply?.raw);
       return placed;
     } catch (err) {
@@ -69,6 +66,12 @@ export class CallBillingService {
       if (!NO_HOLD_CODES.has(e.code)) this.outbox.push({ op: 'release', hold_id: holdId, reason: `place unanswered: ${e.message}` });
       throw e;
     }
+  }
+
+  private admission(principal: KeyPrincipal, admit: { reply: FastifyReply; count: boolean }): Admission {
+    const [reqKey, tokKey] = this.limits.keys(principal);
+    const { rpm, tpm } = this.limits.limits(principal);
+    return { reqKey, tokKey, rpm, tpm, count: admit.count, onResult: (r) => this.limits.report(principal, admit.reply, r) };
   }
 
   /** Settles for the tokens used, priced from the model's per-token rates. */

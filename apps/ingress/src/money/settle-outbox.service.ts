@@ -97,6 +97,10 @@ export class SettleOutbox implements BeforeApplicationShutdown {
 
   private done(): void {
     this.inFlight--;
+    this.wakeIfIdle();
+  }
+
+  private wakeIfIdle(): void {
     if (this.waiting === 0) for (const f of this.idle.splice(0)) f();
   }
 
@@ -121,7 +125,7 @@ export class SettleOutbox implements BeforeApplicationShutdown {
       this.inFlight--;
     }
     this.logger.log('settle outbox: Redis took every waiting entry');
-    if (this.waiting === 0) for (const f of this.idle.splice(0)) f();
+    this.wakeIfIdle();
   }
 
   /** Resolves once every op pushed so far is in Redis, or after timeoutMs (false then). */

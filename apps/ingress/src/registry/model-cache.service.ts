@@ -3,8 +3,7 @@ import { DomainError, type ModelView, type ResolvedModel } from '@gateway/contra
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import { ChangeListener } from '../shared/change-listener.service';
-import { TtlCache } from '../shared/ttl-cache';
-import { unreachable } from '../auth/key-cache.service';
+import { TtlCache, unreachable } from '../shared/ttl-cache';
 import { CONFIG, MODELS } from '../shared/tokens';
 
 /** The registry as ingress sees it: cached, dropped whenever the models service announces a change. */

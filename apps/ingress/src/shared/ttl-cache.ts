@@ -1,3 +1,10 @@
+import { DomainError } from '@gateway/contracts';
+
+/** For staleOnErrorMs: errors that mean the owner could not answer, not that it said no. */
+export function unreachable(err: unknown): boolean {
+  return DomainError.from(err).code === 'service_unavailable';
+}
+
 /**
  * A small TTL cache that also coalesces concurrent misses: a burst of requests for one key makes one
  * lookup, not one each.
