@@ -58,6 +58,14 @@ describe('async tasks on a worker fleet', () => {
     }
   }
   const final = (t: Task) => ['succeeded', 'failed', 'cancelled'].includes(t.status);
+  /** A worker moves a task's money just after the task turns final: wait for that (up to 5 s). */
+  async function holdResolved(holdId: string) {
+    for (let i = 0; ; i++) {
+      const h = await prisma.hold.findUniqueOrThrow({ where: { id: holdId } });
+      if (h.state !== 'active' || i >= 200) return h;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
   const charges = (holdId: string) => prisma.ledgerEntry.count({ where: { holdId, kind: 'charge' } });
 
   beforeAll(async () => {
@@ -129,6 +137,7 @@ describe('async tasks on a worker fleet', () => {
       expect(evs[evs.length - 1].type).toBe('succeeded');
       const progress = evs.filter((e) => e.type === 'progress').map((e) => e.data.progress as number);
       expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      await holdResolved(done.hold_id);
       const after = await books(prisma, accountId);
       expect(before.balance - after.balance).toBe(price);
       expect(after.held).toBe(before.held);
@@ -153,7 +162,7 @@ describe('async tasks on a worker fleet', () => {
       const t = (await submit({ model: 'video-x', prompt: 'doomed [[mock:duration_ms=400]] [[mock:fail=1]]' })).json;
       const done = await until(t.id, final);
       expect(done).toMatchObject({ status: 'failed', cost_micros: 0, error: { code: 'upstream_failed' } });
-      expect(await prisma.hold.findUniqueOrThrow({ where: { id: t.hold_id } })).toMatchObject({ state: 'released' });
+      expect(await holdResolved(t.hold_id)).toMatchObject({ state: 'released' });
       expect((await books(prisma, accountId)).balance).toBe(before.balance);
       expect((await events(t.id)).pop()!.type).toBe('failed');
     });
@@ -163,7 +172,7 @@ describe('async tasks on a worker fleet', () => {
       expect(await until(flaky.id, final)).toMatchObject({ status: 'succeeded' });
       const refused = (await submit({ model: 'mj-x', prompt: 'no [[mock:submit_status=400]]' })).json;
       expect(await until(refused.id, final)).toMatchObject({ status: 'failed', error: { code: 'upstream_rejected' } });
-      expect(await prisma.hold.findUniqueOrThrow({ where: { id: refused.hold_id } })).toMatchObject({ state: 'released' });
+      expect(await holdResolved(refused.hold_id)).toMatchObject({ state: 'released' });
     });
 
     it('cancel of a running slow task ends in cancelled, released, and cancels upstream', async () => {
@@ -173,7 +182,7 @@ describe('async tasks on a worker fleet', () => {
       const cancelled = await http<Task>('POST', `/v1/tasks/${t.id}/cancel`, key);
       expect(cancelled.status).toBe(200);
       expect(cancelled.json.status).toBe('cancelled');
-      expect(await prisma.hold.findUniqueOrThrow({ where: { id: t.hold_id } })).toMatchObject({ state: 'released' });
+      expect(await holdResolved(t.hold_id)).toMatchObject({ state: 'released' });
       expect((await books(prisma, accountId)).balance).toBe(before.balance);
       // the worker notices and deletes the upstream video
       const upstreamId = (await prisma.task.findUniqueOrThrow({ where: { id: t.id } })).upstreamId;
