@@ -253,15 +253,18 @@ describe('three API styles, any model through any style', () => {
       expect(rec.body).toMatchObject({ model: 'claude-sonnet-4-5', stream: true, tools: [{ name: 'get_weather', input_schema: weatherTool.schema }] });
     });
 
-    it('a client that disconnects mid-stream aborts the upstream and pays for what was produced', async () => {
+    it('a client that disconnects mid-stream pays what the upstream bills for the whole call (the gateway reads it to the end)', async () => {
+      // 40 words at 150 ms each take 6 s to stream
+      const prompt = `${'word '.repeat(40)}[[mock:reply=${'word '.repeat(40).trim()}]] [[mock:chunk_delay=150]]`;
+      const body = { model: 'claude-x', messages: [{ role: 'user' as const, content: prompt }] };
+      // the same call, not streamed: what the upstream bills for it
+      const { cost: whole } = await charged(() => openai.chat.completions.create(body));
       const before = (await balance()).balance_micros;
       const ac = new AbortController();
-      // 40 words at 150 ms each would take 6 s to finish
-      const prompt = `${'word '.repeat(40)}[[mock:reply=${'word '.repeat(40).trim()}]] [[mock:chunk_delay=150]]`;
       const res = await fetch(`${g.base}/v1/chat/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'claude-x', stream: true, messages: [{ role: 'user', content: prompt }] }),
+        body: JSON.stringify({ ...body, stream: true }),
         signal: ac.signal,
       });
       const holdId = res.headers.get('x-tt-hold-id')!;
@@ -276,19 +279,18 @@ describe('three API styles, any model through any style', () => {
       const abortedAt = Date.now();
       ac.abort();
       let hold: { state: string; settled_micros: number } | undefined;
-      while (Date.now() - abortedAt < 3000) {
+      while (Date.now() - abortedAt < 15_000) {
         const r = await adminCall<{ data: Array<{ id: string; state: string; settled_micros: number }> }>(g, 'GET', `/admin/holds?account_id=${accountId}`);
         hold = r.json.data?.find((h) => h.id === holdId);
         if (hold && hold.state !== 'active') break;
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(hold?.state).toBe('settled');
-      expect(Date.now() - abortedAt).toBeLessThan(3000);
       const after = await balance();
       expect(after.held_micros).toBe(0);
-      expect(before - after.balance_micros).toBeGreaterThan(0);
-      expect(before - after.balance_micros).toBe(hold!.settled_micros);
-    }, 15_000);
+      expect(before - after.balance_micros).toBe(whole);
+      expect(hold!.settled_micros).toBe(whole);
+    }, 30_000);
 
     it('plain completion from a Gemini-type channel', async () => {
       const { value, cost } = await charged(() => openai.chat.completions.create({ model: 'gemini-x', messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: 'Hello Gemini' }] }));

@@ -45,7 +45,13 @@ export interface ChatPlan {
   promptTokens: number;
   /** prompt tokens reported as read from cache; at most promptTokens */
   cachedTokens: number;
+  /** prompt tokens reported as written to the cache (5-minute and 1-hour TTL); with cachedTokens at most promptTokens */
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
+  /** visible output tokens (the pieces of a text answer) */
   outputTokens: number;
+  /** tokens the model spent reasoning before it answered; billed as output on top of outputTokens */
+  reasoningTokens: number;
   output: TextOutput | ToolCallOutput;
   latencyMs: number;
   chunkDelayMs: number;
@@ -85,11 +91,17 @@ export function planChat(req: ChatRequest, state: MockState): ChatPlan {
     output = { kind: 'text', pieces, truncated };
   }
   const outputTokens = output.kind === 'text' ? output.pieces.length : mockTokens(output.name + output.argumentsJson);
+  const cachedTokens = Math.min(d.cachedTokens ?? 0, promptTokens);
+  const cacheWriteTokens = Math.min(d.cacheWriteTokens ?? 0, promptTokens - cachedTokens);
+  const cacheWrite1hTokens = Math.min(d.cacheWrite1hTokens ?? 0, promptTokens - cachedTokens - cacheWriteTokens);
   return {
     directives: d,
     promptTokens,
-    cachedTokens: Math.min(d.cachedTokens ?? 0, promptTokens),
+    cachedTokens,
+    cacheWriteTokens,
+    cacheWrite1hTokens,
     outputTokens,
+    reasoningTokens: Math.max(0, Math.floor(d.reasoningTokens ?? 0)),
     output,
     latencyMs: d.latencyMs ?? state.latencyMs,
     chunkDelayMs: d.chunkDelayMs ?? state.chunkDelayMs,

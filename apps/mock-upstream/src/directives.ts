@@ -1,7 +1,9 @@
 // Knobs a test (or a curious user) sets from inside a prompt, since a client of the gateway cannot set
 // the upstream's headers: [[mock:status=500]], [[mock:latency=200]], [[mock:fail_after=3]],
 // [[mock:cached=10]], [[mock:reply=some text]], [[mock:chunk_delay=20]],
-// [[mock:tool_args={"city":"Paris"}]] (a JSON object without `]`: the arguments of a forced tool call).
+// [[mock:tool_args={"city":"Paris"}]] (a JSON object without `]`: the arguments of a forced tool call),
+// [[mock:reasoning=N]] (N reasoning tokens spent before the answer, billed as output),
+// [[mock:cache_write=N]] and [[mock:cache_write_hour=N]] (prompt tokens written to the cache, Anthropic).
 // Async jobs (video, Midjourney, BFL) also read [[mock:duration_ms=1500]], [[mock:fail=1]],
 // [[mock:submit_status=500]] and [[mock:flaky=2]] from their prompt; see jobs.ts.
 export interface Directives {
@@ -12,6 +14,9 @@ export interface Directives {
   reply?: string;
   chunkDelayMs?: number;
   toolArgs?: Record<string, unknown>;
+  reasoningTokens?: number;
+  cacheWriteTokens?: number;
+  cacheWrite1hTokens?: number;
   /** async jobs: time from submission to completion */
   durationMs?: number;
   /** async jobs: end in failure instead of success */
@@ -54,6 +59,15 @@ export function parseDirectives(text: string): Directives {
         break;
       case 'submit_status':
         d.submitStatus = Number(value);
+        break;
+      case 'reasoning':
+        d.reasoningTokens = Number(value);
+        break;
+      case 'cache_write':
+        d.cacheWriteTokens = Number(value);
+        break;
+      case 'cache_write_hour':
+        d.cacheWrite1hTokens = Number(value);
         break;
       case 'flaky':
         d.flakyPolls = Number(value);

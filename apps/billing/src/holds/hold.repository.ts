@@ -3,8 +3,9 @@ import type { UsageReport } from '@gateway/contracts';
 import type { PgPool, PrismaClient } from '@gateway/db';
 import { PG, PG_FAST, PRISMA } from '../shared/tokens';
 
+/** key_budget_exceeded: expires_at is when the key's budget resets, available_micros what is left of it. */
 export interface PlaceRow {
-  status: 'ok' | 'insufficient_balance' | 'account_debt' | 'account_not_found';
+  status: 'ok' | 'insufficient_balance' | 'account_debt' | 'account_not_found' | 'key_budget_exceeded';
   expires_at: Date | null;
   available_micros: bigint;
 }
@@ -76,12 +77,14 @@ const SETTLE_MANY = `
              ORDER BY COALESCE(h.account_id, r.account_id), r.hold_id, r.idx) q
      CROSS JOIN LATERAL gw_settle_call(q.hold_id, q.cost, q.account_id, q.key_id, q.request_id, q.model) st
   ), usage AS (
-    INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost_micros)
+    INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                               cache_write_tokens, cache_write_1h_tokens, web_searches, cost_micros)
     SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
-           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, s.charged_micros
+           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.web_searches, s.charged_micros
       FROM s
-      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[])
-           AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens)
+      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::int[])
+           AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                cache_write_tokens, cache_write_1h_tokens, web_searches)
         ON r.idx = s.idx
      WHERE s.status = 'ok' AND r.request_id IS NOT NULL
     ON CONFLICT (request_id) DO NOTHING
@@ -153,6 +156,9 @@ export class HoldRepository {
       col((s) => t(s)?.cached_input_tokens ?? 0),
       col((s) => t(s)?.output_tokens ?? 0),
       col((s) => t(s)?.reasoning_tokens ?? 0),
+      col((s) => t(s)?.cache_write_tokens ?? 0),
+      col((s) => t(s)?.cache_write_1h_tokens ?? 0),
+      col((s) => t(s)?.web_searches ?? 0),
     ]));
     const out: SettleRow[] = new Array(items.length);
     for (const r of rows) {

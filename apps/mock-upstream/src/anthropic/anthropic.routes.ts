@@ -101,18 +101,23 @@ async function messages(req: FastifyRequest<{ Body: MessagesBody }>, reply: Fast
   const id = `msg_${hexId()}`;
   const toolId = `toolu_${hexId()}`;
   const stopReason = output.kind === 'tool_call' ? 'tool_use' : output.truncated ? 'max_tokens' : 'end_turn';
-  // Anthropic's input_tokens excludes what was read from the cache
+  // Anthropic's input_tokens exclude cache reads and writes; output_tokens include thinking
+  const writes = plan.cacheWriteTokens + plan.cacheWrite1hTokens;
   const usage = {
-    input_tokens: plan.promptTokens - plan.cachedTokens,
-    cache_creation_input_tokens: 0,
+    input_tokens: plan.promptTokens - plan.cachedTokens - writes,
+    cache_creation_input_tokens: writes,
     cache_read_input_tokens: plan.cachedTokens,
+    cache_creation: { ephemeral_5m_input_tokens: plan.cacheWriteTokens, ephemeral_1h_input_tokens: plan.cacheWrite1hTokens },
   };
+  const outputTokens = plan.outputTokens + plan.reasoningTokens;
+  // thinking comes first, as its own block with a signature (only when the mock spent reasoning tokens)
+  const thinking = plan.reasoningTokens > 0 ? { type: 'thinking', thinking: `Considered the request in ${plan.reasoningTokens} tokens.`, signature: `sig_${hexId()}` } : null;
   const message = { id, type: 'message', role: 'assistant', model: body.model };
 
   if (!body.stream) {
     const content =
       output.kind === 'tool_call' ? [{ type: 'tool_use', id: toolId, name: output.name, input: output.args }] : [{ type: 'text', text: output.pieces.join('') }];
-    return { ...message, content, stop_reason: stopReason, stop_sequence: null, usage: { ...usage, output_tokens: plan.outputTokens } };
+    return { ...message, content: thinking ? [thinking, ...content] : content, stop_reason: stopReason, stop_sequence: null, usage: { ...usage, output_tokens: outputTokens } };
   }
 
   reply.hijack();
@@ -120,15 +125,23 @@ async function messages(req: FastifyRequest<{ Body: MessagesBody }>, reply: Fast
   openStream(res);
   const send = (event: string, data: object) => res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
   send('message_start', { message: { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } });
+  let index = 0;
+  if (thinking) {
+    send('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } });
+    send('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: thinking.thinking } });
+    send('content_block_delta', { index, delta: { type: 'signature_delta', signature: thinking.signature } });
+    send('content_block_stop', { index });
+    index++;
+  }
   const block = output.kind === 'tool_call' ? { type: 'tool_use', id: toolId, name: output.name, input: {} } : { type: 'text', text: '' };
-  send('content_block_start', { index: 0, content_block: block });
+  send('content_block_start', { index, content_block: block });
   send('ping', {});
   const alive = await streamPieces(res, output.pieces, plan, (piece) =>
-    send('content_block_delta', { index: 0, delta: output.kind === 'tool_call' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece } }),
+    send('content_block_delta', { index, delta: output.kind === 'tool_call' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece } }),
   );
   if (!alive) return;
-  send('content_block_stop', { index: 0 });
-  send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: plan.outputTokens } });
+  send('content_block_stop', { index });
+  send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } });
   send('message_stop', {});
   res.end();
 }

@@ -152,7 +152,8 @@ function fullUsage(plan: ChatPlan) {
   return {
     promptTokenCount: plan.promptTokens,
     candidatesTokenCount: plan.outputTokens,
-    totalTokenCount: plan.promptTokens + plan.outputTokens,
+    totalTokenCount: plan.promptTokens + plan.outputTokens + plan.reasoningTokens,
+    ...(plan.reasoningTokens > 0 ? { thoughtsTokenCount: plan.reasoningTokens } : {}),
     ...(plan.cachedTokens > 0 ? { cachedContentTokenCount: plan.cachedTokens } : {}),
   };
 }

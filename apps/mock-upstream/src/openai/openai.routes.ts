@@ -98,10 +98,11 @@ async function chatCompletions(req: FastifyRequest<{ Body: ChatBody }>, reply: F
   const { output } = plan;
   const usage = {
     prompt_tokens: plan.promptTokens,
-    completion_tokens: plan.outputTokens,
-    total_tokens: plan.promptTokens + plan.outputTokens,
+    // as OpenAI does: completion_tokens include the reasoning tokens, which are reported apart as well
+    completion_tokens: plan.outputTokens + plan.reasoningTokens,
+    total_tokens: plan.promptTokens + plan.outputTokens + plan.reasoningTokens,
     prompt_tokens_details: { cached_tokens: plan.cachedTokens, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: plan.reasoningTokens, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
   };
   const finish = output.kind === 'tool_call' ? 'tool_calls' : output.truncated ? 'length' : 'stop';
   const id = `chatcmpl-${hexId()}`;

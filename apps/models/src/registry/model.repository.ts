@@ -16,7 +16,10 @@ export function toModelView(m: ModelRow): ModelView {
   };
   set('input_per_mtok_micros', m.inputPerMtokMicros);
   set('cached_input_per_mtok_micros', m.cachedInputPerMtokMicros);
+  set('cache_write_per_mtok_micros', m.cacheWritePerMtokMicros);
+  set('cache_write_1h_per_mtok_micros', m.cacheWrite1hPerMtokMicros);
   set('output_per_mtok_micros', m.outputPerMtokMicros);
+  set('per_web_search_micros', m.perWebSearchMicros);
   set('per_image_micros', m.perImageMicros);
   set('per_second_micros', m.perSecondMicros);
   set('per_task_micros', m.perTaskMicros);
@@ -36,7 +39,10 @@ function pricingColumns(p: Pricing) {
   return {
     inputPerMtokMicros: big(p.input_per_mtok_micros),
     cachedInputPerMtokMicros: big(p.cached_input_per_mtok_micros),
+    cacheWritePerMtokMicros: big(p.cache_write_per_mtok_micros),
+    cacheWrite1hPerMtokMicros: big(p.cache_write_1h_per_mtok_micros),
     outputPerMtokMicros: big(p.output_per_mtok_micros),
+    perWebSearchMicros: big(p.per_web_search_micros),
     perImageMicros: big(p.per_image_micros),
     perSecondMicros: big(p.per_second_micros),
     perTaskMicros: big(p.per_task_micros),

@@ -7,25 +7,42 @@ export interface AnthropicUsage {
   output_tokens?: number;
   cache_read_input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
+  /** the cache writes by TTL (their sum is cache_creation_input_tokens) */
+  cache_creation?: { ephemeral_5m_input_tokens?: number | null; ephemeral_1h_input_tokens?: number | null } | null;
+  server_tool_use?: { web_search_requests?: number | null; web_fetch_requests?: number | null } | null;
 }
 
-/** Anthropic's input_tokens exclude cache reads and writes; the IR's input counts every prompt token. */
+/**
+ * Anthropic's input_tokens exclude cache reads and writes; the IR's input counts every prompt token. Writes
+ * are split by TTL when the upstream says so, else all count as 5-minute writes. Thinking tokens are inside
+ * output_tokens (Anthropic does not report them apart).
+ */
 export function usageFromAnthropic(u: AnthropicUsage | undefined): TokenUsage {
   const cached = u?.cache_read_input_tokens ?? 0;
-  return {
-    input_tokens: (u?.input_tokens ?? 0) + cached + (u?.cache_creation_input_tokens ?? 0),
+  const writes = u?.cache_creation_input_tokens ?? 0;
+  const w1h = Math.min(writes, u?.cache_creation?.ephemeral_1h_input_tokens ?? 0);
+  const usage: TokenUsage = {
+    input_tokens: (u?.input_tokens ?? 0) + cached + writes,
     cached_input_tokens: cached,
     output_tokens: u?.output_tokens ?? 0,
     reasoning_tokens: 0,
   };
+  if (writes > 0) {
+    usage.cache_write_tokens = writes - w1h;
+    usage.cache_write_1h_tokens = w1h;
+  }
+  const searches = u?.server_tool_use?.web_search_requests ?? 0;
+  if (searches > 0) usage.web_searches = searches;
+  return usage;
 }
 
-export function usageToAnthropic(u: TokenUsage): Required<Omit<AnthropicUsage, 'cache_creation_input_tokens'>> & { cache_creation_input_tokens: number } {
+export function usageToAnthropic(u: TokenUsage): { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number } {
+  const writes = (u.cache_write_tokens ?? 0) + (u.cache_write_1h_tokens ?? 0);
   return {
-    input_tokens: u.input_tokens - u.cached_input_tokens,
+    input_tokens: u.input_tokens - u.cached_input_tokens - writes,
     output_tokens: u.output_tokens,
     cache_read_input_tokens: u.cached_input_tokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: writes,
   };
 }
 

@@ -67,7 +67,7 @@ export interface GeminiPartOut {
 }
 
 export interface GeminiChunk {
-  candidates?: Array<{ content?: { parts?: GeminiPartOut[]; role?: string }; finishReason?: string; index?: number }>;
+  candidates?: Array<{ content?: { parts?: GeminiPartOut[]; role?: string }; finishReason?: string; index?: number; groundingMetadata?: { webSearchQueries?: string[] } }>;
   usageMetadata?: GeminiUsage;
   modelVersion?: string;
   responseId?: string;
@@ -88,8 +88,17 @@ export function geminiToIR(body: unknown): IRResponse {
     model: b.modelVersion ?? '',
     parts,
     stop_reason: stopFromGemini(cand?.finishReason, parts.some((p) => p.type === 'tool_call')),
-    usage: usageFromGemini(b.usageMetadata),
+    usage: withSearches(usageFromGemini(b.usageMetadata), searchesOf(b)),
   };
+}
+
+/** Web searches a grounded answer ran (grounding with Google Search is billed per search query). */
+export function searchesOf(chunk: GeminiChunk): number {
+  return chunk.candidates?.[0]?.groundingMetadata?.webSearchQueries?.length ?? 0;
+}
+
+export function withSearches(u: TokenUsage, searches: number): TokenUsage {
+  return searches > 0 ? { ...u, web_searches: searches } : u;
 }
 
 export function irToGemini(ir: IRResponse, model: string): GeminiChunk {

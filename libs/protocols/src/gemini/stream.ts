@@ -3,7 +3,7 @@ import { UpstreamStreamError, type StreamDecoder, type StreamEncoder } from '../
 import { ZERO_USAGE, type IREvent, type IRStopReason } from '../ir';
 import { safeArgs } from '../anthropic/response';
 import { toGeminiError } from './errors';
-import { stopFromGemini, stopToGemini, usageFromGemini, usageToGemini, type GeminiChunk, type GeminiPartOut } from './response';
+import { searchesOf, stopFromGemini, stopToGemini, usageFromGemini, usageToGemini, withSearches, type GeminiChunk, type GeminiPartOut } from './response';
 import type { SseEvent } from '../sse/sse-parser';
 
 /** Gemini streamGenerateContent (alt=sse) chunks -> IR. A chunk with a finishReason ends the stream. */
@@ -12,6 +12,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
   private done = false;
   private calls = 0;
   private finish: string | undefined;
+  private searches = 0;
 
   push(ev: SseEvent): IREvent[] {
     const chunk = JSON.parse(ev.data) as GeminiChunk;
@@ -36,7 +37,8 @@ export class GeminiStreamDecoder implements StreamDecoder {
       this.done = true;
       out.push({ type: 'finish', stop_reason: stopFromGemini(this.finish, this.calls > 0) });
     }
-    if (chunk.usageMetadata) out.push({ type: 'usage', usage: usageFromGemini(chunk.usageMetadata) });
+    this.searches = Math.max(this.searches, searchesOf(chunk));
+    if (chunk.usageMetadata) out.push({ type: 'usage', usage: withSearches(usageFromGemini(chunk.usageMetadata), this.searches) });
     return out;
   }
 
