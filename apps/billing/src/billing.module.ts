@@ -4,6 +4,7 @@ import { AccountsModule } from './accounts/accounts.module';
 import { HoldsModule } from './holds/holds.module';
 import { KeysModule } from './keys/keys.module';
 import { ReportsModule } from './reports/reports.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 import { InfraModule } from '@gateway/db';
 
 @Module({})
@@ -11,7 +12,7 @@ export class BillingModule {
   static forRoot(config: BillingConfig): DynamicModule {
     return {
       module: BillingModule,
-      imports: [InfraModule.forRoot(config, 20), AccountsModule, KeysModule, HoldsModule, ReportsModule],
+      imports: [InfraModule.forRoot(config, 20), AccountsModule, KeysModule, HoldsModule, ReportsModule, WebhooksModule],
     };
   }
 }

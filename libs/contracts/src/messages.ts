@@ -19,6 +19,31 @@ export interface AccountView {
   created_at: string;
 }
 
+export type BudgetPeriod = 'day' | 'week' | 'month';
+export const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'week', 'month'];
+
+/** A key's spend budget as an admin sets it. Periods are UTC; a week starts on Monday. */
+export interface BudgetSettings {
+  limit_micros: number;
+  period: BudgetPeriod;
+  alert_webhook?: string | null;
+}
+
+/** A key's budget with where the current period stands. */
+export interface BudgetView {
+  limit_micros: number;
+  period: BudgetPeriod;
+  alert_webhook: string | null;
+  /** what settled calls cost in this period */
+  spent_micros: number;
+  /** what the key's active holds of this period hold */
+  held_micros: number;
+  /** limit − spent − held, never below 0 */
+  remaining_micros: number;
+  period_start: string;
+  resets_at: string;
+}
+
 export interface KeyView {
   id: string;
   account_id: string;
@@ -30,6 +55,19 @@ export interface KeyView {
   expires_at: string | null;
   revoked_at: string | null;
   created_at: string;
+  /** the gateway's response cache for this key's calls, in seconds (0: off) */
+  cache_ttl_s: number;
+  budget: BudgetView | null;
+}
+
+/** The settings of a key an admin may give at creation and change later. */
+export interface KeySettings {
+  name?: string;
+  models?: string[];
+  rpm?: number | null;
+  tpm?: number | null;
+  expires_at?: string | null;
+  cache_ttl_s?: number;
 }
 
 export interface CreatedKey extends KeyView {
@@ -45,6 +83,7 @@ export interface KeyPrincipal {
   rpm: number | null;
   tpm: number | null;
   expires_at: string | null;
+  cache_ttl_s: number;
 }
 
 export interface HoldPlaced {
@@ -180,10 +219,10 @@ export interface RpcContract {
     req: { account_id: string; amount_micros: number; reference: string };
     res: { id: string; account_id: string; amount_micros: number; reference: string; duplicate: boolean; balance_micros: number };
   };
-  'keys.create': {
-    req: { account_id: string; name: string; models?: string[]; rpm?: number | null; tpm?: number | null; expires_at?: string | null };
-    res: CreatedKey;
-  };
+  'keys.create': { req: KeySettings & { account_id: string; name: string; budget?: BudgetSettings | null }; res: CreatedKey };
+  'keys.get': { req: { id: string }; res: KeyView };
+  /** budget: merged into the key's budget (a new budget needs limit_micros and period); null removes it */
+  'keys.update': { req: KeySettings & { id: string; budget?: Partial<BudgetSettings> | null }; res: KeyView };
   'keys.revoke': { req: { id: string }; res: KeyView };
   'holds.place': { req: PlaceHoldRequest; res: HoldPlaced };
   /** many places in one message; each answers on its own (one refused place does not refuse the others) */

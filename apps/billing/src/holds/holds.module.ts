@@ -1,6 +1,7 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { BillingConfig } from '@gateway/config';
 import { createPgPool, type PgPool } from '@gateway/db';
+import { BudgetsModule } from '../budgets/budgets.module';
 import { CONFIG, PG, PG_FAST } from '../shared/tokens';
 import { HoldSweeperService } from './hold-sweeper.service';
 import { HoldRepository } from './hold.repository';
@@ -9,6 +10,7 @@ import { HoldsService } from './holds.service';
 import { OutboxConsumerService } from './outbox-consumer.service';
 
 @Module({
+  imports: [BudgetsModule],
   controllers: [HoldsController],
   providers: [
     { provide: PG, useFactory: (config: BillingConfig) => createPgPool(config.DATABASE_URL, 6), inject: [CONFIG] },

@@ -15,6 +15,7 @@ import {
 } from '@gateway/contracts';
 import type { BillingConfig } from '@gateway/config';
 import { retryTransient } from '@gateway/db';
+import { BudgetRepository } from '../budgets/budget.repository';
 import { CONFIG } from '../shared/tokens';
 import { GroupCommitter } from './group-committer';
 import { HoldRepository, type PlaceInput, type PlaceRow, type ReleaseInput, type ReleaseRow, type SettleInput, type SettleRow } from './hold.repository';
@@ -36,6 +37,7 @@ export class HoldsService {
   constructor(
     private readonly holds: HoldRepository,
     @Inject(CONFIG) private readonly config: BillingConfig,
+    private readonly budgets: BudgetRepository,
   ) {
     // places are idempotent on the hold's id, so a statement lost with its connection is run again on a
     // fresh one; a place gives up when its caller would have (the RPC deadline)
@@ -90,7 +92,20 @@ export class HoldsService {
           `insufficient balance: this request may cost up to ${formatUsd(req.amount_micros)} ` +
             `and ${formatUsd(Number(row.available_micros))} is available`,
         );
+      case 'key_budget_exceeded':
+        throw await this.budgetSpent(req, row);
     }
+  }
+
+  /** A 402 like a short balance, but saying it is the key's budget that is spent: its limit, period and reset. */
+  private async budgetSpent(req: PlaceHoldRequest, row: PlaceRow): Promise<DomainError> {
+    const budget = req.key_id ? await this.budgets.find(req.key_id).catch(() => null) : null;
+    const of = budget ? ` of ${formatUsd(budget.limit_micros)} per ${budget.period}` : '';
+    return new DomainError(
+      'insufficient_balance',
+      `this API key's budget${of} is spent: this request may cost up to ${formatUsd(req.amount_micros)} ` +
+        `and ${formatUsd(Number(row.available_micros))} of the budget is left; it resets at ${row.expires_at!.toISOString()}`,
+    );
   }
 
   /** Many places from one message: each answers on its own; they still share the statements of a batch. */

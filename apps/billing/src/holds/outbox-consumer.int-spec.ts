@@ -4,6 +4,7 @@ import type { PgPool, PrismaClient } from '@gateway/db';
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { books, expectInvariants, makeAccount, testPg, testPrisma } from '../../../../test/support/db';
+import { BudgetRepository } from '../budgets/budget.repository';
 import { HoldRepository } from './hold.repository';
 import { HoldsService } from './holds.service';
 import { OutboxConsumerService } from './outbox-consumer.service';
@@ -41,7 +42,7 @@ describe('settle outbox consumer', () => {
   it('claims and applies entries a dead consumer took; parks a bad one; acknowledges and deletes what it applied', async () => {
     const repo = new HoldRepository(prisma, pg, pg);
     const config = parseConfig(billingConfigSchema, { DATABASE_URL: process.env.DATABASE_URL, REDIS_URL: process.env.REDIS_URL, REDIS_PREFIX: prefix, OUTBOX_CLAIM_IDLE_MS: '300', SWEEP_INTERVAL_MS: '0' });
-    const holds = new HoldsService(repo, config);
+    const holds = new HoldsService(repo, config, new BudgetRepository(prisma));
     const acct = await makeAccount(prisma, 10_000);
     const ids = [newId('hold'), newId('hold')];
     for (const id of ids) await repo.place({ id, accountId: acct, keyId: null, requestId: newId('req'), kind: 'call', model: 'm', amountMicros: 1000, ttlMs: 60_000 });

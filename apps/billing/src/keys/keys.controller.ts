@@ -17,6 +17,16 @@ export class KeysController {
     return this.keys.create(req);
   }
 
+  @MessagePattern('keys.get')
+  get(@Payload() req: RpcRequest<'keys.get'>) {
+    return this.keys.get(req.id);
+  }
+
+  @MessagePattern('keys.update')
+  update(@Payload() req: RpcRequest<'keys.update'>) {
+    return this.keys.update(req);
+  }
+
   @MessagePattern('keys.revoke')
   revoke(@Payload() req: RpcRequest<'keys.revoke'>) {
     return this.keys.revoke(req.id);

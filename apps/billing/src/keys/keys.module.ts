@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { BudgetsModule } from '../budgets/budgets.module';
 import { KeysController } from './keys.controller';
 import { KeysService } from './keys.service';
 
-@Module({ controllers: [KeysController], providers: [KeysService], exports: [KeysService] })
+@Module({ imports: [BudgetsModule], controllers: [KeysController], providers: [KeysService], exports: [KeysService] })
 export class KeysModule {}

@@ -3,15 +3,18 @@ import {
   CHANGE_CHANNELS,
   DomainError,
   newId,
+  type BudgetSettings,
+  type BudgetView,
   type CreatedKey,
   type KeyPrincipal,
   type KeyView,
   type RpcRequest,
 } from '@gateway/contracts';
 import type { BillingConfig } from '@gateway/config';
-import type { PrismaClient } from '@gateway/db';
+import type { Db, PrismaClient } from '@gateway/db';
 import type Redis from 'ioredis';
 import { createHash, randomBytes } from 'node:crypto';
+import { BudgetRepository } from '../budgets/budget.repository';
 import { CONFIG, PRISMA, REDIS } from '../shared/tokens';
 
 export function hashKey(plaintext: string): string {
@@ -29,9 +32,10 @@ interface KeyRow {
   expiresAt: Date | null;
   revokedAt: Date | null;
   createdAt: Date;
+  cacheTtlS: number;
 }
 
-function toView(k: KeyRow): KeyView {
+function toView(k: KeyRow, budget: BudgetView | null): KeyView {
   return {
     id: k.id,
     account_id: k.accountId,
@@ -43,8 +47,21 @@ function toView(k: KeyRow): KeyView {
     expires_at: k.expiresAt?.toISOString() ?? null,
     revoked_at: k.revokedAt?.toISOString() ?? null,
     created_at: k.createdAt.toISOString(),
+    cache_ttl_s: k.cacheTtlS,
+    budget,
   };
 }
+
+/** A PATCH's budget over the key's current one: a key without a budget needs a limit and a period. */
+function mergeBudget(old: Db.KeyBudget | null, patch: Partial<BudgetSettings>): BudgetSettings {
+  const limit = patch.limit_micros ?? (old ? Number(old.limitMicros) : undefined);
+  const period = patch.period ?? old?.period;
+  if (limit === undefined) throw new DomainError('invalid_request', 'budget.limit_micros: required for a key without a budget', 'budget.limit_micros');
+  if (period === undefined) throw new DomainError('invalid_request', 'budget.period: required for a key without a budget', 'budget.period');
+  return { limit_micros: limit, period, alert_webhook: patch.alert_webhook !== undefined ? patch.alert_webhook : (old?.alertWebhook ?? null) };
+}
+
+const budgetData = (b: BudgetSettings) => ({ limitMicros: BigInt(b.limit_micros), period: b.period, alertWebhook: b.alert_webhook ?? null });
 
 @Injectable()
 export class KeysService {
@@ -52,6 +69,7 @@ export class KeysService {
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(CONFIG) private readonly config: BillingConfig,
+    private readonly budgets: BudgetRepository,
   ) {}
 
   async create(req: RpcRequest<'keys.create'>): Promise<CreatedKey> {
@@ -69,9 +87,44 @@ export class KeysService {
         rpm: req.rpm ?? null,
         tpm: req.tpm ?? null,
         expiresAt: req.expires_at ? new Date(req.expires_at) : null,
+        cacheTtlS: req.cache_ttl_s ?? 0,
+        ...(req.budget ? { budget: { create: budgetData(req.budget) } } : {}),
       },
     });
-    return { ...toView(row), key: plaintext };
+    return { ...toView(row, await this.budgets.find(row.id)), key: plaintext };
+  }
+
+  async get(id: string): Promise<KeyView> {
+    const row = await this.prisma.apiKey.findUnique({ where: { id } });
+    if (!row) throw new DomainError('not_found', `key ${id} not found`);
+    return toView(row, await this.budgets.find(id));
+  }
+
+  /** Changes a key's settings; every ingress drops the key from its cache, so the change applies at once. */
+  async update(req: RpcRequest<'keys.update'>): Promise<KeyView> {
+    const existing = await this.prisma.apiKey.findUnique({ where: { id: req.id }, include: { budget: true } });
+    if (!existing) throw new DomainError('not_found', `key ${req.id} not found`);
+    let budget: Db.Prisma.KeyBudgetUpdateOneWithoutKeyNestedInput | undefined;
+    if (req.budget === null) {
+      if (existing.budget) budget = { delete: true };
+    } else if (req.budget) {
+      const data = budgetData(mergeBudget(existing.budget, req.budget));
+      budget = { upsert: { create: data, update: { ...data, updatedAt: new Date() } } };
+    }
+    const row = await this.prisma.apiKey.update({
+      where: { id: req.id },
+      data: {
+        name: req.name,
+        models: req.models,
+        rpm: req.rpm,
+        tpm: req.tpm,
+        expiresAt: req.expires_at === undefined ? undefined : req.expires_at === null ? null : new Date(req.expires_at),
+        cacheTtlS: req.cache_ttl_s,
+        budget,
+      },
+    });
+    await this.redis.publish(`${this.config.REDIS_PREFIX}${CHANGE_CHANNELS.keys}`, row.keyHash);
+    return toView(row, await this.budgets.find(row.id));
   }
 
   async revoke(id: string): Promise<KeyView> {
@@ -82,7 +135,7 @@ export class KeysService {
       : await this.prisma.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     // every ingress drops the key from its cache on this message; its cache TTL bounds a missed one
     await this.redis.publish(`${this.config.REDIS_PREFIX}${CHANGE_CHANNELS.keys}`, row.keyHash);
-    return toView(row);
+    return toView(row, await this.budgets.find(id));
   }
 
   async resolve(keyHash: string): Promise<KeyPrincipal | null> {
@@ -96,6 +149,7 @@ export class KeysService {
       rpm: row.rpm,
       tpm: row.tpm,
       expires_at: row.expiresAt?.toISOString() ?? null,
+      cache_ttl_s: row.cacheTtlS,
     };
   }
 }

@@ -17,6 +17,7 @@ import {
   parseBody,
   topupSchema,
   updateChannelSchema,
+  updateKeySchema,
   updateModelSchema,
 } from './admin.schemas';
 
@@ -77,6 +78,16 @@ export class AdminAccountsController {
   async usage(@Query() query: unknown) {
     const q = parseBody(periodQuerySchema, query);
     return { data: await this.billing.call('reports.usage', periodOf(q)) };
+  }
+
+  @Get('keys/:id')
+  getKey(@Param('id') id: string) {
+    return this.billing.call('keys.get', { id });
+  }
+
+  @Patch('keys/:id')
+  updateKey(@Param('id') id: string, @Body() body: unknown) {
+    return this.billing.call('keys.update', { id, ...parseBody(updateKeySchema, body) });
   }
 
   @Delete('keys/:id')

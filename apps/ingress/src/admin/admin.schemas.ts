@@ -1,16 +1,32 @@
-import { DomainError, MODEL_KINDS } from '@gateway/contracts';
+import { BUDGET_PERIODS, DomainError, MODEL_KINDS, type BudgetPeriod } from '@gateway/contracts';
 import { z } from 'zod';
 
 const micros = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const createAccountSchema = z.object({ name: z.string().min(1), credit_micros: micros.optional() });
 export const topupSchema = z.object({ amount_micros: micros.positive(), reference: z.string().min(1) });
-export const createKeySchema = z.object({
-  name: z.string().min(1).default('key'),
+const budgetFields = {
+  limit_micros: micros,
+  period: z.enum(BUDGET_PERIODS as [BudgetPeriod, ...BudgetPeriod[]]),
+  alert_webhook: z.url({ protocol: /^https?$/ }).nullish(),
+};
+const keyFields = {
   models: z.array(z.string().min(1)).optional(),
   rpm: z.number().int().positive().nullish(),
   tpm: z.number().int().positive().nullish(),
   expires_at: z.iso.datetime({ offset: true }).nullish(),
+  cache_ttl_s: z.number().int().nonnegative().max(2_147_483_647).optional(),
+};
+export const createKeySchema = z.object({
+  name: z.string().min(1).default('key'),
+  ...keyFields,
+  budget: z.object(budgetFields).strict().nullish(),
+});
+/** budget: merged into the key's budget; null removes it */
+export const updateKeySchema = z.object({
+  name: z.string().min(1).optional(),
+  ...keyFields,
+  budget: z.object(budgetFields).partial().strict().nullish(),
 });
 
 export const holdsQuerySchema = z.object({
@@ -62,7 +78,10 @@ const pricing = z
   .object({
     input_per_mtok_micros: micros.optional(),
     cached_input_per_mtok_micros: micros.optional(),
+    cache_write_per_mtok_micros: micros.optional(),
+    cache_write_1h_per_mtok_micros: micros.optional(),
     output_per_mtok_micros: micros.optional(),
+    per_web_search_micros: micros.optional(),
     per_image_micros: micros.optional(),
     per_second_micros: micros.optional(),
     per_task_micros: micros.optional(),
