@@ -5,6 +5,7 @@ import { AdminGuard } from './admin/admin.guard';
 import { AuthService } from './auth/auth.service';
 import { KeyCacheService } from './auth/key-cache.service';
 import { AnthropicController } from './anthropic-api/anthropic.controller';
+import { ResponseCacheService } from './cache/response-cache.service';
 import { CallBillingService } from './conversation/call-billing.service';
 import { HoldKeeper } from './money/hold-keeper.service';
 import { HoldPlacer } from './money/hold-placer.service';
@@ -48,6 +49,7 @@ export class IngressModule {
         TokenCountService,
         MediaService,
         IdempotencyService,
+        ResponseCacheService,
         RateLimitService,
         AdmissionService,
         TasksService,

@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/gateway';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** WEBHOOK_SECRET when none is set: for development only, since anyone can read it here */
+export const DEV_WEBHOOK_SECRET = 'dev-only-webhook-secret-change-me';
 
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
@@ -27,6 +29,8 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   UPSTREAM_TIMEOUT_MS: int(120_000),
   /** default output bound when neither the request nor the model says */
   DEFAULT_MAX_OUTPUT_TOKENS: int(4096),
+  /** how long a stream whose client went away is still read, to learn the upstream's usage for the whole call */
+  CLIENT_GONE_DRAIN_MS: int(600_000),
   BODY_LIMIT_BYTES: int(25 * 1024 * 1024),
   /** how long an Idempotency-Key stays locked by a request that never finished (a crashed ingress) */
   IDEMPOTENCY_LEASE_MS: int(10 * 60_000),
@@ -39,6 +43,10 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   HOLD_TTL_MS: int(10 * 60_000),
   /** how often the holds of calls still running are extended (0: a third of HOLD_TTL_MS) */
   HOLD_EXTEND_INTERVAL_MS: int(0),
+  /** the response cache's TTL for a request that sends `X-TT-Cache: on` from a key with no cache_ttl_s of its own */
+  CACHE_DEFAULT_TTL_S: int(300),
+  /** a response (a whole stream included) larger than this is not stored in the response cache */
+  CACHE_MAX_ENTRY_BYTES: int(1024 * 1024),
 });
 
 const flag = (def: boolean) =>
@@ -64,6 +72,15 @@ export const billingConfigSchema = baseConfigSchema.extend({
   OUTBOX_BATCH: int(500),
   /** an entry another consumer took and left unacknowledged this long is claimed (its consumer died) */
   OUTBOX_CLAIM_IDLE_MS: int(10_000),
+  /**
+   * signs webhooks (X-TT-Signature: HMAC-SHA256); the default is for development only: set a secret of
+   * your own and give it to the receivers
+   */
+  WEBHOOK_SECRET: z.string().min(16, 'WEBHOOK_SECRET must be at least 16 characters').default(DEV_WEBHOOK_SECRET),
+  /** how often this instance looks for webhooks due (0: it delivers none) */
+  WEBHOOK_INTERVAL_MS: int(1000),
+  /** the wait after a webhook's first failed attempt, doubling on each failure up to an hour */
+  WEBHOOK_RETRY_MIN_MS: int(5000),
 });
 
 export const modelsConfigSchema = baseConfigSchema;

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DomainError, tokenEstimateMicros, type KeyPrincipal, type ModelView, type RouteTarget, type TokenUsage } from '@gateway/contracts';
+import { DomainError, cacheSavingsMicros, type KeyPrincipal, type ModelView, type RouteTarget, type TokenUsage } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import {
   InvalidRequestError,
@@ -19,10 +19,12 @@ import { AuthService } from '../auth/auth.service';
 import { CallBillingService } from './call-billing.service';
 import { ModelCacheService } from '../registry/model-cache.service';
 import { AdmissionService } from '../admission/admission.service';
+import { ResponseCacheService } from '../cache/response-cache.service';
 import { setHoldId } from '../shared/request-context';
 import { CONFIG } from '../shared/tokens';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 import { NATIVE } from './native';
+import { callEstimateMicros, clientOutputBound, outputBound, pricedFeatures, scanBody, withOutputBound } from './call-bounds';
 import { relayStream } from './stream-relay';
 
 export interface RouteInfo {
@@ -43,6 +45,8 @@ interface Call {
   stream: boolean;
   requestId: string;
   inputEstimate: number;
+  /** the output tokens the hold covers: what the upstream is told it may produce */
+  bound: number;
 }
 
 /** A request body decoded for its codec: IR when it translates, else why not (native upstreams may still take it). */
@@ -71,6 +75,7 @@ export class ConversationService {
     private readonly upstream: UpstreamClient,
     private readonly billing: CallBillingService,
     private readonly admission: AdmissionService,
+    private readonly cache: ResponseCacheService,
     @Inject(CONFIG) private readonly config: IngressConfig,
   ) {}
 
@@ -89,16 +94,22 @@ export class ConversationService {
     const { model, targets } = await this.registry.resolve(clientModel);
     if (model.kind !== 'chat') throw new DomainError('invalid_request', `model ${model.id} is a ${model.kind} model, not a chat model`, 'model');
     this.auth.assertModelAllowed(principal, model);
+    // null when the cache is off for this call: no hashing, no round trip
+    const cache = this.cache.slot(req, reply, principal, model.id, raw, stream, dryRun);
+    const hit = cache && (await this.cache.lookup(cache, reply));
+    if (hit) return this.cache.replay(hit, principal, reply);
     const usable = targets.filter((t) => upstreamCodec(t.provider));
     if (usable.length === 0) throw new DomainError('service_unavailable', `no chat channel serves model ${model.id}`);
 
+    // the hold covers the dearest the call can be, and the upstream is held to the output bound it covers
+    const { searches } = pricedFeatures(codec.style, raw, model);
     const inputEstimate = estimateTokens(ir ? irRequestTexts(ir) : [JSON.stringify(raw)]);
-    const maxOutput = ir?.max_tokens ?? model.limits.max_output_tokens ?? this.config.DEFAULT_MAX_OUTPUT_TOKENS;
-    const estimate = tokenEstimateMicros(model.pricing, inputEstimate, maxOutput);
+    const bound = outputBound(clientOutputBound(codec.style, raw), model, this.config.DEFAULT_MAX_OUTPUT_TOKENS);
+    const estimate = callEstimateMicros(model, inputEstimate, bound, scanBody(raw), searches);
     const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate, { admit: { reply, count: !dryRun } });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);
-    const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate };
+    const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate, bound };
 
     const abort = new AbortController();
     let res: UpstreamResponse;
@@ -121,18 +132,26 @@ export class ConversationService {
       }
       const answer = upstreamCodec(res.target.provider)!.decodeResponse(body);
       const reported = answer.usage.input_tokens + answer.usage.output_tokens > 0;
-      await settle(reported ? answer.usage : this.localUsage(call, answer.parts.map((p) => ('text' in p ? p.text : '')).join('')));
-      return native ? NATIVE[res.target.provider].response(body, clientModel) : codec.encodeResponse({ ...answer, id: answer.id || call.requestId }, clientModel, ir!);
+      const usage = reported ? answer.usage : this.localUsage(call, answer.parts.map((p) => ('text' in p ? p.text : '')).join(''));
+      const cost = await settle(usage);
+      // what the upstream's prompt cache served, and what that saved (a stream says it in its own usage event)
+      reply.header('x-tt-cache-read-tokens', String(usage.cached_input_tokens));
+      reply.header('x-tt-cache-savings-micros', String(cacheSavingsMicros(model.pricing, usage)));
+      const sent = native ? NATIVE[res.target.provider].response(body, clientModel) : codec.encodeResponse({ ...answer, id: answer.id || call.requestId }, clientModel, ir!);
+      return cache ? this.cache.storeJson(cache, reply, sent, cost, call.requestId) : sent;
     }
 
     const transform = this.transform(call, res.target, native);
-    const outcome = await relayStream(res, transform, reply, { requestId: call.requestId, holdId: hold.hold_id }, abort);
+    const outcome = await relayStream(res, transform, reply, { requestId: call.requestId, holdId: hold.hold_id }, abort, this.config.CLIENT_GONE_DRAIN_MS, cache?.capture);
     const out = reply.raw;
     switch (outcome.kind) {
-      case 'completed':
-        await settle(outcome.usage ?? this.localUsage(call, outcome.produced));
-        out.end(transform.end().join(''));
+      case 'completed': {
+        const cost = await settle(outcome.usage ?? this.localUsage(call, outcome.produced));
+        const tail = transform.end().join('');
+        if (cache) this.cache.storeStream(cache, transform.contentType, tail, cost, call.requestId);
+        out.end(tail);
         return undefined;
+      }
       case 'client_gone':
         await settle(outcome.usage ?? this.localUsage(call, outcome.produced));
         return undefined;
@@ -154,14 +173,15 @@ export class ConversationService {
     if (this.isNative(call, target)) {
       const beta = req.headers['anthropic-beta'];
       if (target.provider === 'anthropic' && typeof beta === 'string') headers['anthropic-beta'] = beta;
-      return { path: upstream.path(target.upstream_model, call.stream), headers, body: JSON.stringify(NATIVE[target.provider].body(call.raw, target.upstream_model, call.stream)) };
+      const body = withOutputBound(target.provider, NATIVE[target.provider].body(call.raw, target.upstream_model, call.stream), call.bound);
+      return { path: upstream.path(target.upstream_model, call.stream), headers, body: JSON.stringify(body) };
     }
     if (!call.ir) {
       const e = call.untranslatable!;
       throw new DomainError('invalid_request', `${e.message} (model ${call.model.id} is served by a ${target.provider} channel)`, e.param);
     }
     try {
-      const body = upstream.encodeRequest({ ...call.ir, stream: call.stream, max_tokens: call.ir.max_tokens ?? call.model.limits.max_output_tokens }, target.upstream_model);
+      const body = upstream.encodeRequest({ ...call.ir, stream: call.stream, max_tokens: call.bound }, target.upstream_model);
       return { path: upstream.path(target.upstream_model, call.stream), headers, body: JSON.stringify(body) };
     } catch (err) {
       if (err instanceof UnsupportedFeatureError || err instanceof InvalidRequestError) {

@@ -20,6 +20,9 @@ export async function relayStream(
   reply: FastifyReply,
   ids: { requestId: string; holdId: string },
   abort: AbortController,
+  drainMs: number,
+  /** sees every frame written to the client, in order (the response cache records a stream with it) */
+  capture?: (frames: readonly string[]) => void,
 ): Promise<RelayOutcome> {
   reply.hijack();
   const res = reply.raw;
@@ -30,15 +33,20 @@ export async function relayStream(
     [REQUEST_ID_HEADER]: ids.requestId,
     [HOLD_ID_HEADER]: ids.holdId,
   });
+  // A client that goes away pays what the upstream bills for the call, and the upstream bills the whole
+  // answer (reasoning included), which it reports only at the end: so the upstream is read on to its end
+  // (the call's output bound limits how far), unless it takes longer than drainMs more.
   let clientGone = false;
   res.on('close', () => {
     if (!res.writableFinished) {
       clientGone = true;
-      abort.abort();
+      setTimeout(() => abort.abort(), drainMs).unref();
     }
   });
   // the frames of one upstream chunk go out in one write (one system call, one TCP segment)
   const write = (frames: string[]) => {
+    if (clientGone) return;
+    capture?.(frames);
     if (frames.length === 1) res.write(frames[0]);
     else if (frames.length > 1) res.write(frames.join(''));
   };
