@@ -20,34 +20,61 @@ function* sources(dir) {
   }
 }
 
+// dist/ is never emptied: each file is written beside its place and renamed over it (atomic), and files whose
+// source is gone are removed afterwards. So a process starting while another build runs (a test, `npm start`)
+// never finds dist/ half missing.
+function writeAtomic(file, data) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+function* builtFiles(dir) {
+  if (!fs.existsSync(dir)) return;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) yield* builtFiles(full);
+    else yield full;
+  }
+}
+
 async function build() {
   const started = Date.now();
-  fs.rmSync(outRoot, { recursive: true, force: true });
   const files = [...sources(path.join(root, 'apps')), ...sources(path.join(root, 'libs'))];
+  const keep = new Set();
   await Promise.all(
     files.map(async (file) => {
       const rel = path.relative(root, file);
       const out = path.join(outRoot, rel.replace(/\.ts$/, '.js'));
       const result = await swc.transformFile(file, { ...swcOptions(), filename: file, outputPath: out });
       fs.mkdirSync(path.dirname(out), { recursive: true });
-      fs.writeFileSync(out, `${result.code}\n//# sourceMappingURL=${path.basename(out)}.map\n`);
-      if (result.map) fs.writeFileSync(`${out}.map`, result.map);
+      writeAtomic(out, `${result.code}\n//# sourceMappingURL=${path.basename(out)}.map\n`);
+      keep.add(out);
+      if (result.map) {
+        writeAtomic(`${out}.map`, result.map);
+        keep.add(`${out}.map`);
+      }
     }),
   );
   // the generated Prisma client loads its wasm query compiler from beside itself
-  copyAssets(path.join(root, 'libs/db/src/generated'), path.join(outRoot, 'libs/db/src/generated'));
+  copyAssets(path.join(root, 'libs/db/src/generated'), path.join(outRoot, 'libs/db/src/generated'), keep);
+  for (const file of builtFiles(outRoot)) {
+    // stale output of deleted sources; another build's temporary files are left to it
+    if (!keep.has(file) && !file.endsWith('.tmp')) fs.rmSync(file, { force: true });
+  }
   process.stdout.write(`built ${files.length} files into dist/ in ${Date.now() - started} ms\n`);
 }
 
-function copyAssets(from, to) {
+function copyAssets(from, to, keep) {
   if (!fs.existsSync(from)) return;
   for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
     const src = path.join(from, entry.name);
     const dst = path.join(to, entry.name);
-    if (entry.isDirectory()) copyAssets(src, dst);
+    if (entry.isDirectory()) copyAssets(src, dst, keep);
     else if (!entry.name.endsWith('.ts')) {
       fs.mkdirSync(to, { recursive: true });
-      fs.copyFileSync(src, dst);
+      writeAtomic(dst, fs.readFileSync(src));
+      keep.add(dst);
     }
   }
 }
