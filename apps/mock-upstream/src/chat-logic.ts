@@ -108,10 +108,15 @@ export function planChat(req: ChatRequest, state: MockState): ChatPlan {
   };
 }
 
-/** The status a [[mock:status=N]] directive forces, when it is an error status. */
-export function forcedStatus(plan: ChatPlan): number | undefined {
+/**
+ * The status a [[mock:status=N]] directive forces, when it is an error status; with [[mock:retry_after=S]]
+ * the answer also carries `retry-after: S`, as a real rate limit or overload does.
+ */
+export function forcedStatus(plan: ChatPlan, reply?: { header(name: string, value: string): unknown }): number | undefined {
   const s = plan.directives.status;
-  return s !== undefined && Number.isInteger(s) && s >= 400 && s <= 599 ? s : undefined;
+  const forced = s !== undefined && Number.isInteger(s) && s >= 400 && s <= 599 ? s : undefined;
+  if (forced && reply && plan.directives.retryAfter !== undefined) reply.header('retry-after', String(plan.directives.retryAfter));
+  return forced;
 }
 
 export async function waitLatency(plan: ChatPlan): Promise<void> {

@@ -84,6 +84,9 @@ export interface NativeHooks {
   rewrite?(ev: SseEvent): string | null;
   /** events withheld until the call is settled: the stream's final event(s) */
   isFinal?(ev: SseEvent): boolean;
+  /** framing the client's format wants before the first event and after the last (Gemini's JSON array) */
+  begin?(): string[];
+  end?(): string[];
 }
 
 /**
@@ -106,7 +109,7 @@ export class PassthroughTransform extends Observing implements RelayTransform {
   }
 
   begin(): string[] {
-    return [];
+    return this.hooks.begin?.() ?? [];
   }
 
   push(ev: SseEvent): string[] {
@@ -125,7 +128,7 @@ export class PassthroughTransform extends Observing implements RelayTransform {
   }
 
   end(): string[] {
-    return this.withheld;
+    return this.hooks.end ? [...this.withheld, ...this.hooks.end()] : this.withheld;
   }
 
   fail(error: ErrorBody): string[] {

@@ -67,7 +67,12 @@ export class UpstreamClient implements OnApplicationShutdown {
   async post(targets: RouteTarget[], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
     if (targets.length === 0) throw new DomainError('service_unavailable', 'no upstream channel serves this model');
     let last: DomainError | undefined;
+    // every channel that answered said 429: the client gets a 429 with the longest Retry-After they asked for
+    let limited = 0;
+    let attempts = 0;
+    let retryAfter: number | undefined;
     for (const target of orderTargets(targets)) {
+      attempts++;
       const { path, body, headers } = build(target);
       const url = `${target.base_url.replace(/\/+$/, '')}${path}`;
       try {
@@ -79,6 +84,11 @@ export class UpstreamClient implements OnApplicationShutdown {
         if (res.statusCode < 300) return { target, ...res };
         const text = await res.body.text().catch(() => '');
         const detail = upstreamMessage(text);
+        if (res.statusCode === 429) {
+          limited++;
+          const wait = retryAfterSeconds(res.headers);
+          if (wait !== undefined) retryAfter = Math.max(retryAfter ?? 0, wait);
+        }
         if (RETRYABLE(res.statusCode)) {
           last = new DomainError('upstream_error', `upstream ${target.channel_id} answered ${res.statusCode}${detail ? `: ${detail}` : ''}`);
           this.logger.warn(last.message);
@@ -99,8 +109,23 @@ export class UpstreamClient implements OnApplicationShutdown {
         this.logger.warn(last.message);
       }
     }
+    if (limited > 0 && limited === attempts) {
+      throw new DomainError('rate_limited', `the upstream rate-limited this request on every channel of the model; retry after ${retryAfter ?? 1} s`, undefined, retryAfter ?? 1);
+    }
     throw last ?? new DomainError('upstream_error', 'every upstream channel failed');
   }
+}
+
+/** An upstream's Retry-After (seconds or an HTTP date; OpenAI also sends retry-after-ms), in whole seconds. */
+export function retryAfterSeconds(headers: Dispatcher.ResponseData['headers'], now = Date.now()): number | undefined {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+  const ms = Number(first(headers['retry-after-ms']));
+  if (Number.isFinite(ms) && ms >= 0 && first(headers['retry-after-ms']) !== undefined) return Math.max(1, Math.ceil(ms / 1000));
+  const raw = first(headers['retry-after'])?.trim();
+  if (!raw) return undefined;
+  if (/^\d+(\.\d+)?$/.test(raw)) return Math.max(1, Math.ceil(Number(raw)));
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : Math.max(1, Math.ceil((at - now) / 1000));
 }
 
 function upstreamMessage(text: string): string {

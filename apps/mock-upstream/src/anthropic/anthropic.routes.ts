@@ -94,7 +94,7 @@ async function messages(req: FastifyRequest<{ Body: MessagesBody }>, reply: Fast
   const toolNames = (body.tools ?? []).map((t) => t.name ?? '').filter((n) => n.length > 0);
   const plan = planChat({ turns: toTurns(body), toolNames, maxOutputTokens: body.max_tokens }, state);
   await waitLatency(plan);
-  const status = forcedStatus(plan);
+  const status = forcedStatus(plan, reply);
   if (status) return anthropicError(reply, status, `mock forced status ${status}`);
 
   const { output } = plan;

@@ -108,7 +108,7 @@ async function generate(req: FastifyRequest<ModelRoute & { Body: GenerateBody }>
   const toolNames = (body.tools ?? []).flatMap((t) => t.functionDeclarations ?? []).map((f) => f.name ?? '').filter((n) => n.length > 0);
   const plan = planChat({ turns: toTurns(body), toolNames, maxOutputTokens: body.generationConfig?.maxOutputTokens }, state);
   await waitLatency(plan);
-  const status = forcedStatus(plan);
+  const status = forcedStatus(plan, reply);
   if (status) return geminiError(reply, status, `mock forced status ${status}`);
 
   const { output } = plan;

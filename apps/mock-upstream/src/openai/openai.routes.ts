@@ -92,7 +92,7 @@ async function chatCompletions(req: FastifyRequest<{ Body: ChatBody }>, reply: F
   const toolNames = (body.tools ?? []).filter((t) => t.type === 'function' && t.function?.name).map((t) => t.function?.name ?? '');
   const plan = planChat({ turns: body.messages.map(toTurn), toolNames, maxOutputTokens: body.max_completion_tokens ?? body.max_tokens }, state);
   await waitLatency(plan);
-  const status = forcedStatus(plan);
+  const status = forcedStatus(plan, reply);
   if (status) return openaiForcedError(reply, status);
 
   const { output } = plan;
