@@ -17,11 +17,64 @@ export interface StreamEncoder {
   push(ev: IREvent): string[];
   /** closing frames of a stream that completed */
   end(): string[];
-  /** closing frames of a stream the upstream broke: the style's error event */
-  fail(error: ErrorBody): string[];
+  /** closing frames of a stream the upstream broke: the style's error event and its stream's ending */
+  fail(error: StreamFailure): string[];
 }
 
-export class UpstreamStreamError extends Error {}
+/**
+ * What went wrong upstream, in words every style has a name for: each style's errors.ts reads its own
+ * error types into a kind and writes a kind back as its own type, so an overloaded Claude upstream reaches
+ * an OpenAI client as `server_is_overloaded` and a Gemini one as 503 UNAVAILABLE.
+ */
+export type UpstreamErrorKind =
+  | 'invalid_request'
+  | 'authentication'
+  | 'permission'
+  | 'not_found'
+  | 'request_too_large'
+  | 'billing'
+  | 'rate_limit'
+  | 'overloaded'
+  | 'timeout'
+  | 'server';
+
+/** The HTTP status each kind stands for, for styles whose errors carry one (Gemini's `code`). */
+export const KIND_STATUS: Record<UpstreamErrorKind, number> = {
+  invalid_request: 400,
+  authentication: 401,
+  billing: 402,
+  permission: 403,
+  not_found: 404,
+  request_too_large: 413,
+  rate_limit: 429,
+  server: 500,
+  overloaded: 503,
+  timeout: 504,
+};
+
+/** The kind an HTTP status stands for (an error event that carries a status, as Gemini's and some OpenAI-compatible ones do). */
+export function kindFromStatus(status: number): UpstreamErrorKind {
+  const exact = (Object.keys(KIND_STATUS) as UpstreamErrorKind[]).find((k) => KIND_STATUS[k] === status);
+  if (exact) return exact;
+  if (status === 529) return 'overloaded'; // Anthropic's overloaded status
+  if (status === 408) return 'timeout';
+  return status >= 400 && status < 500 ? 'invalid_request' : 'server';
+}
+
+/** An error event in the upstream's stream. */
+export class UpstreamStreamError extends Error {
+  constructor(
+    message: string,
+    readonly kind: UpstreamErrorKind = 'server',
+  ) {
+    super(message);
+  }
+}
+
+/** How a stream failed: the gateway's error, and what the upstream said went wrong when it said so. */
+export interface StreamFailure extends ErrorBody {
+  kind?: UpstreamErrorKind;
+}
 
 /** One upstream provider's wire format. */
 export interface UpstreamCodec {
@@ -36,7 +89,7 @@ export interface UpstreamCodec {
 /** One client API style. */
 export interface ClientCodec {
   readonly style: ClientStyle;
-  /** the upstream provider that speaks this style natively (raw bodies pass through), if any */
+  /** the upstream provider that speaks this style natively (raw bodies pass through, to the route of the style: OpenAI's chat completions or responses), if any */
   readonly nativeProvider?: string;
   decodeRequest(body: unknown, ctx: { model?: string; stream?: boolean }): IRRequest;
   encodeResponse(ir: IRResponse, model: string, req: IRRequest): unknown;

@@ -8,7 +8,8 @@ export type IRStopReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' |
 export type IRPart =
   | { type: 'text'; text: string }
   | { type: 'image'; url?: string; data?: string; mime_type?: string }
-  | { type: 'tool_call'; id: string; name: string; arguments: string }
+  /** signature: Gemini's thoughtSignature of the call, returned with it on later turns (see signatures.ts) */
+  | { type: 'tool_call'; id: string; name: string; arguments: string; signature?: string }
   | { type: 'tool_result'; tool_call_id: string; name?: string; content: string; is_error?: boolean }
   | { type: 'thinking'; text: string; signature?: string };
 
@@ -26,6 +27,19 @@ export interface IRTool {
 
 export type IRToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
+/** How hard the model should think, in the vocabulary of every style (OpenAI's efforts, Anthropic's `max`). */
+export type IREffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max';
+
+/** The client's reasoning controls; each upstream maps the effort to a budget or the budget to an effort. */
+export interface IRReasoning {
+  /** 'none' turns thinking off; absent, the budget says, else the model decides */
+  effort?: IREffort;
+  /** tokens the model may think for (Anthropic budget_tokens, Gemini thinkingBudget): 0 off, -1 dynamic */
+  budget_tokens?: number;
+  /** the client wants the thinking (or its summary) in the answer */
+  include_thoughts?: boolean;
+}
+
 export interface IRRequest {
   model: string;
   system?: string;
@@ -42,6 +56,7 @@ export interface IRRequest {
   /** the client asked to see usage in the stream (OpenAI's stream_options.include_usage) */
   stream_usage?: boolean;
   user?: string;
+  reasoning?: IRReasoning;
 }
 
 export interface IRResponse {
@@ -57,7 +72,7 @@ export type IREvent =
   | { type: 'start'; id: string; model: string }
   | { type: 'text'; text: string }
   | { type: 'thinking'; text: string }
-  | { type: 'tool_call_start'; index: number; id: string; name: string }
+  | { type: 'tool_call_start'; index: number; id: string; name: string; signature?: string }
   | { type: 'tool_call_args'; index: number; delta: string }
   | { type: 'finish'; stop_reason: IRStopReason }
   | { type: 'usage'; usage: TokenUsage };
@@ -119,7 +134,7 @@ export class IRAccumulator {
   stop_reason: IRStopReason = 'stop';
   usage: TokenUsage = { ...ZERO_USAGE };
   readonly parts: IRPart[] = [];
-  private readonly calls = new Map<number, { type: 'tool_call'; id: string; name: string; arguments: string }>();
+  private readonly calls = new Map<number, Extract<IRPart, { type: 'tool_call' }>>();
 
   push(ev: IREvent): void {
     switch (ev.type) {
@@ -140,7 +155,7 @@ export class IRAccumulator {
         break;
       }
       case 'tool_call_start': {
-        const call = { type: 'tool_call' as const, id: ev.id, name: ev.name, arguments: '' };
+        const call: Extract<IRPart, { type: 'tool_call' }> = { type: 'tool_call', id: ev.id, name: ev.name, arguments: '', ...(ev.signature ? { signature: ev.signature } : {}) };
         this.calls.set(ev.index, call);
         this.parts.push(call);
         break;

@@ -1,5 +1,5 @@
-import type { ErrorBody, TokenUsage } from '@gateway/contracts';
-import type { StreamDecoder, StreamEncoder } from './codec';
+import type { TokenUsage } from '@gateway/contracts';
+import { UpstreamStreamError, type StreamDecoder, type StreamEncoder, type StreamFailure } from './codec';
 import type { IREvent } from './ir';
 import { sseFrame, type SseEvent } from './sse/sse-parser';
 
@@ -19,12 +19,32 @@ export interface RelayTransform {
   produced(): string;
   /** closing frames once the call is settled */
   end(): string[];
-  fail(error: ErrorBody): string[];
+  /**
+   * closing frames of a broken stream. When the upstream's own error event broke it, the client gets that
+   * error's kind (an overloaded upstream stays overloaded) without the caller having to carry it.
+   */
+  fail(error: StreamFailure): string[];
 }
 
 abstract class Observing {
   protected lastUsage: TokenUsage | null = null;
   protected text = '';
+  private upstreamError: UpstreamStreamError | null = null;
+
+  protected constructor(protected readonly decoder: StreamDecoder) {}
+
+  protected decode(ev: SseEvent): IREvent[] {
+    try {
+      return this.decoder.push(ev);
+    } catch (err) {
+      if (err instanceof UpstreamStreamError) this.upstreamError = err;
+      throw err;
+    }
+  }
+
+  protected failure(error: StreamFailure): StreamFailure {
+    return { ...error, kind: error.kind ?? this.upstreamError?.kind };
+  }
 
   protected observe(ev: IREvent): void {
     if (ev.type === 'usage') this.lastUsage = ev.usage;
@@ -46,10 +66,10 @@ export class TranslatingTransform extends Observing implements RelayTransform {
   readonly contentType: string;
 
   constructor(
-    private readonly decoder: StreamDecoder,
+    decoder: StreamDecoder,
     private readonly encoder: StreamEncoder,
   ) {
-    super();
+    super(decoder);
     this.contentType = encoder.contentType;
   }
 
@@ -59,7 +79,7 @@ export class TranslatingTransform extends Observing implements RelayTransform {
 
   push(ev: SseEvent): string[] {
     const out: string[] = [];
-    for (const ir of this.decoder.push(ev)) {
+    for (const ir of this.decode(ev)) {
       this.observe(ir);
       out.push(...this.encoder.push(ir));
     }
@@ -74,8 +94,8 @@ export class TranslatingTransform extends Observing implements RelayTransform {
     return this.encoder.end();
   }
 
-  fail(error: ErrorBody): string[] {
-    return this.encoder.fail(error);
+  fail(error: StreamFailure): string[] {
+    return this.encoder.fail(this.failure(error));
   }
 }
 
@@ -97,11 +117,11 @@ export class PassthroughTransform extends Observing implements RelayTransform {
   private readonly withheld: string[] = [];
 
   constructor(
-    private readonly decoder: StreamDecoder,
+    decoder: StreamDecoder,
     private readonly encoder: StreamEncoder,
     private readonly hooks: NativeHooks = {},
   ) {
-    super();
+    super(decoder);
   }
 
   get contentType(): string {
@@ -113,7 +133,7 @@ export class PassthroughTransform extends Observing implements RelayTransform {
   }
 
   push(ev: SseEvent): string[] {
-    for (const ir of this.decoder.push(ev)) this.observe(ir);
+    for (const ir of this.decode(ev)) this.observe(ir);
     const frame = this.hooks.rewrite ? this.hooks.rewrite(ev) : sseFrame(ev.data, ev.event);
     if (frame === null) return [];
     if (this.hooks.isFinal?.(ev)) {
@@ -131,7 +151,7 @@ export class PassthroughTransform extends Observing implements RelayTransform {
     return this.hooks.end ? [...this.withheld, ...this.hooks.end()] : this.withheld;
   }
 
-  fail(error: ErrorBody): string[] {
-    return this.encoder.fail(error);
+  fail(error: StreamFailure): string[] {
+    return this.encoder.fail(this.failure(error));
   }
 }

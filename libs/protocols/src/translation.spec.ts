@@ -43,7 +43,8 @@ const CLIENTS: Record<string, ClientCodec> = {
   'gemini-array': geminiClient(false),
   responses: responsesClient,
 };
-const STREAMS = ['openai-tool', 'openai-text', 'anthropic-tool', 'gemini-tool'];
+// *-parallel: several tool calls at once; OpenAI's send every call's header first, then interleave the argument pieces
+const STREAMS = ['openai-tool', 'openai-text', 'anthropic-tool', 'gemini-tool', 'openai-parallel', 'anthropic-parallel', 'gemini-parallel'];
 
 function decodeAll(decoder: StreamDecoder, sse: string): { acc: IRAccumulator; completed: boolean } {
   const acc = new IRAccumulator();
@@ -100,14 +101,15 @@ describe('stream translation', () => {
 });
 
 describe('non-stream translation', () => {
-  for (const provider of ['openai', 'anthropic', 'gemini']) {
+  for (const name of ['openai-tool', 'anthropic-tool', 'gemini-tool', 'openai-parallel', 'anthropic-parallel', 'gemini-parallel']) {
+    const [provider, kind] = name.split('-');
     for (const [style, client] of Object.entries(CLIENTS)) {
       if (style === 'gemini-array') continue;
-      it(`${provider} response -> ${style} client`, () => {
-        const ir = UPSTREAMS[provider].decodeResponse(JSON.parse(read(`upstream/${provider}-tool.json`)));
+      it(`${name} (${provider} response) -> ${style} client`, () => {
+        const ir = UPSTREAMS[provider].decodeResponse(JSON.parse(read(`upstream/${name}.json`)));
         const req = { model: 'public-model', messages: [], stream: false };
         const body = client.encodeResponse(ir, 'public-model', req);
-        golden(`response.${provider}.to-${style}.json`, normalise(JSON.stringify(body, null, 2)) + '\n');
+        golden(`response.${kind === 'tool' ? provider : name}.to-${style}.json`, normalise(JSON.stringify(body, null, 2)) + '\n');
         if (UPSTREAMS[style]) expect(semantic(UPSTREAMS[style].decodeResponse(body))).toEqual(semantic(ir, style));
       });
     }

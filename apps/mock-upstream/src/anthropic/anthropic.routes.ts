@@ -28,6 +28,9 @@ interface MessagesBody {
   system?: string | ContentBlock[];
   tools?: AnthropicTool[];
   stream?: boolean;
+  temperature?: number;
+  /** taken as Anthropic takes it (the mock thinks as [[mock:reasoning=N]] says), and checked as Anthropic checks it */
+  thinking?: { type?: string; budget_tokens?: number };
 }
 
 const blockText = (blocks: ContentBlock[]): string => blocks.map((b) => (b.type === 'text' ? (b.text ?? '') : '')).join('');
@@ -61,6 +64,12 @@ function problemWith(body: MessagesBody, needsMaxTokens: boolean): string | unde
   if (body.messages.length === 0) return 'messages: at least one message is required';
   const bad = body.messages.findIndex((m) => m.role !== 'user' && m.role !== 'assistant');
   if (bad >= 0) return `messages.${bad}.role: Input should be 'user' or 'assistant'`;
+  if (body.thinking?.type === 'enabled') {
+    const budget = body.thinking.budget_tokens;
+    if (!Number.isInteger(budget) || (budget ?? 0) < 1024) return 'thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+    if (needsMaxTokens && (budget ?? 0) >= (body.max_tokens ?? 0)) return '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size';
+    if (body.temperature !== undefined && body.temperature !== 1) return '`temperature` may only be set to 1 when thinking is enabled. Please consult our documentation at https://docs.claude.com/en/docs/build-with-claude/extended-thinking#feature-compatibility';
+  }
   return undefined;
 }
 

@@ -2,16 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { countPromptTokens, forcedStatus, hexId, openStream, planChat, streamPieces, waitLatency, type ChatPlan, type ChatTurn } from '../chat-logic';
 import type { MockState } from '../state';
 import { geminiError, geminiErrorHandler } from './gemini.errors';
+import { callSignature, signatureError, signsCalls, thoughtSignature, type SignedPart } from './thought-signatures';
 
 // The Gemini API (generativelanguage, v1beta): models/{model}:generateContent, :streamGenerateContent
 // (SSE with alt=sse, else a streamed JSON array) and :countTokens, plus the model list.
 
-interface GeminiPart {
-  text?: string;
-  thought?: boolean;
-  functionCall?: { name?: string; args?: unknown };
-  functionResponse?: { name?: string; response?: unknown };
-}
+type GeminiPart = SignedPart;
 
 interface GeminiContent {
   role?: string;
@@ -26,7 +22,8 @@ interface GenerateBody {
   contents?: GeminiContent[];
   systemInstruction?: GeminiContent | string;
   tools?: GeminiTool[];
-  generationConfig?: { maxOutputTokens?: number };
+  /** thinkingConfig is taken and, but for includeThoughts, has no effect: the mock thinks as its directives say */
+  generationConfig?: { maxOutputTokens?: number; thinkingConfig?: { thinkingBudget?: number; thinkingLevel?: string; includeThoughts?: boolean } };
 }
 
 interface CountTokensBody extends GenerateBody {
@@ -105,6 +102,9 @@ export function registerGemini(app: FastifyInstance, state: MockState): void {
 async function generate(req: FastifyRequest<ModelRoute & { Body: GenerateBody }>, reply: FastifyReply, state: MockState, model: string, stream: boolean) {
   const body = req.body ?? {};
   if (!Array.isArray(body.contents) || body.contents.length === 0) return geminiError(reply, 400, '* GenerateContentRequest.contents: contents is not specified');
+  const signs = signsCalls(model);
+  const unsigned = signs ? signatureError(body.contents) : null;
+  if (unsigned) return geminiError(reply, 400, unsigned);
   const toolNames = (body.tools ?? []).flatMap((t) => t.functionDeclarations ?? []).map((f) => f.name ?? '').filter((n) => n.length > 0);
   const plan = planChat({ turns: toTurns(body), toolNames, maxOutputTokens: body.generationConfig?.maxOutputTokens }, state);
   await waitLatency(plan);
@@ -123,18 +123,28 @@ async function generate(req: FastifyRequest<ModelRoute & { Body: GenerateBody }>
     responseId,
   });
 
+  // Gemini 3 signs the function call, or else the last part of the answer
+  const signed = (part: GeminiPart, signature: () => string): GeminiPart => (signs ? { ...part, thoughtSignature: signature() } : part);
+  const textSignature = () => thoughtSignature('text', '', output.kind === 'text' ? output.pieces.join('') : '');
+  // thoughts are shown only when asked for, as Gemini does
+  const thought: GeminiPart[] = body.generationConfig?.thinkingConfig?.includeThoughts && plan.reasoningTokens > 0 ? [{ text: `Considered the request in ${plan.reasoningTokens} tokens.`, thought: true }] : [];
+
   if (!stream) {
-    const parts = output.kind === 'tool_call' ? [{ functionCall: { name: output.name, args: output.args } }] : [{ text: output.pieces.join('') }];
-    return response(parts, true);
+    const part: GeminiPart =
+      output.kind === 'tool_call'
+        ? signed({ functionCall: { name: output.name, args: output.args } }, () => callSignature({ name: output.name, args: output.args }))
+        : signed({ text: output.pieces.join('') }, textSignature);
+    return response([...thought, part], true);
   }
 
   // a function call goes out whole in one chunk; text one chunk per piece, the last with the finish reason
-  const partsPerChunk: GeminiPart[][] =
+  const answer: GeminiPart[][] =
     output.kind === 'tool_call'
-      ? [[{ functionCall: { name: output.name, args: output.args } }]]
+      ? [[signed({ functionCall: { name: output.name, args: output.args } }, () => callSignature({ name: output.name, args: output.args }))]]
       : output.pieces.length > 0
-        ? output.pieces.map((text) => [{ text }])
-        : [[{ text: '' }]];
+        ? output.pieces.map((text, i) => [i === output.pieces.length - 1 ? signed({ text }, textSignature) : { text }])
+        : [[signed({ text: '' }, textSignature)]];
+  const partsPerChunk: GeminiPart[][] = thought.length ? [thought, ...answer] : answer;
   const chunks = partsPerChunk.map((parts, i) => JSON.stringify(response(parts, i === partsPerChunk.length - 1)));
   const sse = req.query.alt === 'sse';
 

@@ -5,6 +5,7 @@ import type { MockState } from '../state';
 import { MOCK_PNG } from './media-bytes';
 import { openaiError, openaiErrorHandler, openaiForcedError } from './openai.errors';
 import { registerOpenAIMedia } from './openai.media';
+import { registerOpenAIResponses } from './openai.responses';
 import { registerOpenAIVideos } from './openai.videos';
 
 interface ContentPart {
@@ -77,6 +78,7 @@ export function registerOpenAI(app: FastifyInstance, state: MockState): void {
     }));
 
     scope.post('/v1/chat/completions', (req: FastifyRequest<{ Body: ChatBody }>, reply) => chatCompletions(req, reply, state));
+    registerOpenAIResponses(scope, state);
     registerOpenAIMedia(scope, state);
     registerOpenAIVideos(scope, state);
   });

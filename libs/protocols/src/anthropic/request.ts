@@ -1,6 +1,8 @@
 import { z } from 'zod';
-import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
+import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IREffort, type IRPart, type IRReasoning, type IRRequest, type IRToolChoice } from '../ir';
 import { parseRequest } from '../zod-path';
+import { EFFORT_BUDGET, reasoningBudget } from '../reasoning';
+import { splitToolId } from '../signatures';
 
 const block = z.looseObject({ type: z.string() });
 const schema = z
@@ -16,10 +18,12 @@ const schema = z
     tools: z.array(z.looseObject({ name: z.string().min(1) })).optional(),
     tool_choice: z.looseObject({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional() }).optional(),
     metadata: z.looseObject({ user_id: z.string().nullish() }).optional(),
+    thinking: z.looseObject({ type: z.string(), budget_tokens: z.number().int().min(1024).optional(), display: z.string().nullish() }).optional(),
+    output_config: z.looseObject({ effort: z.string().nullish(), format: z.looseObject({ type: z.string(), schema: z.record(z.string(), z.unknown()).optional() }).nullish() }).optional(),
   })
   .loose();
 
-const UNTRANSLATABLE = ['top_k', 'thinking', 'container', 'mcp_servers', 'service_tier'];
+const UNTRANSLATABLE = ['top_k', 'container', 'mcp_servers', 'service_tier'];
 
 interface Block {
   type: string;
@@ -48,11 +52,13 @@ function toPart(b: Block, at: string, role: 'user' | 'assistant'): IRPart | null
       if (b.source?.type === 'base64') return { type: 'image', mime_type: b.source.media_type, data: b.source.data };
       if (b.source?.type === 'url') return { type: 'image', url: b.source.url };
       throw new UnsupportedFeatureError(`${at}.source.type`, `image source '${b.source?.type}' cannot be translated`);
-    case 'tool_use':
+    case 'tool_use': {
       if (role !== 'assistant') throw new InvalidRequestError(`${at}.type`, 'tool_use blocks belong to assistant messages');
-      return { type: 'tool_call', id: b.id ?? '', name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}) };
+      const { id, signature } = splitToolId(b.id ?? '');
+      return { type: 'tool_call', id, name: b.name ?? '', arguments: JSON.stringify(b.input ?? {}), ...(signature ? { signature } : {}) };
+    }
     case 'tool_result':
-      return { type: 'tool_result', tool_call_id: b.tool_use_id ?? '', content: blockText(b.content), is_error: b.is_error };
+      return { type: 'tool_result', tool_call_id: splitToolId(b.tool_use_id ?? '').id, content: blockText(b.content), is_error: b.is_error };
     case 'thinking':
       return { type: 'thinking', text: b.thinking ?? '', signature: b.signature };
     case 'redacted_thinking':
@@ -111,10 +117,52 @@ export function messagesToIR(raw: unknown): IRRequest {
     temperature: req.temperature,
     top_p: req.top_p,
     stop: req.stop_sequences,
+    response_format: outputFormat(req.output_config?.format ?? undefined),
     stream: req.stream === true,
     stream_usage: true,
     user: req.metadata?.user_id ?? undefined,
+    reasoning: reasoningToIR(req.thinking, req.output_config ?? {}),
   };
+}
+
+const OUTPUT_EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'];
+
+/**
+ * `thinking` says whether and how long, `output_config.effort` how hard (Claude Code sends both). Values the
+ * gateway does not know are refused for translation only (decoding never stops a native pass-through).
+ */
+function reasoningToIR(thinking: { type: string; budget_tokens?: number; display?: string | null } | undefined, config: Record<string, unknown>): IRReasoning | undefined {
+  for (const k of Object.keys(config)) {
+    if (k !== 'effort' && k !== 'format') throw new UnsupportedFeatureError(`output_config.${k}`, `'output_config.${k}' cannot be translated for this model's upstream`);
+  }
+  const effort = config.effort ?? undefined;
+  if (effort !== undefined && !(typeof effort === 'string' && OUTPUT_EFFORTS.includes(effort))) {
+    throw new UnsupportedFeatureError('output_config.effort', `output_config.effort '${String(effort)}' cannot be translated for this model's upstream`);
+  }
+  const r: IRReasoning = effort ? { effort: effort as IREffort } : {};
+  if (!thinking) return effort ? r : undefined;
+  switch (thinking.type) {
+    case 'disabled':
+      return { effort: 'none' };
+    case 'enabled':
+      if (thinking.budget_tokens === undefined) throw new InvalidRequestError('thinking.budget_tokens', 'thinking of type enabled needs budget_tokens');
+      r.budget_tokens = thinking.budget_tokens;
+      break;
+    case 'adaptive':
+      break;
+    default:
+      throw new UnsupportedFeatureError('thinking.type', `thinking of type '${thinking.type}' cannot be translated for this model's upstream`);
+  }
+  r.include_thoughts = thinking.display !== 'omitted';
+  return r;
+}
+
+/** Structured output (`output_config.format`): a JSON schema the answer follows, as other styles' JSON mode. */
+function outputFormat(format: { type: string; schema?: Record<string, unknown> } | undefined): IRRequest['response_format'] {
+  if (!format) return undefined;
+  if (format.type !== 'json_schema') throw new UnsupportedFeatureError('output_config.format.type', `output format '${format.type}' cannot be translated for this model's upstream`);
+  if (!format.schema) throw new InvalidRequestError('output_config.format.schema', 'a json_schema output format needs a schema');
+  return { type: 'json_schema', name: 'response', schema: format.schema };
 }
 
 function toBlock(p: IRPart): Record<string, unknown> | null {
@@ -170,5 +218,54 @@ export function irToMessages(ir: IRRequest, upstreamModel: string, defaultMaxTok
   if (ir.stop) body.stop_sequences = ir.stop;
   if (ir.user) body.metadata = { user_id: ir.user };
   if (ir.stream) body.stream = true;
+  const thinking = ir.reasoning && thinkingFromIR(ir, body.max_tokens as number);
+  if (thinking) {
+    if (thinking.type === 'enabled' && ir.temperature !== undefined && ir.temperature !== 1) {
+      throw new UnsupportedFeatureError('temperature', 'Anthropic upstreams take no temperature other than 1 while thinking');
+    }
+    if (thinking.type === 'enabled' && ir.top_p !== undefined && ir.top_p < 0.95) {
+      throw new UnsupportedFeatureError('top_p', 'Anthropic upstreams take no top_p below 0.95 while thinking');
+    }
+    body.thinking = thinking;
+  }
   return body;
+}
+
+/**
+ * A native body whose max_tokens the gateway lowered to the call's bound keeps its thinking budget below it,
+ * as Anthropic requires; with no room left for the least budget (1024) it goes without thinking.
+ */
+export function thinkingWithin(body: Record<string, unknown>, maxTokens: number): Record<string, unknown> {
+  const t = body.thinking as { type?: unknown; budget_tokens?: unknown } | null | undefined;
+  if (t?.type !== 'enabled' || typeof t.budget_tokens !== 'number' || t.budget_tokens < maxTokens) return body;
+  if (maxTokens - 1 < 1024) {
+    const { thinking: _dropped, ...rest } = body;
+    return rest;
+  }
+  return { ...body, thinking: { ...t, budget_tokens: maxTokens - 1 } };
+}
+
+/**
+ * Anthropic thinks within a budget of at least 1024 tokens, below max_tokens. Thinking is left to the model's
+ * default where it cannot be honoured: no room under the call's bound, a forced tool choice (refused while
+ * thinking), or a tool loop whose earlier steps came back without their signed thinking blocks (a client of
+ * another style cannot return them, and Anthropic refuses such a turn with thinking on).
+ */
+function thinkingFromIR(ir: IRRequest, maxTokens: number): { type: 'enabled'; budget_tokens: number } | { type: 'disabled' } | undefined {
+  const budget = reasoningBudget(ir.reasoning!);
+  if (budget === 0) return { type: 'disabled' };
+  if (ir.tool_choice === 'required' || typeof ir.tool_choice === 'object' || !loopKeptThinking(ir.messages)) return undefined;
+  const tokens = Math.min(budget === undefined || budget < 0 ? EFFORT_BUDGET.medium : budget, maxTokens - 1);
+  return tokens >= 1024 ? { type: 'enabled', budget_tokens: tokens } : undefined;
+}
+
+/** Every step of the current tool loop (after the last user message that is more than tool results) that called a tool starts with a signed thinking block. */
+function loopKeptThinking(messages: IRMessage[]): boolean {
+  let start = messages.length;
+  while (start > 0 && !(messages[start - 1].role === 'user' && messages[start - 1].parts.some((p) => p.type !== 'tool_result'))) start--;
+  return messages.slice(start).every((m) => {
+    if (m.role !== 'assistant' || !m.parts.some((p) => p.type === 'tool_call')) return true;
+    const first = m.parts[0];
+    return first?.type === 'thinking' && Boolean(first.signature);
+  });
 }

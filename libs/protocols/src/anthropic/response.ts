@@ -1,5 +1,6 @@
 import type { TokenUsage } from '@gateway/contracts';
 import type { IRPart, IRResponse, IRStopReason } from '../ir';
+import { signedToolId } from '../signatures';
 import { parseArgs } from './request';
 
 export interface AnthropicUsage {
@@ -100,7 +101,7 @@ export function irToMessage(ir: IRResponse, model: string): Record<string, unkno
         case 'text':
           return { type: 'text', text: p.text };
         case 'tool_call':
-          return { type: 'tool_use', id: p.id, name: p.name, input: safeArgs(p.arguments) };
+          return { type: 'tool_use', id: signedToolId(p.id, p.signature), name: p.name, input: safeArgs(p.arguments) };
         case 'thinking':
           return { type: 'thinking', thinking: p.text, signature: p.signature ?? '' };
         default:

@@ -8,7 +8,7 @@ export const geminiUpstream: UpstreamCodec = {
   provider: 'gemini',
   path: (model, stream) => `/v1beta/models/${encodeURIComponent(model)}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`,
   headers: (apiKey) => ({ 'x-goog-api-key': apiKey, 'content-type': 'application/json' }),
-  encodeRequest: (ir) => irToGenerateContent(ir),
+  encodeRequest: (ir, model) => irToGenerateContent(ir, model),
   decodeResponse: geminiToIR,
   streamDecoder: () => new GeminiStreamDecoder(),
 };

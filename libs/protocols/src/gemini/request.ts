@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
+import { InvalidRequestError, UnsupportedFeatureError, type IREffort, type IRMessage, type IRPart, type IRReasoning, type IRRequest, type IRToolChoice } from '../ir';
 import { parseRequest } from '../zod-path';
 import { parseArgs } from '../anthropic/request';
+import { EFFORT_BUDGET, reasoningEffort } from '../reasoning';
 
 const part = z.looseObject({});
 const schema = z
@@ -20,13 +21,23 @@ const schema = z
         responseMimeType: z.string().optional(),
         responseSchema: z.record(z.string(), z.unknown()).optional(),
         responseJsonSchema: z.record(z.string(), z.unknown()).optional(),
+        thinkingConfig: z
+          .object({
+            thinkingBudget: z.number().int().min(-1).optional(),
+            includeThoughts: z.boolean().optional(),
+            thinkingLevel: z.string().optional(),
+          })
+          .loose()
+          .optional(),
       })
       .loose()
       .optional(),
   })
   .loose();
 
-const UNTRANSLATABLE_CONFIG = ['topK', 'presencePenalty', 'frequencyPenalty', 'seed', 'responseLogprobs', 'logprobs', 'thinkingConfig', 'responseModalities', 'speechConfig', 'mediaResolution'];
+const UNTRANSLATABLE_CONFIG = ['topK', 'presencePenalty', 'frequencyPenalty', 'seed', 'responseLogprobs', 'logprobs', 'responseModalities', 'speechConfig', 'mediaResolution'];
+
+const LEVELS: Record<string, IREffort> = { minimal: 'minimal', low: 'low', medium: 'medium', high: 'high' };
 
 interface GPart {
   text?: string;
@@ -55,7 +66,8 @@ export function generateContentToIR(raw: unknown, ctx: { model?: string; stream?
       if (p.functionCall) {
         const id = p.functionCall.id ?? `call_${seq++}_${p.functionCall.name}`;
         pending.set(p.functionCall.name, [...(pending.get(p.functionCall.name) ?? []), id]);
-        return { type: 'tool_call', id, name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) };
+        const call: IRPart = { type: 'tool_call', id, name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) };
+        return p.thoughtSignature ? { ...call, signature: p.thoughtSignature } : call;
       }
       if (p.functionResponse) {
         const queue = pending.get(p.functionResponse.name) ?? [];
@@ -67,7 +79,8 @@ export function generateContentToIR(raw: unknown, ctx: { model?: string; stream?
         return { type: 'image', mime_type: p.inlineData.mimeType, data: p.inlineData.data };
       }
       if (p.fileData) return { type: 'image', url: p.fileData.fileUri, mime_type: p.fileData.mimeType };
-      if (typeof p.text === 'string') return p.thought ? { type: 'thinking', text: p.text, signature: p.thoughtSignature } : { type: 'text', text: p.text };
+      // a thought's signature is Gemini's own: no other upstream could verify it, and Gemini needs only the calls'
+      if (typeof p.text === 'string') return p.thought ? { type: 'thinking', text: p.text } : { type: 'text', text: p.text };
       throw new UnsupportedFeatureError(at, 'this kind of part cannot be translated for this model\'s upstream');
     });
     const last = messages[messages.length - 1];
@@ -106,7 +119,43 @@ export function generateContentToIR(raw: unknown, ctx: { model?: string; stream?
     response_format,
     stream: ctx.stream === true,
     stream_usage: true,
+    reasoning: thinkingToIR(g?.thinkingConfig),
   };
+}
+
+function thinkingToIR(tc: { thinkingBudget?: number; includeThoughts?: boolean; thinkingLevel?: string } | undefined): IRReasoning | undefined {
+  if (!tc) return undefined;
+  const r: IRReasoning = {};
+  if (tc.thinkingBudget !== undefined) r.budget_tokens = tc.thinkingBudget;
+  const level = tc.thinkingLevel?.toLowerCase();
+  if (level && level !== 'thinking_level_unspecified') {
+    if (!LEVELS[level]) throw new UnsupportedFeatureError('generationConfig.thinkingConfig.thinkingLevel', `thinkingLevel '${tc.thinkingLevel}' cannot be translated for this model's upstream`);
+    r.effort = LEVELS[level];
+  }
+  if (tc.includeThoughts !== undefined) r.include_thoughts = tc.includeThoughts;
+  return Object.keys(r).length ? r : undefined;
+}
+
+/**
+ * Gemini 3 takes a thinking level (Pro only low and high, Flash also minimal and medium; thinking cannot be
+ * turned off, so none gets the least there is); Gemini 2.5 a budget (0 off, -1 dynamic), the client's own or its effort's.
+ */
+function thinkingFromIR(r: IRReasoning, upstreamModel: string): Record<string, unknown> | undefined {
+  const tc: Record<string, unknown> = {};
+  if (/^(models\/)?gemini-3/.test(upstreamModel)) {
+    const effort = reasoningEffort(r);
+    const flash = upstreamModel.includes('flash');
+    if (effort === 'none' || effort === 'minimal') tc.thinkingLevel = flash ? 'minimal' : 'low';
+    else if (effort === 'medium') tc.thinkingLevel = flash ? 'medium' : 'high';
+    else if (effort) tc.thinkingLevel = effort === 'low' ? 'low' : 'high';
+  } else {
+    // Gemini 2.5 takes budgets up to 24576 (Pro 32768); a larger one is a 400 there
+    const most = upstreamModel.includes('pro') ? 32768 : 24576;
+    if (r.budget_tokens !== undefined) tc.thinkingBudget = Math.min(r.budget_tokens, most);
+    else if (r.effort) tc.thinkingBudget = r.effort === 'none' ? 0 : Math.min(EFFORT_BUDGET[r.effort], 24576);
+  }
+  if (r.include_thoughts) tc.includeThoughts = true;
+  return Object.keys(tc).length ? tc : undefined;
 }
 
 /** Gemini's OpenAPI-style schemas use upper-case type names (STRING, OBJECT); JSON Schema wants lower case. */
@@ -121,8 +170,8 @@ export function lowerSchema(s: Record<string, unknown>): Record<string, unknown>
   return out;
 }
 
-/** IR -> Gemini generateContent body. */
-export function irToGenerateContent(ir: IRRequest): Record<string, unknown> {
+/** IR -> Gemini generateContent body. A function call goes back with the thoughtSignature it was made with. */
+export function irToGenerateContent(ir: IRRequest, upstreamModel = ''): Record<string, unknown> {
   const names = new Map<string, string>();
   for (const m of ir.messages) for (const p of m.parts) if (p.type === 'tool_call') names.set(p.id, p.name);
   const contents: Array<{ role: string; parts: Array<Record<string, unknown>> }> = [];
@@ -135,7 +184,7 @@ export function irToGenerateContent(ir: IRRequest): Record<string, unknown> {
           case 'image':
             return p.data ? { inlineData: { mimeType: p.mime_type ?? 'image/png', data: p.data } } : { fileData: { mimeType: p.mime_type ?? 'image/jpeg', fileUri: p.url } };
           case 'tool_call':
-            return { functionCall: { name: p.name, args: parseArgs(p.arguments) } };
+            return { functionCall: { name: p.name, args: parseArgs(p.arguments) }, ...(p.signature ? { thoughtSignature: p.signature } : {}) };
           case 'tool_result': {
             const name = p.name ?? names.get(p.tool_call_id);
             if (!name) throw new InvalidRequestError('tool_call_id', `no earlier tool call has id ${p.tool_call_id}`);
@@ -176,6 +225,8 @@ export function irToGenerateContent(ir: IRRequest): Record<string, unknown> {
     gc.responseMimeType = 'application/json';
     if (ir.response_format.type === 'json_schema') gc.responseJsonSchema = ir.response_format.schema;
   }
+  const thinking = ir.reasoning && thinkingFromIR(ir.reasoning, upstreamModel);
+  if (thinking) gc.thinkingConfig = thinking;
   if (Object.keys(gc).length) body.generationConfig = gc;
   return body;
 }

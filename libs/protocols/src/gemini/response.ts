@@ -1,6 +1,6 @@
 import type { TokenUsage } from '@gateway/contracts';
 import type { IRPart, IRResponse, IRStopReason } from '../ir';
-import { parseArgs } from '../anthropic/request';
+import { safeArgs } from '../anthropic/response';
 
 export interface GeminiUsage {
   promptTokenCount?: number;
@@ -63,6 +63,8 @@ export function stopToGemini(r: IRStopReason): string {
 export interface GeminiPartOut {
   text?: string;
   thought?: boolean;
+  /** Gemini 3 signs function calls (the first of each step) and must get the signature back with them */
+  thoughtSignature?: string;
   functionCall?: { id?: string; name: string; args?: Record<string, unknown> };
 }
 
@@ -80,7 +82,10 @@ export function geminiToIR(body: unknown): IRResponse {
   const parts: IRPart[] = [];
   let n = 0;
   for (const p of cand?.content?.parts ?? []) {
-    if (p.functionCall) parts.push({ type: 'tool_call', id: p.functionCall.id ?? `call_${n++}_${p.functionCall.name}`, name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) });
+    if (p.functionCall) {
+      const id = p.functionCall.id ?? `call_${n++}_${p.functionCall.name}`;
+      parts.push({ type: 'tool_call', id, name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}), ...(p.thoughtSignature ? { signature: p.thoughtSignature } : {}) });
+    }
     else if (typeof p.text === 'string') parts.push(p.thought ? { type: 'thinking', text: p.text } : { type: 'text', text: p.text });
   }
   return {
@@ -101,12 +106,14 @@ export function withSearches(u: TokenUsage, searches: number): TokenUsage {
   return searches > 0 ? { ...u, web_searches: searches } : u;
 }
 
+// Arguments cut off by the output bound (MAX_TOKENS mid-call from another style's upstream) are not JSON:
+// the call still goes out, its text under `_raw`, with the MAX_TOKENS finish saying why; the call is paid for.
 export function irToGemini(ir: IRResponse, model: string): GeminiChunk {
   const parts: GeminiPartOut[] = [];
   for (const p of ir.parts) {
     if (p.type === 'text') parts.push({ text: p.text });
     else if (p.type === 'thinking') parts.push({ text: p.text, thought: true });
-    else if (p.type === 'tool_call') parts.push({ functionCall: { id: p.id, name: p.name, args: parseArgs(p.arguments) } });
+    else if (p.type === 'tool_call') parts.push({ functionCall: { id: p.id, name: p.name, args: safeArgs(p.arguments) }, ...(p.signature ? { thoughtSignature: p.signature } : {}) });
   }
   return {
     candidates: [{ content: { parts: parts.length ? parts : [{ text: '' }], role: 'model' }, finishReason: stopToGemini(ir.stop_reason), index: 0 }],

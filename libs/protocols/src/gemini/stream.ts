@@ -1,8 +1,8 @@
-import type { ErrorBody, TokenUsage } from '@gateway/contracts';
-import { UpstreamStreamError, type StreamDecoder, type StreamEncoder } from '../codec';
+import type { TokenUsage } from '@gateway/contracts';
+import { UpstreamStreamError, type StreamDecoder, type StreamEncoder, type StreamFailure } from '../codec';
 import { ZERO_USAGE, type IREvent, type IRStopReason } from '../ir';
 import { safeArgs } from '../anthropic/response';
-import { toGeminiError } from './errors';
+import { geminiErrorKind, toGeminiStreamError } from './errors';
 import { searchesOf, stopFromGemini, stopToGemini, usageFromGemini, usageToGemini, withSearches, type GeminiChunk, type GeminiPartOut } from './response';
 import type { SseEvent } from '../sse/sse-parser';
 
@@ -16,7 +16,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
 
   push(ev: SseEvent): IREvent[] {
     const chunk = JSON.parse(ev.data) as GeminiChunk;
-    if (chunk.error) throw new UpstreamStreamError(chunk.error.message ?? 'upstream stream error');
+    if (chunk.error) throw new UpstreamStreamError(chunk.error.message ?? 'upstream stream error', geminiErrorKind(chunk.error as { code?: unknown; status?: unknown }));
     const out: IREvent[] = [];
     if (!this.started) {
       this.started = true;
@@ -26,7 +26,8 @@ export class GeminiStreamDecoder implements StreamDecoder {
     for (const p of cand?.content?.parts ?? []) {
       if (p.functionCall) {
         const index = this.calls++;
-        out.push({ type: 'tool_call_start', index, id: p.functionCall.id ?? `call_${index}_${p.functionCall.name}`, name: p.functionCall.name });
+        const id = p.functionCall.id ?? `call_${index}_${p.functionCall.name}`;
+        out.push({ type: 'tool_call_start', index, id, name: p.functionCall.name, ...(p.thoughtSignature ? { signature: p.thoughtSignature } : {}) });
         out.push({ type: 'tool_call_args', index, delta: JSON.stringify(p.functionCall.args ?? {}) });
       } else if (typeof p.text === 'string' && p.text) {
         out.push(p.thought ? { type: 'thinking', text: p.text } : { type: 'text', text: p.text });
@@ -57,7 +58,7 @@ export class GeminiStreamEncoder implements StreamEncoder {
   private count = 0;
   private stop: IRStopReason = 'stop';
   private usage: TokenUsage = { ...ZERO_USAGE };
-  private readonly calls = new Map<number, { id: string; name: string; args: string }>();
+  private readonly calls = new Map<number, { id: string; name: string; args: string; signature?: string }>();
 
   constructor(
     private readonly model: string,
@@ -96,7 +97,7 @@ export class GeminiStreamEncoder implements StreamEncoder {
       case 'thinking':
         return [this.chunk([{ text: ev.text, thought: true }])];
       case 'tool_call_start':
-        this.calls.set(ev.index, { id: ev.id, name: ev.name, args: '' });
+        this.calls.set(ev.index, { id: ev.id, name: ev.name, args: '', signature: ev.signature });
         return [];
       case 'tool_call_args': {
         const c = this.calls.get(ev.index);
@@ -113,14 +114,14 @@ export class GeminiStreamEncoder implements StreamEncoder {
   }
 
   end(): string[] {
-    const parts: GeminiPartOut[] = [...this.calls.values()].map((c) => ({ functionCall: { id: c.id, name: c.name, args: safeArgs(c.args) } }));
+    const parts: GeminiPartOut[] = [...this.calls.values()].map((c) => ({ functionCall: { id: c.id, name: c.name, args: safeArgs(c.args) }, ...(c.signature ? { thoughtSignature: c.signature } : {}) }));
     const out = [this.chunk(parts.length ? parts : [{ text: '' }], true)];
     if (!this.sse) out.push(']');
     return out;
   }
 
-  fail(error: ErrorBody): string[] {
-    const body = toGeminiError(error).body;
+  fail(error: StreamFailure): string[] {
+    const body = toGeminiStreamError(error);
     if (this.sse) return [`data: ${JSON.stringify(body)}\r\n\r\n`];
     return [`${this.count++ === 0 ? '' : ',\r\n'}${JSON.stringify(body)}]`];
   }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
 import { fieldPath } from '../zod-path';
+import { isEffort, reasoningEffort } from '../reasoning';
+import { splitToolId } from '../signatures';
 import type { OpenAIChatRequest } from './types';
 
 const message = z
@@ -37,7 +39,7 @@ export function parseChatRequest(body: unknown): { ok: true; value: OpenAIChatRe
 }
 
 // Fields with no counterpart in the other styles: refused with a 400 rather than dropped.
-const UNTRANSLATABLE = ['logprobs', 'top_logprobs', 'logit_bias', 'audio', 'prediction', 'seed', 'presence_penalty', 'frequency_penalty', 'reasoning_effort', 'web_search_options', 'functions', 'function_call'];
+const UNTRANSLATABLE = ['logprobs', 'top_logprobs', 'logit_bias', 'audio', 'prediction', 'seed', 'presence_penalty', 'frequency_penalty', 'web_search_options', 'functions', 'function_call'];
 
 interface ChatContentPart {
   type: string;
@@ -109,14 +111,15 @@ export function chatToIR(raw: unknown): IRRequest {
         const calls = (m.tool_calls ?? []) as Array<{ id: string; type: string; function: { name: string; arguments: string } }>;
         calls.forEach((c, j) => {
           if (!c?.function?.name) throw new InvalidRequestError(`${at}.tool_calls[${j}].function.name`, 'tool call needs a function name');
-          parts.push({ type: 'tool_call', id: c.id, name: c.function.name, arguments: c.function.arguments ?? '{}' });
+          const { id, signature } = splitToolId(c.id);
+          parts.push({ type: 'tool_call', id, name: c.function.name, arguments: c.function.arguments ?? '{}', ...(signature ? { signature } : {}) });
         });
         pushMessage(messages, 'assistant', parts);
         break;
       }
       case 'tool':
         if (!m.tool_call_id) throw new InvalidRequestError(`${at}.tool_call_id`, 'a tool message needs tool_call_id');
-        pushMessage(messages, 'user', [{ type: 'tool_result', tool_call_id: m.tool_call_id, content: textOnly(m.content) }]);
+        pushMessage(messages, 'user', [{ type: 'tool_result', tool_call_id: splitToolId(m.tool_call_id).id, content: textOnly(m.content) }]);
         break;
       case 'function':
         throw new UnsupportedFeatureError(`${at}.role`, "the legacy 'function' role cannot be translated; use 'tool'");
@@ -144,6 +147,13 @@ export function chatToIR(raw: unknown): IRRequest {
     stream_usage: req.stream_options?.include_usage === true,
     user: typeof req.user === 'string' ? req.user : undefined,
   };
+  if (req.reasoning_effort != null) {
+    // an effort the gateway does not know still passes through to an OpenAI upstream
+    if (!isEffort(req.reasoning_effort) || req.reasoning_effort === 'max') {
+      throw new UnsupportedFeatureError('reasoning_effort', `reasoning_effort '${String(req.reasoning_effort)}' cannot be translated for this model's upstream`);
+    }
+    ir.reasoning = { effort: req.reasoning_effort };
+  }
   return ir;
 }
 
@@ -210,6 +220,10 @@ export function irToChat(ir: IRRequest, upstreamModel: string): Record<string, u
         : { type: 'json_schema', json_schema: { name: ir.response_format.name, schema: ir.response_format.schema, strict: ir.response_format.strict } };
   }
   if (ir.user) body.user = ir.user;
+  const effort = ir.reasoning && reasoningEffort(ir.reasoning);
+  // 'none' is left unsaid: a model that does not reason refuses the field, and most that do cannot stop;
+  // Anthropic's max is beyond what most OpenAI models take
+  if (effort && effort !== 'none') body.reasoning_effort = effort === 'max' ? 'high' : effort;
   if (ir.stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };

@@ -1,5 +1,6 @@
 import type { TokenUsage } from '@gateway/contracts';
 import { ZERO_USAGE, type IRPart, type IRResponse, type IRStopReason } from '../ir';
+import { signedToolId } from '../signatures';
 import type { OpenAIChatCompletion, OpenAIUsage } from './types';
 
 export function usageFromOpenAI(u: OpenAIUsage | null | undefined): TokenUsage | null {
@@ -64,6 +65,7 @@ export function chatResponseToIR(body: unknown): IRResponse {
 export function irToChatResponse(ir: IRResponse, model: string): Record<string, unknown> {
   const text = ir.parts.filter((p) => p.type === 'text').map((p) => (p as { text: string }).text).join('');
   const calls = ir.parts.filter((p): p is Extract<IRPart, { type: 'tool_call' }> => p.type === 'tool_call');
+  const reasoning = ir.parts.filter((p) => p.type === 'thinking').map((p) => (p as { text: string }).text).join('');
   return {
     id: ir.id.startsWith('chatcmpl-') ? ir.id : `chatcmpl-${ir.id}`,
     object: 'chat.completion',
@@ -76,7 +78,8 @@ export function irToChatResponse(ir: IRResponse, model: string): Record<string, 
           role: 'assistant',
           content: text || (calls.length ? null : ''),
           refusal: null,
-          ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
+          ...(reasoning ? { reasoning_content: reasoning } : {}),
+          ...(calls.length ? { tool_calls: calls.map((c) => ({ id: signedToolId(c.id, c.signature), type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
         },
         logprobs: null,
         finish_reason: stopToOpenAI(ir.stop_reason),

@@ -1,30 +1,37 @@
-import type { ErrorBody, TokenUsage } from '@gateway/contracts';
-import { UpstreamStreamError, type StreamDecoder, type StreamEncoder } from '../codec';
+import type { TokenUsage } from '@gateway/contracts';
+import { UpstreamStreamError, type StreamDecoder, type StreamEncoder, type StreamFailure } from '../codec';
 import type { IREvent, IRRequest } from '../ir';
 import { sseFrame, type SseEvent } from '../sse/sse-parser';
-import { toOpenAIError } from './errors';
+import { signedToolId } from '../signatures';
+import { openaiErrorKind, toOpenAIStreamError } from './errors';
 import { stopFromOpenAI, stopToOpenAI, usageFromOpenAI, usageToOpenAI } from './response';
 import type { OpenAIChatChunk } from './types';
 
 interface ToolCallDelta {
-  index: number;
+  index?: number;
   id?: string;
   function?: { name?: string; arguments?: string };
 }
 
-/** OpenAI chat.completion.chunk events -> IR. */
+/**
+ * OpenAI chat.completion.chunk events -> IR. Parallel calls are told apart by `index`, their pieces in any
+ * interleaving. Some OpenAI-compatible servers number every call 0 (a new `id` there is a new call) or
+ * leave `index` out (the position in `tool_calls` then); IR indexes count the calls from 0 as they appear.
+ */
 export class OpenAIChatStreamDecoder implements StreamDecoder {
   private started = false;
   private done = false;
-  private readonly seenCalls = new Set<number>();
+  /** upstream index -> the IR index of the call it currently names, and the id the upstream gave it */
+  private readonly callAt = new Map<number, { index: number; id?: string }>();
+  private calls = 0;
 
   push(ev: SseEvent): IREvent[] {
     if (ev.data === '[DONE]') {
       this.done = true;
       return [];
     }
-    const chunk = JSON.parse(ev.data) as OpenAIChatChunk & { error?: { message?: string } };
-    if (chunk.error) throw new UpstreamStreamError(chunk.error.message ?? 'upstream stream error');
+    const chunk = JSON.parse(ev.data) as OpenAIChatChunk & { error?: { message?: string; type?: unknown; code?: unknown } };
+    if (chunk.error) throw new UpstreamStreamError(chunk.error.message ?? 'upstream stream error', openaiErrorKind(chunk.error));
     const out: IREvent[] = [];
     if (!this.started) {
       this.started = true;
@@ -34,12 +41,15 @@ export class OpenAIChatStreamDecoder implements StreamDecoder {
       const delta = choice.delta ?? {};
       if (typeof delta.reasoning_content === 'string' && delta.reasoning_content) out.push({ type: 'thinking', text: delta.reasoning_content });
       if (typeof delta.content === 'string' && delta.content) out.push({ type: 'text', text: delta.content });
-      for (const tc of (delta.tool_calls as ToolCallDelta[] | undefined) ?? []) {
-        if (!this.seenCalls.has(tc.index)) {
-          this.seenCalls.add(tc.index);
-          out.push({ type: 'tool_call_start', index: tc.index, id: tc.id ?? `call_${tc.index}`, name: tc.function?.name ?? '' });
+      for (const [position, tc] of ((delta.tool_calls as ToolCallDelta[] | undefined) ?? []).entries()) {
+        const at = typeof tc.index === 'number' ? tc.index : position;
+        let call = this.callAt.get(at);
+        if (!call || (tc.id && call.id && tc.id !== call.id)) {
+          call = { index: this.calls++, id: tc.id };
+          this.callAt.set(at, call);
+          out.push({ type: 'tool_call_start', index: call.index, id: tc.id ?? `call_${call.index}`, name: tc.function?.name ?? '' });
         }
-        if (tc.function?.arguments) out.push({ type: 'tool_call_args', index: tc.index, delta: tc.function.arguments });
+        if (tc.function?.arguments) out.push({ type: 'tool_call_args', index: call.index, delta: tc.function.arguments });
       }
       if (choice.finish_reason) out.push({ type: 'finish', stop_reason: stopFromOpenAI(choice.finish_reason) });
     }
@@ -98,7 +108,7 @@ export class OpenAIChatStreamEncoder implements StreamEncoder {
       case 'thinking':
         return [this.chunk(this.role({ reasoning_content: ev.text }))];
       case 'tool_call_start':
-        return [this.chunk(this.role({ content: null, tool_calls: [{ index: ev.index, id: ev.id, type: 'function', function: { name: ev.name, arguments: '' } }] }))];
+        return [this.chunk(this.role({ content: null, tool_calls: [{ index: ev.index, id: signedToolId(ev.id, ev.signature), type: 'function', function: { name: ev.name, arguments: '' } }] }))];
       case 'tool_call_args':
         return [this.chunk({ tool_calls: [{ index: ev.index, function: { arguments: ev.delta } }] })];
       case 'finish':
@@ -118,7 +128,8 @@ export class OpenAIChatStreamEncoder implements StreamEncoder {
     return out;
   }
 
-  fail(error: ErrorBody): string[] {
-    return [sseFrame(JSON.stringify(toOpenAIError(error).body))];
+  /** The error chunk, and no [DONE]: a client that skips error chunks still sees the stream end unfinished. */
+  fail(error: StreamFailure): string[] {
+    return [sseFrame(JSON.stringify(toOpenAIStreamError(error)))];
   }
 }

@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
+import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRReasoning, type IRRequest, type IRToolChoice } from '../ir';
 import { imagePartFromUrl } from '../openai/request';
 import { parseRequest } from '../zod-path';
+import { splitToolId } from '../signatures';
+import { isEffort } from '../reasoning';
 
 const schema = z
   .object({
@@ -16,11 +18,19 @@ const schema = z
     tool_choice: z.union([z.enum(['auto', 'none', 'required']), z.looseObject({ type: z.string(), name: z.string().optional() })]).nullish(),
     text: z.looseObject({ format: z.looseObject({ type: z.string() }).optional() }).nullish(),
     user: z.string().nullish(),
+    reasoning: z
+      .object({
+        effort: z.string().nullish(),
+        summary: z.string().nullish(),
+        generate_summary: z.string().nullish(),
+      })
+      .loose()
+      .nullish(),
   })
   .loose();
 
 // Stateful and hosted features the gateway cannot offer across upstreams: a 400 naming them.
-const UNSUPPORTED = ['previous_response_id', 'conversation', 'background', 'prompt', 'reasoning', 'include', 'truncation'];
+const UNSUPPORTED = ['previous_response_id', 'conversation', 'background', 'prompt', 'include', 'truncation'];
 
 interface Item {
   type?: string;
@@ -66,11 +76,12 @@ export function responsesToIR(raw: unknown): IRRequest {
       else throw new InvalidRequestError(`${at}.role`, `unknown role '${item.role}'`);
     } else if (type === 'function_call') {
       if (!item.call_id || !item.name) throw new InvalidRequestError(`${at}.call_id`, 'function_call items need call_id and name');
-      push('assistant', [{ type: 'tool_call', id: item.call_id, name: item.name, arguments: item.arguments ?? '{}' }]);
+      const { id, signature } = splitToolId(item.call_id);
+      push('assistant', [{ type: 'tool_call', id, name: item.name, arguments: item.arguments ?? '{}', ...(signature ? { signature } : {}) }]);
     } else if (type === 'function_call_output') {
       if (!item.call_id) throw new InvalidRequestError(`${at}.call_id`, 'function_call_output items need call_id');
       const output = typeof item.output === 'string' ? item.output : (item.output ?? []).map((o) => o.text ?? '').join('');
-      push('user', [{ type: 'tool_result', tool_call_id: item.call_id, content: output }]);
+      push('user', [{ type: 'tool_result', tool_call_id: splitToolId(item.call_id).id, content: output }]);
     } else if (type === 'reasoning') {
       // opaque reasoning carried over from an earlier turn: meaningful only to the model that wrote it
     } else {
@@ -109,5 +120,18 @@ export function responsesToIR(raw: unknown): IRRequest {
     stream: req.stream === true,
     stream_usage: true,
     user: req.user ?? undefined,
+    reasoning: reasoningToIR(req.reasoning),
   };
+}
+
+/** `reasoning: {effort, summary}`: a summary asked for is the thinking shown, as a reasoning item. */
+function reasoningToIR(r: { effort?: string | null; summary?: string | null; generate_summary?: string | null } | null | undefined): IRReasoning | undefined {
+  if (!r) return undefined;
+  const out: IRReasoning = {};
+  if (r.effort) {
+    if (!isEffort(r.effort) || r.effort === 'max') throw new UnsupportedFeatureError('reasoning.effort', `reasoning.effort '${r.effort}' cannot be translated for this model's upstream`);
+    out.effort = r.effort;
+  }
+  if (r.summary ?? r.generate_summary) out.include_thoughts = true;
+  return Object.keys(out).length ? out : undefined;
 }

@@ -1,6 +1,7 @@
 import type { TokenUsage } from '@gateway/contracts';
 import { randomBytes } from 'node:crypto';
 import type { IRRequest, IRResponse } from '../ir';
+import { signedToolId } from '../signatures';
 
 export function responsesUsage(u: TokenUsage) {
   return {
@@ -31,12 +32,19 @@ export interface OutputFunctionCall {
   status: 'completed' | 'in_progress';
 }
 
+/** The model's thinking, as its summary (what a translated upstream shows of it). */
+export interface OutputReasoning {
+  type: 'reasoning';
+  id: string;
+  summary: Array<{ type: 'summary_text'; text: string }>;
+}
+
 /** The Response object around a given output, echoing the request's parameters as OpenAI does. */
 export function responseEnvelope(
   id: string,
   model: string,
   req: IRRequest,
-  output: Array<OutputMessage | OutputFunctionCall>,
+  output: Array<OutputMessage | OutputFunctionCall | OutputReasoning>,
   status: 'in_progress' | 'completed' | 'incomplete' | 'failed',
   usage: TokenUsage | null,
   createdAt: number,
@@ -54,7 +62,7 @@ export function responseEnvelope(
     output,
     parallel_tool_calls: true,
     previous_response_id: null,
-    reasoning: { effort: null, summary: null },
+    reasoning: { effort: req.reasoning?.effort ?? null, summary: req.reasoning?.include_thoughts ? 'auto' : null },
     store: false,
     temperature: req.temperature ?? 1,
     text: { format: req.response_format ? (req.response_format.type === 'json_object' ? { type: 'json_object' } : { type: 'json_schema', name: req.response_format.name, schema: req.response_format.schema, strict: req.response_format.strict ?? false }) : { type: 'text' } },
@@ -69,11 +77,13 @@ export function responseEnvelope(
 }
 
 export function irToResponses(ir: IRResponse, model: string, req: IRRequest): Record<string, unknown> {
-  const output: Array<OutputMessage | OutputFunctionCall> = [];
+  const output: Array<OutputMessage | OutputFunctionCall | OutputReasoning> = [];
+  const thinking = ir.parts.filter((p) => p.type === 'thinking').map((p) => (p as { text: string }).text).join('');
+  if (thinking) output.push({ type: 'reasoning', id: rid('rs'), summary: [{ type: 'summary_text', text: thinking }] });
   const text = ir.parts.filter((p) => p.type === 'text').map((p) => (p as { text: string }).text).join('');
   if (text) output.push({ type: 'message', id: rid('msg'), status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] });
   for (const p of ir.parts) {
-    if (p.type === 'tool_call') output.push({ type: 'function_call', id: rid('fc'), call_id: p.id, name: p.name, arguments: p.arguments, status: 'completed' });
+    if (p.type === 'tool_call') output.push({ type: 'function_call', id: rid('fc'), call_id: signedToolId(p.id, p.signature), name: p.name, arguments: p.arguments, status: 'completed' });
   }
   return responseEnvelope(rid('resp'), model, req, output, ir.stop_reason === 'length' ? 'incomplete' : 'completed', ir.usage, Math.floor(Date.now() / 1000));
 }
