@@ -77,7 +77,7 @@ describe('every token paid for', () => {
   /** The bound the upstream request carried, read from the field its provider reads. */
   function sentBound(r: Recorded): number | undefined {
     const b = r.body as Record<string, unknown> & { generationConfig?: { maxOutputTokens?: number } };
-    if (r.provider === 'openai') return (b.max_completion_tokens ?? b.max_tokens) as number | undefined;
+    if (r.provider === 'openai') return (r.path.endsWith('/responses') ? b.max_output_tokens : (b.max_completion_tokens ?? b.max_tokens)) as number | undefined;
     if (r.provider === 'anthropic') return b.max_tokens as number | undefined;
     return b.generationConfig?.maxOutputTokens;
   }

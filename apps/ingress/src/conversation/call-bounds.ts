@@ -1,5 +1,5 @@
 import { DomainError, tokenEstimateMicros, toSafeNumber, type ModelView } from '@gateway/contracts';
-import type { ClientStyle } from '@gateway/protocols';
+import { thinkingWithin, type ClientStyle } from '@gateway/protocols';
 
 // What one conversational call may cost, read from the client's own body (whether or not it translates),
 // and the bound the upstream is then sent so that it cannot produce more than the hold covers.
@@ -38,15 +38,19 @@ export function outputBound(clientBound: number | undefined, model: ModelView, f
   return limit !== undefined ? Math.min(bound, limit) : bound;
 }
 
-/** A pass-through body with the bound written into the field the upstream reads (the client's own when it gave one). */
-export function withOutputBound(provider: string, body: Record<string, unknown>, bound: number): Record<string, unknown> {
-  switch (provider) {
+/** A pass-through body (in the client's own style) with the bound written into the field the upstream reads (the client's own when it gave one). */
+export function withOutputBound(style: ClientStyle, body: Record<string, unknown>, bound: number): Record<string, unknown> {
+  switch (style) {
     case 'openai':
       // the client's own field is kept (some OpenAI-compatible servers read only max_tokens); the current one otherwise
       if (body.max_completion_tokens == null && body.max_tokens != null) return { ...body, max_tokens: bound };
       return { ...body, max_completion_tokens: bound };
+    case 'responses':
+      // reasoning tokens count against it too, so it bounds everything the call is billed for as output
+      return { ...body, max_output_tokens: bound };
     case 'anthropic':
-      return { ...body, max_tokens: bound };
+      // a thinking budget must stay below max_tokens
+      return thinkingWithin({ ...body, max_tokens: bound }, bound);
     case 'gemini': {
       const snake = body.generationConfig === undefined && obj(body.generation_config) !== undefined;
       const gc = { ...(geminiConfig(body) ?? {}) };
@@ -54,9 +58,16 @@ export function withOutputBound(provider: string, body: Record<string, unknown>,
       gc.maxOutputTokens = bound;
       return snake ? { ...body, generation_config: gc } : { ...body, generationConfig: gc };
     }
-    default:
-      return body;
   }
+}
+
+/**
+ * Input the internal form leaves out but a pass-through upstream reads, for the hold's estimate: the
+ * Responses API's reasoning items carried back from earlier turns (their encrypted content is billed as input).
+ */
+export function opaqueInputTexts(style: ClientStyle, raw: Record<string, unknown>): string[] {
+  if (style !== 'responses' || !Array.isArray(raw.input)) return [];
+  return raw.input.filter((item) => obj(item)?.type === 'reasoning').map((item) => JSON.stringify(item));
 }
 
 /** What the body asks of the upstream beyond plain tokens, found by one walk over it. */
@@ -65,12 +76,18 @@ export interface BodyScan {
   documents: number;
   /** the longest prompt-cache TTL the body asks for (Anthropic cache_control) */
   cacheWrites?: '5m' | '1h';
+  /** the field naming input the upstream keeps (a stored Responses conversation or prompt): its size is not known here */
+  storedInput?: string;
 }
+
+const STORED_INPUT_KEYS = ['previous_response_id', 'conversation', 'prompt'];
 
 const DOC_KEYS = new Set(['fileData', 'file_data', 'file_id', 'file_url']);
 
 export function scanBody(raw: unknown): BodyScan {
   const scan: BodyScan = { documents: 0 };
+  const top = obj(raw);
+  scan.storedInput = STORED_INPUT_KEYS.find((k) => top?.[k] != null);
   const walk = (v: unknown, depth: number): void => {
     if (depth > 12 || v === null || typeof v !== 'object') return;
     if (Array.isArray(v)) {
@@ -98,15 +115,19 @@ export function scanBody(raw: unknown): BodyScan {
 
 /**
  * The hold of a call: input at the dearest rate it may be billed (a cache write when asked for), output
- * at its bound, and priced server-side searches at their cap. A referenced document may be as long as the
- * model's context window, so its input is priced at that; a model without a context limit cannot price
- * one, and the call is refused rather than held short.
+ * at its bound, and priced server-side searches at their cap. A referenced document, or a conversation the
+ * upstream stored (`previous_response_id`), may be as long as the model's context window, so its input is
+ * priced at that; a model without a context limit cannot price one, and the call is refused rather than held short.
  */
 export function callEstimateMicros(model: ModelView, inputEstimate: number, bound: number, scan: BodyScan, searches: number): number {
   let input = inputEstimate;
-  if (scan.documents > 0) {
+  if (scan.documents > 0 || scan.storedInput) {
     const context = model.limits.context_tokens;
     if (context === undefined) {
+      if (scan.documents === 0) {
+        const field = scan.storedInput!;
+        throw new DomainError('invalid_request', `${field}: input stored upstream may be as long as the context window, which model ${model.id} cannot price: it has no context limit in the registry`, field);
+      }
       throw new DomainError('invalid_request', `this request references a document or file, which model ${model.id} cannot price: it has no context limit in the registry`, 'messages');
     }
     input = Math.max(input, context);

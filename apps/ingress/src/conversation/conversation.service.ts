@@ -13,6 +13,7 @@ import {
   type ClientCodec,
   type IRRequest,
   type RelayTransform,
+  type UpstreamCodec,
 } from '@gateway/protocols';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AuthService } from '../auth/auth.service';
@@ -24,7 +25,7 @@ import { setHoldId } from '../shared/request-context';
 import { CONFIG } from '../shared/tokens';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 import { NATIVE } from './native';
-import { callEstimateMicros, clientOutputBound, outputBound, pricedFeatures, scanBody, withOutputBound } from './call-bounds';
+import { callEstimateMicros, clientOutputBound, opaqueInputTexts, outputBound, pricedFeatures, scanBody, withOutputBound } from './call-bounds';
 import { relayStream } from './stream-relay';
 
 export interface RouteInfo {
@@ -103,18 +104,20 @@ export class ConversationService {
 
     // the hold covers the dearest the call can be, and the upstream is held to the output bound it covers
     const { searches } = pricedFeatures(codec.style, raw, model);
-    const inputEstimate = estimateTokens(ir ? irRequestTexts(ir) : [JSON.stringify(raw)]);
+    const inputEstimate = estimateTokens(ir ? [...irRequestTexts(ir), ...opaqueInputTexts(codec.style, raw)] : [JSON.stringify(raw)]);
     const bound = outputBound(clientOutputBound(codec.style, raw), model, this.config.DEFAULT_MAX_OUTPUT_TOKENS);
+    const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate, bound };
+    // before any hold: which of the channels can take this body, natively or translated
+    const requests = this.requestsFor(call, usable, req);
     const estimate = callEstimateMicros(model, inputEstimate, bound, scanBody(raw), searches);
     const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate, { admit: { reply, count: !dryRun } });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);
-    const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate, bound };
 
     const abort = new AbortController();
     let res: UpstreamResponse;
     try {
-      res = await this.upstream.post(usable, (t) => this.buildRequest(call, t, req), abort.signal);
+      res = await this.upstream.post([...requests.keys()], (t) => requests.get(t)!, abort.signal);
     } catch (err) {
       await this.billing.release(hold, `upstream failed: ${(err as Error).message}`);
       throw err;
@@ -130,14 +133,14 @@ export class ConversationService {
         await this.billing.release(hold, 'upstream body unreadable');
         throw new DomainError('upstream_error', `upstream sent an unreadable body: ${(err as Error).message}`);
       }
-      const answer = upstreamCodec(res.target.provider)!.decodeResponse(body);
+      const answer = this.wire(call, res.target, native).decodeResponse(body);
       const reported = answer.usage.input_tokens + answer.usage.output_tokens > 0;
       const usage = reported ? answer.usage : this.localUsage(call, answer.parts.map((p) => ('text' in p ? p.text : '')).join(''));
       const cost = await settle(usage);
       // what the upstream's prompt cache served, and what that saved (a stream says it in its own usage event)
       reply.header('x-tt-cache-read-tokens', String(usage.cached_input_tokens));
       reply.header('x-tt-cache-savings-micros', String(cacheSavingsMicros(model.pricing, usage)));
-      const sent = native ? NATIVE[res.target.provider].response(body, clientModel) : codec.encodeResponse({ ...answer, id: answer.id || call.requestId }, clientModel, ir!);
+      const sent = native ? NATIVE[codec.style].response(body, clientModel) : codec.encodeResponse({ ...answer, id: answer.id || call.requestId }, clientModel, ir!);
       return cache ? this.cache.storeJson(cache, reply, sent, cost, call.requestId) : sent;
     }
 
@@ -163,8 +166,37 @@ export class ConversationService {
     }
   }
 
+  /**
+   * Decided per channel: a channel of the provider that speaks the client's style takes the body as it is
+   * (on that style's own route); any other takes it translated, or cannot take it at all.
+   */
   private isNative(call: Call, target: RouteTarget): boolean {
     return call.codec.nativeProvider === target.provider;
+  }
+
+  /** The upstream's route and decoders for this call on this channel: the style's own route when the body passes through. */
+  private wire(call: Call, target: RouteTarget, native: boolean): Pick<UpstreamCodec, 'path' | 'decodeResponse' | 'streamDecoder'> {
+    return (native && NATIVE[call.codec.style].wire) || upstreamCodec(target.provider)!;
+  }
+
+  /**
+   * The request for each channel that can take this body. A body only some upstreams can take (a Responses
+   * body with `previous_response_id`, a chat body with `logprobs`…) goes to those, whatever their priority;
+   * when none can, the call is refused with the first channel's reason (a 400 naming the field).
+   */
+  private requestsFor(call: Call, targets: RouteTarget[], req: FastifyRequest): Map<RouteTarget, UpstreamRequest> {
+    const requests = new Map<RouteTarget, UpstreamRequest>();
+    let refusal: DomainError | undefined;
+    for (const t of targets) {
+      try {
+        requests.set(t, this.buildRequest(call, t, req));
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+        refusal ??= err;
+      }
+    }
+    if (requests.size === 0) throw refusal!;
+    return requests;
   }
 
   private buildRequest(call: Call, target: RouteTarget, req: FastifyRequest): UpstreamRequest {
@@ -173,8 +205,9 @@ export class ConversationService {
     if (this.isNative(call, target)) {
       const beta = req.headers['anthropic-beta'];
       if (target.provider === 'anthropic' && typeof beta === 'string') headers['anthropic-beta'] = beta;
-      const body = withOutputBound(target.provider, NATIVE[target.provider].body(call.raw, target.upstream_model, call.stream), call.bound);
-      return { path: upstream.path(target.upstream_model, call.stream), headers, body: JSON.stringify(body) };
+      const native = NATIVE[call.codec.style];
+      const body = withOutputBound(call.codec.style, native.body(call.raw, target.upstream_model, call.stream), call.bound);
+      return { path: this.wire(call, target, true).path(target.upstream_model, call.stream), headers, body: JSON.stringify(body) };
     }
     if (!call.ir) {
       const e = call.untranslatable!;
@@ -192,10 +225,10 @@ export class ConversationService {
   }
 
   private transform(call: Call, target: RouteTarget, native: boolean): RelayTransform {
-    const decoder = upstreamCodec(target.provider)!.streamDecoder();
+    const decoder = this.wire(call, target, native).streamDecoder();
     const irReq: IRRequest = call.ir ?? { model: call.clientModel, messages: [], stream: true, stream_usage: (call.raw.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true };
     const encoder = call.codec.streamEncoder(call.clientModel, irReq);
-    if (native) return new PassthroughTransform(decoder, encoder, NATIVE[target.provider].hooks({ clientModel: call.clientModel, streamUsage: irReq.stream_usage === true }));
+    if (native) return new PassthroughTransform(decoder, encoder, NATIVE[call.codec.style].hooks({ clientModel: call.clientModel, streamUsage: irReq.stream_usage === true, sse: encoder.contentType.startsWith('text/event-stream') }));
     return new TranslatingTransform(decoder, encoder);
   }
 
