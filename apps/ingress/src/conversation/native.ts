@@ -1,5 +1,5 @@
 import { DomainError } from '@gateway/contracts';
-import { responsesUpstreamWire, sseFrame, type ClientStyle, type NativeHooks, type SseEvent, type UpstreamCodec } from '@gateway/protocols';
+import { responsesUpstreamWire, splitToolId, sseFrame, type ClientStyle, type NativeHooks, type SseEvent, type UpstreamCodec } from '@gateway/protocols';
 
 /**
  * How a client's own format passes through from an upstream of the same provider (the client codec's
@@ -19,7 +19,7 @@ export interface NativeRoute {
 export const NATIVE: Record<ClientStyle, NativeRoute> = {
   openai: {
     body: (raw, model, stream) => ({
-      ...raw,
+      ...plainIds(raw),
       model,
       ...(stream ? { stream_options: { ...((raw.stream_options as object | undefined) ?? {}), include_usage: true } } : {}),
     }),
@@ -44,7 +44,7 @@ export const NATIVE: Record<ClientStyle, NativeRoute> = {
     body: (raw, model) => {
       // a background response finishes after this call, where no settle follows it: it could not be billed
       if (raw.background === true) throw new DomainError('invalid_request', "'background' responses cannot be billed by the gateway; omit it", 'background');
-      return { ...raw, model };
+      return { ...plainIds(raw), model };
     },
     hooks: ({ clientModel }) => ({
       isFinal: (ev: SseEvent) => FINAL_RESPONSE_EVENTS.has(responsesEventType(ev)),
@@ -59,7 +59,7 @@ export const NATIVE: Record<ClientStyle, NativeRoute> = {
     response: (body, clientModel) => ({ ...body, model: clientModel }),
   },
   anthropic: {
-    body: (raw, model) => ({ ...raw, model }),
+    body: (raw, model) => ({ ...plainIds(raw), model }),
     hooks: () => ({ isFinal: (ev: SseEvent) => ev.event === 'message_stop' }),
     response: (body, clientModel) => ({ ...body, model: clientModel }),
   },
@@ -93,4 +93,43 @@ const RESPONSE_EVENTS = new Set(['response.created', 'response.in_progress', 're
 /** OpenAI names every Responses event in its `event:` line; a compatible server that does not still has `type` in the data. */
 function responsesEventType(ev: SseEvent): string {
   return ev.event ?? (JSON.parse(ev.data) as { type?: string }).type ?? '';
+}
+
+// A conversation that moves from a Gemini 3 model to another provider's model still has call ids that carry
+// a thought signature (`<id>__tsb_…`, see libs/protocols/src/signatures.ts); the other provider gets the plain
+// ids (OpenAI refuses ids over 40 characters). Both the call and its result lose the same suffix, so they
+// still match. Bodies without such ids are returned as they are, unwalked beyond their turns.
+const ID_FIELDS = ['id', 'tool_call_id', 'call_id', 'tool_use_id'] as const;
+const SIGNED = '__ts';
+
+function plainId(v: unknown): unknown {
+  return typeof v === 'string' && v.includes(SIGNED) ? splitToolId(v).id : v;
+}
+
+function plainItem(item: unknown): unknown {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
+  const o = item as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k of ID_FIELDS) {
+    const v = o[k];
+    if (typeof v === 'string' && v.includes(SIGNED)) (out ??= { ...o })[k] = plainId(v);
+  }
+  for (const k of ['tool_calls', 'content'] as const) {
+    const list = o[k];
+    if (!Array.isArray(list)) continue;
+    const mapped = list.map(plainItem);
+    if (mapped.some((x, i) => x !== list[i])) (out ??= { ...o })[k] = mapped;
+  }
+  return out ?? o;
+}
+
+/** messages (chat, Messages) or input items (Responses) with signed call ids made plain. */
+function plainIds(raw: Record<string, unknown>): Record<string, unknown> {
+  for (const k of ['messages', 'input'] as const) {
+    const list = raw[k];
+    if (!Array.isArray(list)) continue;
+    const mapped = list.map(plainItem);
+    if (mapped.some((x, i) => x !== list[i])) return { ...raw, [k]: mapped };
+  }
+  return raw;
 }

@@ -84,6 +84,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         if (res.statusCode < 300) return { target, ...res };
         const text = await res.body.text().catch(() => '');
         const detail = upstreamMessage(text);
+        const param = upstreamParam(text);
         if (res.statusCode === 429) {
           limited++;
           const wait = retryAfterSeconds(res.headers);
@@ -95,7 +96,8 @@ export class UpstreamClient implements OnApplicationShutdown {
           continue;
         }
         if ([400, 404, 413, 422].includes(res.statusCode)) {
-          throw new DomainError(res.statusCode === 413 ? 'payload_too_large' : 'invalid_request', detail || `upstream rejected the request (${res.statusCode})`);
+          // the upstream's own words and the field it named, in the client's style
+          throw new DomainError(res.statusCode === 413 ? 'payload_too_large' : 'invalid_request', detail || `upstream rejected the request (${res.statusCode})`, param);
         }
         throw new DomainError('upstream_error', `upstream ${target.channel_id} answered ${res.statusCode}${detail ? `: ${detail}` : ''}`);
       } catch (err) {
@@ -126,6 +128,16 @@ export function retryAfterSeconds(headers: Dispatcher.ResponseData['headers'], n
   if (/^\d+(\.\d+)?$/.test(raw)) return Math.max(1, Math.ceil(Number(raw)));
   const at = Date.parse(raw);
   return Number.isNaN(at) ? undefined : Math.max(1, Math.ceil((at - now) / 1000));
+}
+
+/** The request field an upstream's 4xx names (OpenAI's `error.param`), if any. */
+function upstreamParam(text: string): string | undefined {
+  try {
+    const p = (JSON.parse(text) as { error?: { param?: unknown } }).error?.param;
+    return typeof p === 'string' && p ? p : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function upstreamMessage(text: string): string {
