@@ -72,6 +72,63 @@ describe('upstream refusals and pass-through framing', () => {
     expect((e3 as ApiError).status).toBe(429);
   });
 
+  describe('an upstream that fails mid-stream (overloaded): the error keeps its type, each style ends its stream its own way, nothing is charged', () => {
+    const FAILING = 'Fail me [[mock:reply=one two three four five six]] [[mock:error_after=2]]';
+    const streams: Record<string, (model: string) => { url: string; headers: Record<string, string>; body: unknown }> = {
+      openai: (model) => ({ url: '/v1/chat/completions', headers: { authorization: `Bearer ${key}` }, body: { model, stream: true, messages: [{ role: 'user', content: FAILING }] } }),
+      responses: (model) => ({ url: '/v1/responses', headers: { authorization: `Bearer ${key}` }, body: { model, stream: true, input: FAILING } }),
+      anthropic: (model) => ({ url: '/v1/messages', headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01' }, body: { model, stream: true, max_tokens: 50, messages: [{ role: 'user', content: FAILING }] } }),
+      gemini: (model) => ({ url: `/v1beta/models/${model}:streamGenerateContent?alt=sse`, headers: { 'x-goog-api-key': key }, body: { contents: [{ role: 'user', parts: [{ text: FAILING }] }] } }),
+    };
+    const failing: Array<[string, string]> = [];
+    for (const style of Object.keys(streams)) for (const model of ['gpt-x', 'claude-x', 'gemini-x']) failing.push([style, model]);
+
+    it.each(failing)('%s client, %s', async (style, model) => {
+      const before = await settledAccount(g, accountId);
+      const records = await usageCount();
+      const r = streams[style](model);
+      const res = await fetch(`${g.base}${r.url}`, { method: 'POST', headers: { 'content-type': 'application/json', ...r.headers }, body: JSON.stringify(r.body) });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).toContain('one '); // what came before the error reached the client
+      const overloaded = /overloaded/i;
+      switch (style) {
+        case 'anthropic':
+          expect(text).toMatch(/event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error"/);
+          expect(text).not.toContain('message_stop');
+          break;
+        case 'openai': {
+          const datas = text.split('\n\n').filter((f) => f.startsWith('data: ')).map((f) => f.slice(6));
+          expect(datas).not.toContain('[DONE]');
+          expect(JSON.parse(datas.at(-1)!).error.message).toMatch(overloaded);
+          break;
+        }
+        case 'responses':
+          expect(text).toMatch(/event: response\.failed/);
+          expect(text).not.toMatch(/event: response\.completed/);
+          break;
+        case 'gemini': {
+          const last = text.split('\r\n\r\n').filter((f) => f.startsWith('data: ')).at(-1)!;
+          expect(JSON.parse(last.slice(6)).error).toMatchObject({ code: 503, status: 'UNAVAILABLE' });
+          break;
+        }
+      }
+      const after = await settledAccount(g, accountId);
+      expect(after.balance_micros).toBe(before.balance_micros);
+      expect(after.held_micros).toBe(0);
+      expect(await usageCount()).toBe(records);
+    });
+
+    it('the Anthropic SDK raises the overloaded error, translated from an OpenAI upstream too', async () => {
+      const anthropic = new Anthropic({ apiKey: key, baseURL: g.base, maxRetries: 0 });
+      for (const model of ['claude-x', 'gpt-x']) {
+        const err = await anthropic.messages.stream({ model, max_tokens: 50, messages: [{ role: 'user', content: FAILING }] }).finalMessage().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Anthropic.APIError);
+        expect(JSON.stringify((err as InstanceType<typeof Anthropic.APIError>).error)).toContain('overloaded_error');
+      }
+    });
+  });
+
   it('a Gemini client streaming without ?alt=sse from a Gemini channel gets one JSON array', async () => {
     await clearMock(g);
     const res = await fetch(`${g.base}/v1beta/models/gemini-x:streamGenerateContent`, {

@@ -147,9 +147,15 @@ export async function streamPieces(
   plan: ChatPlan,
   send: (piece: string, index: number) => void,
   flush = ': flush\n\n',
+  /** the provider's own mid-stream error event, sent at [[mock:error_after=N]] before the stream ends */
+  errorFrame?: string,
 ): Promise<boolean> {
   for (let i = 0; i < pieces.length; i++) {
     if (res.destroyed) return false;
+    if (errorFrame !== undefined && plan.directives.errorAfterChunks !== undefined && i >= plan.directives.errorAfterChunks) {
+      res.end(errorFrame);
+      return false;
+    }
     if (plan.directives.failAfterChunks !== undefined && i >= plan.directives.failAfterChunks) {
       res.write(flush, () => res.destroy());
       return false;

@@ -2,7 +2,7 @@
 // the upstream's headers: [[mock:status=500]], [[mock:latency=200]], [[mock:fail_after=3]],
 // [[mock:cached=10]], [[mock:reply=some text]], [[mock:chunk_delay=20]],
 // [[mock:tool_args={"city":"Paris"}]] (a JSON object without `]`: the arguments of a forced tool call),
-// [[mock:retry_after=S]] (a retry-after header on a forced status), [[mock:reasoning=N]] (N reasoning tokens spent before the answer, billed as output),
+// [[mock:error_after=N]] (N stream pieces, then the provider's overloaded error event), [[mock:retry_after=S]] (a retry-after header on a forced status), [[mock:reasoning=N]] (N reasoning tokens spent before the answer, billed as output),
 // [[mock:cache_write=N]] and [[mock:cache_write_hour=N]] (prompt tokens written to the cache, Anthropic).
 // Async jobs (video, Midjourney, BFL) also read [[mock:duration_ms=1500]], [[mock:fail=1]],
 // [[mock:submit_status=500]] and [[mock:flaky=2]] from their prompt; see jobs.ts.
@@ -15,6 +15,8 @@ export interface Directives {
   chunkDelayMs?: number;
   toolArgs?: Record<string, unknown>;
   reasoningTokens?: number;
+  /** a stream sends this many pieces, then the provider's own error event (overloaded) and ends */
+  errorAfterChunks?: number;
   /** seconds for the retry-after header of a forced error status */
   retryAfter?: number;
   cacheWriteTokens?: number;
@@ -61,6 +63,9 @@ export function parseDirectives(text: string): Directives {
         break;
       case 'submit_status':
         d.submitStatus = Number(value);
+        break;
+      case 'error_after':
+        d.errorAfterChunks = Number(value);
         break;
       case 'retry_after':
         d.retryAfter = Number(value);

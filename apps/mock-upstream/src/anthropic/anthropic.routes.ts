@@ -145,8 +145,13 @@ async function messages(req: FastifyRequest<{ Body: MessagesBody }>, reply: Fast
   const block = output.kind === 'tool_call' ? { type: 'tool_use', id: toolId, name: output.name, input: {} } : { type: 'text', text: '' };
   send('content_block_start', { index, content_block: block });
   send('ping', {});
-  const alive = await streamPieces(res, output.pieces, plan, (piece) =>
-    send('content_block_delta', { index, delta: output.kind === 'tool_call' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece } }),
+  const alive = await streamPieces(
+    res,
+    output.pieces,
+    plan,
+    (piece) => send('content_block_delta', { index, delta: output.kind === 'tool_call' ? { type: 'input_json_delta', partial_json: piece } : { type: 'text_delta', text: piece } }),
+    undefined,
+    `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })}\n\n`,
   );
   if (!alive) return;
   send('content_block_stop', { index });

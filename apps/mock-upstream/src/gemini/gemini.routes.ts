@@ -152,11 +152,14 @@ async function generate(req: FastifyRequest<ModelRoute & { Body: GenerateBody }>
   const res = reply.raw;
   openStream(res, sse ? 'text/event-stream' : 'application/json; charset=UTF-8');
   const alive = sse
-    ? await streamPieces(res, chunks, plan, (json) => res.write(`data: ${json}\r\n\r\n`), ': flush\r\n\r\n')
-    : await streamPieces(res, chunks, plan, (json, i) => res.write(`${i === 0 ? '[' : ',\r\n'}${json}`), '\r\n');
+    ? await streamPieces(res, chunks, plan, (json) => res.write(`data: ${json}\r\n\r\n`), ': flush\r\n\r\n', `data: ${OVERLOADED}\r\n\r\n`)
+    : await streamPieces(res, chunks, plan, (json, i) => res.write(`${i === 0 ? '[' : ',\r\n'}${json}`), '\r\n', `,\r\n${OVERLOADED}]`);
   if (!alive) return;
   res.end(sse ? undefined : ']');
 }
+
+/** Gemini's error object, as a stream element, when the model is overloaded mid-stream. */
+const OVERLOADED = JSON.stringify({ error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } });
 
 function fullUsage(plan: ChatPlan) {
   return {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { forcedStatus, hexId, openStream, planChat, streamPieces, waitLatency, type ChatPlan, type ChatTurn } from '../chat-logic';
+import { forcedStatus, hexId, openStream, planChat, streamPieces as streamAll, waitLatency, type ChatPlan, type ChatTurn } from '../chat-logic';
 import type { MockState } from '../state';
 import { openaiError, openaiForcedError } from './openai.errors';
 
@@ -185,7 +185,12 @@ export function registerOpenAIResponses(scope: FastifyInstance, state: MockState
     send('response.created', { response: envelope('in_progress', [], false) });
     send('response.in_progress', { response: envelope('in_progress', [], false) });
     if (reasoning) streamReasoning(send, reasoning);
-    const alive = await streamAnswer(res, send, answer, reasoning ? 1 : 0, output.pieces, plan);
+    // [[mock:error_after=N]]: N pieces, then the failure OpenAI reports when overloaded
+    const failed = () => {
+      send('response.failed', { response: { ...envelope('failed', [], false), error: { code: 'server_error', message: 'The server is overloaded. Please try again later.' } } });
+      res.end();
+    };
+    const alive = await streamAnswer(res, send, answer, reasoning ? 1 : 0, output.pieces, plan, failed);
     if (!alive) return;
     send(`response.${final}`, { response: envelope(final, outputItems, true) });
     res.end();
@@ -215,8 +220,18 @@ function streamReasoning(send: Send, item: OutputItem): void {
 }
 
 /** The answer item's events, its pieces with the plan's chunk delay (and [[mock:fail_after=N]]). */
-async function streamAnswer(res: ServerResponse, send: Send, item: OutputItem, output_index: number, pieces: readonly string[], plan: ChatPlan): Promise<boolean> {
+async function streamAnswer(res: ServerResponse, send: Send, item: OutputItem, output_index: number, all: readonly string[], plan: ChatPlan, failed: () => void): Promise<boolean> {
   const at = { item_id: item.id, output_index };
+  const cut = plan.directives.errorAfterChunks;
+  const pieces = cut !== undefined ? all.slice(0, cut) : all;
+  const streamPieces = async (...args: Parameters<typeof streamAll>) => {
+    const alive = await streamAll(...args);
+    if (alive && cut !== undefined) {
+      failed();
+      return false;
+    }
+    return alive;
+  };
   if (item.type === 'function_call') {
     send('response.output_item.added', { output_index, item: { ...item, arguments: '', status: 'in_progress' } });
     const alive = await streamPieces(res, pieces, plan, (delta) => send('response.function_call_arguments.delta', { ...at, delta }));

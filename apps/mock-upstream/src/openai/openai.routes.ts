@@ -140,13 +140,16 @@ async function chatCompletions(req: FastifyRequest<{ Body: ChatBody }>, reply: F
   let alive: boolean;
   if (output.kind === 'tool_call') {
     send({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: callId, type: 'function', function: { name: output.name, arguments: '' } }] });
-    alive = await streamPieces(res, output.pieces, plan, (piece) => send({ tool_calls: [{ index: 0, function: { arguments: piece } }] }));
+    alive = await streamPieces(res, output.pieces, plan, (piece) => send({ tool_calls: [{ index: 0, function: { arguments: piece } }] }), undefined, OVERLOADED);
   } else {
     send({ role: 'assistant', content: '', refusal: null });
-    alive = await streamPieces(res, output.pieces, plan, (piece) => send({ content: piece }));
+    alive = await streamPieces(res, output.pieces, plan, (piece) => send({ content: piece }), undefined, OVERLOADED);
   }
   if (!alive) return;
   send({}, finish);
   if (includeUsage) res.write(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
   res.end('data: [DONE]\n\n');
 }
+
+/** What OpenAI sends when a stream fails under load: an error object in a data line, and the stream ends. */
+const OVERLOADED = `data: ${JSON.stringify({ error: { message: 'The server is overloaded. Please try again later.', type: 'server_error', param: null, code: 'server_is_overloaded' } })}\n\n`;
