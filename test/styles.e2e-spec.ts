@@ -330,4 +330,61 @@ describe('three API styles, any model through any style', () => {
       expect(viaOpenAI.output_text).toBe('This is a deterministic mock reply to: Responses to OpenAI');
     });
   });
+
+  describe('fields translated where the upstream has them, refused only where it has none (issue 10)', () => {
+    it('n > 1 passes through to an OpenAI channel and is a 400 naming n where it would be translated', async () => {
+      await clearMock(g);
+      const ok = await charged(() => openai.chat.completions.create({ model: 'gpt-x', n: 2, messages: [{ role: 'user', content: 'Two please' }] }));
+      expect(ok.value.choices.length).toBeGreaterThan(0);
+      const [rec] = await mockRequests(g);
+      expect(rec.body.n).toBe(2);
+      const err = await openai.chat.completions.create({ model: 'claude-x', n: 2, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('n');
+      expect((await balance()).held_micros).toBe(0);
+    });
+
+    it('Gemini sampling fields: topK reaches Claude as top_k, seed reaches OpenAI, safetySettings reach Gemini; cachedContent is a 400 naming it off Gemini', async () => {
+      const config = { topK: 64, seed: 3, safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }] } as never;
+      const sent: Record<string, Record<string, unknown>> = {};
+      for (const model of ['claude-x', 'gpt-x', 'gemini-x']) {
+        await clearMock(g);
+        await charged(() => gemini.models.generateContent({ model, contents: 'Sample me', config }));
+        sent[model] = (await mockRequests(g))[0].body;
+      }
+      expect(sent['claude-x'].top_k).toBe(64);
+      expect(sent['claude-x']).not.toHaveProperty('seed');
+      expect(sent['gpt-x'].seed).toBe(3);
+      expect(sent['gpt-x']).not.toHaveProperty('top_k');
+      expect(sent['gemini-x']).toMatchObject({ generationConfig: { topK: 64, seed: 3 }, safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }] });
+
+      const err = await gemini.models.generateContent({ model: 'claude-x', contents: 'x', config: { cachedContent: 'cachedContents/abc' } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect((err as ApiError).status).toBe(400);
+      expect((err as ApiError).message).toMatch(/cachedContent/);
+      expect((await balance()).held_micros).toBe(0);
+    });
+
+    it('an image a tool returned reaches Claude inside its tool_result', async () => {
+      await clearMock(g);
+      await charged(() =>
+        openai.chat.completions.create({
+          model: 'claude-x',
+          tools: [{ type: 'function', function: { name: 'screenshot', parameters: { type: 'object', properties: {} } } }],
+          messages: [
+            { role: 'user', content: 'What is on screen?' },
+            { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'screenshot', arguments: '{}' } }] },
+            { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: 'captured' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] as never },
+          ],
+        }),
+      );
+      const [rec] = await mockRequests(g);
+      const last = (rec.body.messages as Array<{ content: Array<Record<string, unknown>> }>).at(-1)!;
+      expect(last.content[0]).toEqual({
+        type: 'tool_result',
+        tool_use_id: 'call_1',
+        content: [{ type: 'text', text: 'captured' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } }],
+      });
+    });
+  });
 });

@@ -122,12 +122,12 @@ describe('every token paid for', () => {
 
     it('reads the client bound from a body that does not translate (pass-through only), and still bounds the upstream', async () => {
       await clearMock(g);
-      // `seed` is not in the internal form: this body can only pass through to an OpenAI channel
-      const res = await call('openai', 'gpt-x', 'Untranslatable', { extra: { seed: 7, max_tokens: 40 } });
+      // `logit_bias` is not in the internal form: this body can only pass through to an OpenAI channel
+      const res = await call('openai', 'gpt-x', 'Untranslatable', { extra: { logit_bias: { '50256': -100 }, max_tokens: 40 } });
       expect(res.status).toBe(200);
       const [r] = await mockRequests(g);
       expect(r.body.max_tokens).toBe(40); // the client's own field, kept
-      expect(r.body.seed).toBe(7);
+      expect(r.body.logit_bias).toEqual({ '50256': -100 });
       const hold = await holdOf(res.headers.get('x-tt-hold-id')!);
       expect(hold.amount_micros).toBeGreaterThanOrEqual(80);
       expect(hold.amount_micros).toBeLessThan(80 + 1000);

@@ -1,5 +1,5 @@
 import { DomainError, type ModelView } from '@gateway/contracts';
-import { callEstimateMicros, clientOutputBound, opaqueInputTexts, scanBody, withOutputBound } from './call-bounds';
+import { callEstimateMicros, clientOutputBound, opaqueInputTexts, outputChoices, scanBody, withOutputBound } from './call-bounds';
 
 // The Responses API's pass-through (issue 10): its bound, and the input an upstream reads that the
 // gateway cannot count (a stored conversation, reasoning carried back) in the hold.
@@ -44,5 +44,21 @@ describe('call bounds of a Responses body', () => {
     const item = { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAA'.repeat(100) };
     expect(opaqueInputTexts('responses', { input: [{ role: 'user', content: 'x' }, item] })).toEqual([JSON.stringify(item)]);
     expect(opaqueInputTexts('openai', { input: [item] })).toEqual([]);
+  });
+});
+
+describe('call bounds of bodies only a native upstream takes (issue 10)', () => {
+  it('a Gemini cachedContent is input stored upstream, in either casing', () => {
+    expect(scanBody({ contents: [], cachedContent: 'cachedContents/abc' }).storedInput).toBe('cachedContent');
+    expect(scanBody({ contents: [], cached_content: 'cachedContents/abc' }).storedInput).toBe('cached_content');
+    expect(callEstimateMicros(model({ context_tokens: 20_000 }), 10, 100, scanBody({ cachedContent: 'cachedContents/abc' }), 0)).toBe(20_000 + 200);
+  });
+
+  it('several choices are held for each: n, candidateCount', () => {
+    expect(outputChoices('openai', { n: 3 })).toBe(3);
+    expect(outputChoices('openai', {})).toBe(1);
+    expect(outputChoices('gemini', { generationConfig: { candidateCount: 2 } })).toBe(2);
+    expect(outputChoices('gemini', { generation_config: { candidate_count: 4 } })).toBe(4);
+    expect(outputChoices('anthropic', { n: 3 })).toBe(1);
   });
 });

@@ -62,6 +62,19 @@ export function withOutputBound(style: ClientStyle, body: Record<string, unknown
 }
 
 /**
+ * How many answers the call asks for (OpenAI's `n`, Gemini's `candidateCount`), each up to the bound: such a
+ * body passes through to a native upstream only, and its hold covers every answer.
+ */
+export function outputChoices(style: ClientStyle, raw: Record<string, unknown>): number {
+  if (style === 'openai') return positiveInt(raw.n) ?? 1;
+  if (style === 'gemini') {
+    const gc = geminiConfig(raw);
+    return positiveInt(gc?.candidateCount) ?? positiveInt(gc?.candidate_count) ?? 1;
+  }
+  return 1;
+}
+
+/**
  * Input the internal form leaves out but a pass-through upstream reads, for the hold's estimate: the
  * Responses API's reasoning items carried back from earlier turns (their encrypted content is billed as input).
  */
@@ -80,7 +93,8 @@ export interface BodyScan {
   storedInput?: string;
 }
 
-const STORED_INPUT_KEYS = ['previous_response_id', 'conversation', 'prompt'];
+// a Gemini cached context (cachedContent) is input too, billed at the cached rate, of a size not known here
+const STORED_INPUT_KEYS = ['previous_response_id', 'conversation', 'prompt', 'cachedContent', 'cached_content'];
 
 const DOC_KEYS = new Set(['fileData', 'file_data', 'file_id', 'file_url']);
 

@@ -25,7 +25,7 @@ import { setHoldId } from '../shared/request-context';
 import { CONFIG } from '../shared/tokens';
 import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 import { NATIVE } from './native';
-import { callEstimateMicros, clientOutputBound, opaqueInputTexts, outputBound, pricedFeatures, scanBody, withOutputBound } from './call-bounds';
+import { callEstimateMicros, clientOutputBound, opaqueInputTexts, outputBound, outputChoices, pricedFeatures, scanBody, withOutputBound } from './call-bounds';
 import { relayStream } from './stream-relay';
 
 export interface RouteInfo {
@@ -109,7 +109,7 @@ export class ConversationService {
     const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate, bound };
     // before any hold: which of the channels can take this body, natively or translated
     const requests = this.requestsFor(call, usable, req);
-    const estimate = callEstimateMicros(model, inputEstimate, bound, scanBody(raw), searches);
+    const estimate = callEstimateMicros(model, inputEstimate, bound * outputChoices(codec.style, raw), scanBody(raw), searches);
     const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate, { admit: { reply, count: !dryRun } });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);

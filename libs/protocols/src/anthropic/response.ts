@@ -1,7 +1,7 @@
 import type { TokenUsage } from '@gateway/contracts';
 import type { IRPart, IRResponse, IRStopReason } from '../ir';
 import { signedToolId } from '../signatures';
-import { parseArgs } from './request';
+import { JSON_TOOL, parseArgs } from './request';
 
 export interface AnthropicUsage {
   input_tokens?: number;
@@ -88,10 +88,14 @@ export function messageToIR(body: unknown): IRResponse {
   const parts: IRPart[] = [];
   for (const c of b.content ?? []) {
     if (c.type === 'text') parts.push({ type: 'text', text: c.text ?? '' });
+    // JSON mode asked for as a forced tool: its input is the answer
+    else if (c.type === 'tool_use' && c.name === JSON_TOOL) parts.push({ type: 'text', text: JSON.stringify(c.input ?? {}) });
     else if (c.type === 'tool_use') parts.push({ type: 'tool_call', id: c.id ?? '', name: c.name ?? '', arguments: JSON.stringify(c.input ?? {}) });
     else if (c.type === 'thinking') parts.push({ type: 'thinking', text: c.thinking ?? '', signature: c.signature });
   }
-  return { id: b.id, model: b.model, parts, stop_reason: stopFromAnthropic(b.stop_reason), usage: usageFromAnthropic(b.usage) };
+  const stop = stopFromAnthropic(b.stop_reason);
+  const calls = parts.some((p) => p.type === 'tool_call');
+  return { id: b.id, model: b.model, parts, stop_reason: stop === 'tool_calls' && !calls ? 'stop' : stop, usage: usageFromAnthropic(b.usage) };
 }
 
 export function irToMessage(ir: IRResponse, model: string): Record<string, unknown> {

@@ -5,13 +5,14 @@ import { sseFrame, type SseEvent } from '../sse/sse-parser';
 import { signedToolId } from '../signatures';
 import { anthropicErrorKind, toAnthropicStreamError } from './errors';
 import { stopFromAnthropic, stopToAnthropic, usageFromAnthropic, usageToAnthropic, type AnthropicUsage } from './response';
+import { JSON_TOOL } from './request';
 
 interface AnthropicEvent {
   type: string;
   index?: number;
   message?: { id: string; model: string; usage?: AnthropicUsage };
   content_block?: { type: string; id?: string; name?: string; text?: string; thinking?: string; input?: unknown };
-  delta?: { type?: string; text?: string; partial_json?: string; thinking?: string; stop_reason?: string | null };
+  delta?: { type?: string; text?: string; partial_json?: string; thinking?: string; signature?: string; stop_reason?: string | null };
   usage?: AnthropicUsage;
   error?: { type?: string; message?: string };
 }
@@ -25,6 +26,8 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   private done = false;
   private usage: AnthropicUsage = {};
   private readonly blockToCall = new Map<number, { index: number; input: unknown; args: boolean }>();
+  /** blocks of the forced JSON_TOOL (JSON mode): their input streams as the answer's text */
+  private readonly jsonBlocks = new Map<number, { input: unknown; args: boolean }>();
   private calls = 0;
 
   push(ev: SseEvent): IREvent[] {
@@ -35,6 +38,10 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         return [{ type: 'start', id: e.message?.id ?? '', model: e.message?.model ?? '' }];
       case 'content_block_start': {
         const b = e.content_block;
+        if (b?.type === 'tool_use' && b.name === JSON_TOOL) {
+          this.jsonBlocks.set(e.index ?? 0, { input: b.input ?? {}, args: false });
+          return [];
+        }
         if (b?.type === 'tool_use') {
           const index = this.calls++;
           this.blockToCall.set(e.index ?? 0, { index, input: b.input ?? {}, args: false });
@@ -47,6 +54,13 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         const d = e.delta;
         if (d?.type === 'text_delta' && d.text) return [{ type: 'text', text: d.text }];
         if (d?.type === 'thinking_delta' && d.thinking) return [{ type: 'thinking', text: d.thinking }];
+        // the block's signature, which Anthropic needs back with it on a later turn of a tool loop
+        if (d?.type === 'signature_delta' && d.signature) return [{ type: 'thinking', text: '', signature: d.signature }];
+        const json = this.jsonBlocks.get(e.index ?? 0);
+        if (d?.type === 'input_json_delta' && d.partial_json && json) {
+          json.args = true;
+          return [{ type: 'text', text: d.partial_json }];
+        }
         const call = this.blockToCall.get(e.index ?? 0);
         if (d?.type === 'input_json_delta' && d.partial_json && call) {
           call.args = true;
@@ -55,6 +69,11 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         return [];
       }
       case 'content_block_stop': {
+        const json = this.jsonBlocks.get(e.index ?? 0);
+        if (json && !json.args) {
+          json.args = true;
+          return [{ type: 'text', text: JSON.stringify(json.input) }];
+        }
         const call = this.blockToCall.get(e.index ?? 0);
         if (!call || call.args) return [];
         call.args = true;
@@ -64,7 +83,11 @@ export class AnthropicStreamDecoder implements StreamDecoder {
         // message_delta carries cumulative counts; newer API versions repeat the input counts here too
         this.usage = { ...this.usage, ...Object.fromEntries(Object.entries(e.usage ?? {}).filter(([, v]) => v !== null && v !== undefined)) };
         const out: IREvent[] = [];
-        if (e.delta?.stop_reason) out.push({ type: 'finish', stop_reason: stopFromAnthropic(e.delta.stop_reason) });
+        if (e.delta?.stop_reason) {
+          const stop = stopFromAnthropic(e.delta.stop_reason);
+          // the forced JSON tool's call is the answer, not a call for the client
+          out.push({ type: 'finish', stop_reason: stop === 'tool_calls' && this.calls === 0 ? 'stop' : stop });
+        }
         out.push({ type: 'usage', usage: usageFromAnthropic(this.usage) });
         return out;
       }
@@ -217,7 +240,7 @@ export class AnthropicStreamEncoder implements StreamEncoder {
       case 'text':
         return this.content('text', ev.text);
       case 'thinking':
-        return this.content('thinking', ev.text);
+        return ev.text ? this.content('thinking', ev.text) : [];
       case 'tool_call_start': {
         const b: ToolBlock = { kind: 'tool', id: signedToolId(ev.id, ev.signature), name: ev.name, args: '', state: 'queued' };
         this.calls.set(ev.index, b);

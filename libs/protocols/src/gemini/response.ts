@@ -1,5 +1,5 @@
 import type { TokenUsage } from '@gateway/contracts';
-import type { IRPart, IRResponse, IRStopReason } from '../ir';
+import type { IRLogprob, IRPart, IRResponse, IRStopReason } from '../ir';
 import { safeArgs } from '../anthropic/response';
 
 export interface GeminiUsage {
@@ -68,8 +68,39 @@ export interface GeminiPartOut {
   functionCall?: { id?: string; name: string; args?: Record<string, unknown> };
 }
 
+interface LogprobsCandidate {
+  token?: string;
+  logProbability?: number;
+}
+
+/** Gemini's log probabilities: the chosen token of each step, and the top candidates of each step. */
+export interface GeminiLogprobs {
+  chosenCandidates?: LogprobsCandidate[];
+  topCandidates?: Array<{ candidates?: LogprobsCandidate[] }>;
+}
+
+export function logprobsFromGemini(r: GeminiLogprobs | undefined): IRLogprob[] | undefined {
+  if (!r?.chosenCandidates) return undefined;
+  return r.chosenCandidates.map((c, i) => {
+    const top = r.topCandidates?.[i]?.candidates;
+    return { token: c.token ?? '', logprob: c.logProbability ?? 0, ...(top?.length ? { top: top.map((t) => ({ token: t.token ?? '', logprob: t.logProbability ?? 0 })) } : {}) };
+  });
+}
+
+export function logprobsToGemini(items: IRLogprob[]): GeminiLogprobs {
+  const out: GeminiLogprobs = { chosenCandidates: items.map((i) => ({ token: i.token, logProbability: i.logprob })) };
+  if (items.some((i) => i.top)) out.topCandidates = items.map((i) => ({ candidates: (i.top ?? []).map((t) => ({ token: t.token, logProbability: t.logprob })) }));
+  return out;
+}
+
 export interface GeminiChunk {
-  candidates?: Array<{ content?: { parts?: GeminiPartOut[]; role?: string }; finishReason?: string; index?: number; groundingMetadata?: { webSearchQueries?: string[] } }>;
+  candidates?: Array<{
+    content?: { parts?: GeminiPartOut[]; role?: string };
+    finishReason?: string;
+    index?: number;
+    groundingMetadata?: { webSearchQueries?: string[] };
+    logprobsResult?: GeminiLogprobs;
+  }>;
   usageMetadata?: GeminiUsage;
   modelVersion?: string;
   responseId?: string;
@@ -88,9 +119,11 @@ export function geminiToIR(body: unknown): IRResponse {
     }
     else if (typeof p.text === 'string') parts.push(p.thought ? { type: 'thinking', text: p.text } : { type: 'text', text: p.text });
   }
+  const logprobs = logprobsFromGemini(cand?.logprobsResult);
   return {
     id: b.responseId ?? '',
     model: b.modelVersion ?? '',
+    ...(logprobs ? { logprobs } : {}),
     parts,
     stop_reason: stopFromGemini(cand?.finishReason, parts.some((p) => p.type === 'tool_call')),
     usage: withSearches(usageFromGemini(b.usageMetadata), searchesOf(b)),
@@ -116,7 +149,14 @@ export function irToGemini(ir: IRResponse, model: string): GeminiChunk {
     else if (p.type === 'tool_call') parts.push({ functionCall: { id: p.id, name: p.name, args: safeArgs(p.arguments) }, ...(p.signature ? { thoughtSignature: p.signature } : {}) });
   }
   return {
-    candidates: [{ content: { parts: parts.length ? parts : [{ text: '' }], role: 'model' }, finishReason: stopToGemini(ir.stop_reason), index: 0 }],
+    candidates: [
+      {
+        content: { parts: parts.length ? parts : [{ text: '' }], role: 'model' },
+        finishReason: stopToGemini(ir.stop_reason),
+        index: 0,
+        ...(ir.logprobs ? { logprobsResult: logprobsToGemini(ir.logprobs) } : {}),
+      },
+    ],
     usageMetadata: usageToGemini(ir.usage),
     modelVersion: model,
     responseId: ir.id,

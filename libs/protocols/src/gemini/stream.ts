@@ -1,9 +1,9 @@
 import type { TokenUsage } from '@gateway/contracts';
 import { UpstreamStreamError, type StreamDecoder, type StreamEncoder, type StreamFailure } from '../codec';
-import { ZERO_USAGE, type IREvent, type IRStopReason } from '../ir';
+import { ZERO_USAGE, type IREvent, type IRLogprob, type IRStopReason } from '../ir';
 import { safeArgs } from '../anthropic/response';
 import { geminiErrorKind, toGeminiStreamError } from './errors';
-import { searchesOf, stopFromGemini, stopToGemini, usageFromGemini, usageToGemini, withSearches, type GeminiChunk, type GeminiPartOut } from './response';
+import { logprobsFromGemini, logprobsToGemini, searchesOf, stopFromGemini, stopToGemini, usageFromGemini, usageToGemini, withSearches, type GeminiChunk, type GeminiPartOut } from './response';
 import type { SseEvent } from '../sse/sse-parser';
 
 /** Gemini streamGenerateContent (alt=sse) chunks -> IR. A chunk with a finishReason ends the stream. */
@@ -23,6 +23,8 @@ export class GeminiStreamDecoder implements StreamDecoder {
       out.push({ type: 'start', id: chunk.responseId ?? '', model: chunk.modelVersion ?? '' });
     }
     const cand = chunk.candidates?.[0];
+    // a chunk's log probabilities go with its text
+    let logprobs = logprobsFromGemini(cand?.logprobsResult);
     for (const p of cand?.content?.parts ?? []) {
       if (p.functionCall) {
         const index = this.calls++;
@@ -30,9 +32,14 @@ export class GeminiStreamDecoder implements StreamDecoder {
         out.push({ type: 'tool_call_start', index, id, name: p.functionCall.name, ...(p.thoughtSignature ? { signature: p.thoughtSignature } : {}) });
         out.push({ type: 'tool_call_args', index, delta: JSON.stringify(p.functionCall.args ?? {}) });
       } else if (typeof p.text === 'string' && p.text) {
-        out.push(p.thought ? { type: 'thinking', text: p.text } : { type: 'text', text: p.text });
+        if (p.thought) out.push({ type: 'thinking', text: p.text });
+        else {
+          out.push({ type: 'text', text: p.text, ...(logprobs?.length ? { logprobs } : {}) });
+          logprobs = undefined;
+        }
       }
     }
+    if (logprobs?.length) out.push({ type: 'text', text: '', logprobs });
     if (cand?.finishReason) {
       this.finish = cand.finishReason;
       this.done = true;
@@ -77,9 +84,9 @@ export class GeminiStreamEncoder implements StreamEncoder {
     return `${this.count++ === 0 ? '' : ',\r\n'}${json}`;
   }
 
-  private chunk(parts: GeminiPartOut[], final = false): string {
+  private chunk(parts: GeminiPartOut[], final = false, logprobs?: IRLogprob[]): string {
     const c: GeminiChunk = {
-      candidates: [{ content: { parts, role: 'model' }, ...(final ? { finishReason: stopToGemini(this.stop) } : {}), index: 0 }],
+      candidates: [{ content: { parts, role: 'model' }, ...(final ? { finishReason: stopToGemini(this.stop) } : {}), index: 0, ...(logprobs ? { logprobsResult: logprobsToGemini(logprobs) } : {}) }],
       ...(final ? { usageMetadata: usageToGemini(this.usage) } : {}),
       modelVersion: this.model,
       responseId: this.id,
@@ -93,9 +100,9 @@ export class GeminiStreamEncoder implements StreamEncoder {
         this.id = ev.id;
         return [];
       case 'text':
-        return [this.chunk([{ text: ev.text }])];
+        return [this.chunk([{ text: ev.text }], false, ev.logprobs)];
       case 'thinking':
-        return [this.chunk([{ text: ev.text, thought: true }])];
+        return ev.text ? [this.chunk([{ text: ev.text, thought: true }])] : [];
       case 'tool_call_start':
         this.calls.set(ev.index, { id: ev.id, name: ev.name, args: '', signature: ev.signature });
         return [];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { InvalidRequestError, UnsupportedFeatureError, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
+import { InvalidRequestError, UnsupportedFeatureError, type IRDocument, type IRMedia, type IRMessage, type IRPart, type IRRequest, type IRToolChoice } from '../ir';
+import { dataUrl, mediaPart, parseDataUrl, toolMediaLabel } from '../media';
 import { fieldPath } from '../zod-path';
 import { isEffort, reasoningEffort } from '../reasoning';
 import { splitToolId } from '../signatures';
@@ -21,7 +22,7 @@ export const chatRequestSchema = z
     stream_options: z.object({ include_usage: z.boolean().optional() }).loose().nullish(),
     max_tokens: z.number().int().positive().nullish(),
     max_completion_tokens: z.number().int().positive().nullish(),
-    n: z.number().int().min(1).max(1, 'n > 1 is not supported by the gateway').nullish(),
+    n: z.number().int().min(1).nullish(),
     temperature: z.number().min(0).max(2).nullish(),
     top_p: z.number().min(0).max(1).nullish(),
     tools: z
@@ -38,13 +39,15 @@ export function parseChatRequest(body: unknown): { ok: true; value: OpenAIChatRe
   return { ok: false, param, message: `Invalid value for '${param}': ${issue.message}` };
 }
 
-// Fields with no counterpart in the other styles: refused with a 400 rather than dropped.
-const UNTRANSLATABLE = ['logprobs', 'top_logprobs', 'logit_bias', 'audio', 'prediction', 'seed', 'presence_penalty', 'frequency_penalty', 'web_search_options', 'functions', 'function_call'];
+// Fields with no counterpart in the other styles: refused with a 400 rather than dropped (an OpenAI upstream
+// still takes them as they are).
+const UNTRANSLATABLE = ['logit_bias', 'audio', 'prediction', 'presence_penalty', 'frequency_penalty', 'web_search_options', 'functions', 'function_call'];
 
 interface ChatContentPart {
   type: string;
   text?: string;
   image_url?: { url: string } | string;
+  file?: { file_data?: string; file_id?: string; filename?: string };
 }
 
 export function imagePartFromUrl(url: string): IRPart {
@@ -52,18 +55,37 @@ export function imagePartFromUrl(url: string): IRPart {
   return m ? { type: 'image', mime_type: m[1], data: m[2] } : { type: 'image', url };
 }
 
+/** A `file` part: a document sent inline (`file_data`, a data URL); one uploaded to OpenAI (`file_id`) is there only. */
+function filePart(file: ChatContentPart['file'], at: string): IRMedia {
+  if (file?.file_id) throw new UnsupportedFeatureError(`${at}.file.file_id`, "a file uploaded to OpenAI (file_id) cannot be read by this model's upstream; send it inline as file_data");
+  if (!file?.file_data) throw new InvalidRequestError(`${at}.file.file_data`, 'a file part needs file_data or file_id');
+  // a bare base64 string is a PDF, the one kind of file chat completions reads
+  const blob = parseDataUrl(file.file_data) ?? { mime: 'application/pdf', data: file.file_data };
+  return mediaPart({ data: blob.data }, blob.mime, `${at}.file.file_data`, file.filename);
+}
+
+function contentPart(p: ChatContentPart, at: string): IRPart {
+  if (p.type === 'text') return { type: 'text', text: p.text ?? '' };
+  if (p.type === 'image_url') {
+    const url = typeof p.image_url === 'string' ? p.image_url : p.image_url?.url;
+    if (!url) throw new InvalidRequestError(`${at}.image_url.url`, 'image_url.url is required');
+    return imagePartFromUrl(url);
+  }
+  if (p.type === 'file') return filePart(p.file, at);
+  throw new UnsupportedFeatureError(`${at}.type`, `content part type '${p.type}' cannot be translated for this model's upstream`);
+}
+
 function userParts(content: unknown, at: string): IRPart[] {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
   if (content === null || content === undefined) return [];
-  return (content as ChatContentPart[]).map((p, j): IRPart => {
-    if (p.type === 'text') return { type: 'text', text: p.text ?? '' };
-    if (p.type === 'image_url') {
-      const url = typeof p.image_url === 'string' ? p.image_url : p.image_url?.url;
-      if (!url) throw new InvalidRequestError(`${at}.content[${j}].image_url.url`, 'image_url.url is required');
-      return imagePartFromUrl(url);
-    }
-    throw new UnsupportedFeatureError(`${at}.content[${j}].type`, `content part type '${p.type}' cannot be translated for this model's upstream`);
-  });
+  return (content as ChatContentPart[]).map((p, j) => contentPart(p, `${at}.content[${j}]`));
+}
+
+/** A tool message's content: its text, and the images and files some clients put there (OpenAI itself takes text only). */
+function toolContent(content: unknown, at: string): { text: string; media: IRMedia[] } {
+  const parts = userParts(content, at);
+  const text = parts.map((p) => (p.type === 'text' ? p.text : '')).join('');
+  return { text, media: parts.filter((p): p is IRMedia => p.type === 'image' || p.type === 'document') };
 }
 
 function textOnly(content: unknown): string {
@@ -90,7 +112,8 @@ export function chatToIR(raw: unknown): IRRequest {
   if (Array.isArray(req.modalities) && (req.modalities as string[]).some((m) => m !== 'text')) {
     throw new UnsupportedFeatureError('modalities', "only the 'text' modality can be translated for this model's upstream");
   }
-  if (req.parallel_tool_calls === false) throw new UnsupportedFeatureError('parallel_tool_calls', "'parallel_tool_calls: false' cannot be translated for this model's upstream");
+  // several choices: only an upstream that speaks chat completions makes them (and bills them)
+  if (typeof req.n === 'number' && req.n > 1) throw new UnsupportedFeatureError('n', "'n' above 1 cannot be translated for this model's upstream");
 
   const system: string[] = [];
   const messages: IRMessage[] = [];
@@ -117,10 +140,12 @@ export function chatToIR(raw: unknown): IRRequest {
         pushMessage(messages, 'assistant', parts);
         break;
       }
-      case 'tool':
+      case 'tool': {
         if (!m.tool_call_id) throw new InvalidRequestError(`${at}.tool_call_id`, 'a tool message needs tool_call_id');
-        pushMessage(messages, 'user', [{ type: 'tool_result', tool_call_id: splitToolId(m.tool_call_id).id, content: textOnly(m.content) }]);
+        const { text, media } = toolContent(m.content, at);
+        pushMessage(messages, 'user', [{ type: 'tool_result', tool_call_id: splitToolId(m.tool_call_id).id, content: text, ...(media.length ? { media } : {}) }]);
         break;
+      }
       case 'function':
         throw new UnsupportedFeatureError(`${at}.role`, "the legacy 'function' role cannot be translated; use 'tool'");
     }
@@ -147,6 +172,15 @@ export function chatToIR(raw: unknown): IRRequest {
     stream_usage: req.stream_options?.include_usage === true,
     user: typeof req.user === 'string' ? req.user : undefined,
   };
+  // seed 0 is a seed
+  if (typeof req.seed === 'number') ir.seed = req.seed;
+  // top_k is not OpenAI's, but OpenAI-compatible servers (vLLM…) take it and clients send it for them
+  if (typeof req.top_k === 'number') ir.top_k = req.top_k;
+  if (req.parallel_tool_calls === false) ir.parallel_tool_calls = false;
+  if (req.logprobs === true) {
+    ir.logprobs = true;
+    if (typeof req.top_logprobs === 'number') ir.top_logprobs = req.top_logprobs;
+  }
   if (req.reasoning_effort != null) {
     // an effort the gateway does not know still passes through to an OpenAI upstream
     if (!isEffort(req.reasoning_effort) || req.reasoning_effort === 'max') {
@@ -160,7 +194,10 @@ export function chatToIR(raw: unknown): IRRequest {
 function toolChoice(v: unknown): IRToolChoice | undefined {
   if (v === undefined || v === null) return undefined;
   if (v === 'auto' || v === 'none' || v === 'required') return v;
-  const name = (v as { function?: { name?: string } })?.function?.name;
+  const choice = v as { type?: string; function?: { name?: string } };
+  // a subset of the tools, or a custom tool: an OpenAI upstream takes it as it is
+  if (choice?.type === 'allowed_tools' || choice?.type === 'custom') throw new UnsupportedFeatureError('tool_choice', `tool_choice of type '${choice.type}' cannot be translated for this model's upstream`);
+  const name = choice?.function?.name;
   if (name) return { name };
   throw new InvalidRequestError('tool_choice', 'tool_choice must be auto, none, required or {type:"function",function:{name}}');
 }
@@ -173,6 +210,27 @@ function responseFormat(v: unknown): IRRequest['response_format'] {
     return { type: 'json_schema', name: rf.json_schema.name ?? 'response', schema: rf.json_schema.schema, strict: rf.json_schema.strict };
   }
   throw new InvalidRequestError('response_format', 'response_format must be text, json_object or json_schema with a schema');
+}
+
+/** A user message's part: a PDF as a `file` part with its data URL, a plain-text document as text. */
+function chatContentPart(p: IRPart): Record<string, unknown> {
+  switch (p.type) {
+    case 'text':
+      return { type: 'text', text: p.text };
+    case 'image':
+      return { type: 'image_url', image_url: { url: p.url ?? dataUrl(p.mime_type ?? 'image/png', p.data ?? '') } };
+    case 'document':
+      return chatDocument(p);
+    default:
+      return { type: 'text', text: '' };
+  }
+}
+
+function chatDocument(d: IRDocument): Record<string, unknown> {
+  if (d.text !== undefined) return { type: 'text', text: d.title ? `${d.title}\n\n${d.text}` : d.text };
+  // chat completions takes files inline only (or by an id in OpenAI's own storage)
+  if (d.data === undefined) throw new UnsupportedFeatureError('document', "a document by URL cannot be sent to this model's OpenAI upstream, which takes files inline only; send its data");
+  return { type: 'file', file: { filename: d.title ?? (d.mime_type === 'application/pdf' ? 'document.pdf' : 'document'), file_data: dataUrl(d.mime_type, d.data) } };
 }
 
 /** IR -> OpenAI Chat Completions request body, for an OpenAI-type upstream. */
@@ -190,20 +248,21 @@ export function irToChat(ir: IRRequest, upstreamModel: string): Record<string, u
       });
       continue;
     }
-    // tool results become tool messages, in order, before the rest of the user turn
-    for (const p of m.parts) if (p.type === 'tool_result') messages.push({ role: 'tool', tool_call_id: p.tool_call_id, content: p.content });
-    const rest = m.parts.filter((p) => p.type !== 'tool_result');
+    // tool results become tool messages, in order, before the rest of the user turn. A tool message holds
+    // text only, so the images and files a tool returned follow all of them in a user message, each tool's
+    // under a line naming its call
+    const rest: IRPart[] = [];
+    for (const p of m.parts) {
+      if (p.type !== 'tool_result') continue;
+      messages.push({ role: 'tool', tool_call_id: p.tool_call_id, content: p.content });
+      if (p.media?.length) rest.push({ type: 'text', text: toolMediaLabel(p.tool_call_id) }, ...p.media);
+    }
+    rest.push(...m.parts.filter((p) => p.type !== 'tool_result'));
     if (rest.length === 0) continue;
     const simple = rest.every((p) => p.type === 'text');
     messages.push({
       role: 'user',
-      content: simple
-        ? rest.map((p) => (p as { text: string }).text).join('')
-        : rest.map((p) => {
-            if (p.type === 'text') return { type: 'text', text: p.text };
-            if (p.type === 'image') return { type: 'image_url', image_url: { url: p.url ?? `data:${p.mime_type};base64,${p.data}` } };
-            return { type: 'text', text: '' };
-          }),
+      content: simple ? rest.map((p) => (p as { text: string }).text).join('') : rest.map(chatContentPart),
     });
   }
   const body: Record<string, unknown> = { model: upstreamModel, messages };
@@ -220,6 +279,16 @@ export function irToChat(ir: IRRequest, upstreamModel: string): Record<string, u
         : { type: 'json_schema', json_schema: { name: ir.response_format.name, schema: ir.response_format.schema, strict: ir.response_format.strict } };
   }
   if (ir.user) body.user = ir.user;
+  if (ir.seed !== undefined) body.seed = ir.seed;
+  if (ir.logprobs) {
+    body.logprobs = true;
+    if (ir.top_logprobs !== undefined) body.top_logprobs = ir.top_logprobs;
+  }
+  // OpenAI refuses parallel_tool_calls on a request without tools
+  if (ir.parallel_tool_calls === false && ir.tools) body.parallel_tool_calls = false;
+  // top_k is a sampling hint OpenAI has no control for (Gemini CLI always sends topK): the model samples as
+  // it does. Gemini's safetySettings have no counterpart either: OpenAI's own moderation applies.
+  if (ir.cached_content !== undefined) throw new UnsupportedFeatureError('cachedContent', "a Gemini cached context (cachedContent) is stored at Google: this model's OpenAI upstream cannot read it");
   const effort = ir.reasoning && reasoningEffort(ir.reasoning);
   // 'none' is left unsaid: a model that does not reason refuses the field, and most that do cannot stop;
   // Anthropic's max is beyond what most OpenAI models take

@@ -1,5 +1,5 @@
 import type { TokenUsage } from '@gateway/contracts';
-import { ZERO_USAGE, type IRPart, type IRResponse, type IRStopReason } from '../ir';
+import { ZERO_USAGE, type IRLogprob, type IRPart, type IRResponse, type IRStopReason } from '../ir';
 import { signedToolId } from '../signatures';
 import type { OpenAIChatCompletion, OpenAIUsage } from './types';
 
@@ -39,6 +39,32 @@ export function stopToOpenAI(reason: IRStopReason): string {
   return reason === 'stop_sequence' ? 'stop' : reason;
 }
 
+interface ChatLogprob {
+  token?: string;
+  logprob?: number;
+  top_logprobs?: Array<{ token?: string; logprob?: number }>;
+}
+
+/** A choice's `logprobs.content`, the log probability of each token with its alternatives. */
+export function logprobsFromOpenAI(l: unknown): IRLogprob[] | undefined {
+  const content = (l as { content?: ChatLogprob[] | null } | null | undefined)?.content;
+  if (!Array.isArray(content)) return undefined;
+  return content.map((c) => ({
+    token: c.token ?? '',
+    logprob: c.logprob ?? 0,
+    ...(c.top_logprobs?.length ? { top: c.top_logprobs.map((t) => ({ token: t.token ?? '', logprob: t.logprob ?? 0 })) } : {}),
+  }));
+}
+
+const bytesOf = (token: string): number[] => [...Buffer.from(token, 'utf8')];
+
+export function logprobsToOpenAI(items: IRLogprob[]): { content: unknown[]; refusal: null } {
+  return {
+    content: items.map((i) => ({ token: i.token, logprob: i.logprob, bytes: bytesOf(i.token), top_logprobs: (i.top ?? []).map((t) => ({ token: t.token, logprob: t.logprob, bytes: bytesOf(t.token) })) })),
+    refusal: null,
+  };
+}
+
 interface ChatMessageOut {
   content?: string | null;
   reasoning_content?: string | null;
@@ -53,7 +79,9 @@ export function chatResponseToIR(body: unknown): IRResponse {
   if (msg.reasoning_content) parts.push({ type: 'thinking', text: msg.reasoning_content });
   if (msg.content) parts.push({ type: 'text', text: msg.content });
   for (const c of msg.tool_calls ?? []) parts.push({ type: 'tool_call', id: c.id, name: c.function.name, arguments: c.function.arguments });
+  const logprobs = logprobsFromOpenAI(choice?.logprobs);
   return {
+    ...(logprobs ? { logprobs } : {}),
     id: b.id,
     model: (b.model as string) ?? '',
     parts,
@@ -81,7 +109,7 @@ export function irToChatResponse(ir: IRResponse, model: string): Record<string, 
           ...(reasoning ? { reasoning_content: reasoning } : {}),
           ...(calls.length ? { tool_calls: calls.map((c) => ({ id: signedToolId(c.id, c.signature), type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
         },
-        logprobs: null,
+        logprobs: ir.logprobs ? logprobsToOpenAI(ir.logprobs) : null,
         finish_reason: stopToOpenAI(ir.stop_reason),
       },
     ],

@@ -4,7 +4,7 @@ import type { IREvent, IRRequest } from '../ir';
 import { sseFrame, type SseEvent } from '../sse/sse-parser';
 import { signedToolId } from '../signatures';
 import { openaiErrorKind, toOpenAIStreamError } from './errors';
-import { stopFromOpenAI, stopToOpenAI, usageFromOpenAI, usageToOpenAI } from './response';
+import { logprobsFromOpenAI, logprobsToOpenAI, stopFromOpenAI, stopToOpenAI, usageFromOpenAI, usageToOpenAI } from './response';
 import type { OpenAIChatChunk } from './types';
 
 interface ToolCallDelta {
@@ -40,7 +40,11 @@ export class OpenAIChatStreamDecoder implements StreamDecoder {
     for (const choice of chunk.choices ?? []) {
       const delta = choice.delta ?? {};
       if (typeof delta.reasoning_content === 'string' && delta.reasoning_content) out.push({ type: 'thinking', text: delta.reasoning_content });
-      if (typeof delta.content === 'string' && delta.content) out.push({ type: 'text', text: delta.content });
+      // a piece's log probabilities come in its own chunk
+      const logprobs = logprobsFromOpenAI(choice.logprobs);
+      if ((typeof delta.content === 'string' && delta.content) || logprobs?.length) {
+        out.push({ type: 'text', text: typeof delta.content === 'string' ? delta.content : '', ...(logprobs?.length ? { logprobs } : {}) });
+      }
       for (const [position, tc] of ((delta.tool_calls as ToolCallDelta[] | undefined) ?? []).entries()) {
         const at = typeof tc.index === 'number' ? tc.index : position;
         let call = this.callAt.get(at);
@@ -80,13 +84,13 @@ export class OpenAIChatStreamEncoder implements StreamEncoder {
     return [];
   }
 
-  private chunk(delta: Record<string, unknown>, finish: string | null = null): string {
+  private chunk(delta: Record<string, unknown>, finish: string | null = null, logprobs: unknown = null): string {
     const c: Record<string, unknown> = {
       id: this.id,
       object: 'chat.completion.chunk',
       created: this.created,
       model: this.model,
-      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      choices: [{ index: 0, delta, logprobs, finish_reason: finish }],
     };
     if (this.req.stream_usage) c.usage = null;
     return sseFrame(JSON.stringify(c));
@@ -104,9 +108,9 @@ export class OpenAIChatStreamEncoder implements StreamEncoder {
         if (ev.id) this.id = ev.id.startsWith('chatcmpl-') ? ev.id : `chatcmpl-${ev.id}`;
         return [this.chunk(this.role({ content: '' }))];
       case 'text':
-        return [this.chunk(this.role({ content: ev.text }))];
+        return [this.chunk(this.role({ content: ev.text }), null, ev.logprobs ? logprobsToOpenAI(ev.logprobs) : null)];
       case 'thinking':
-        return [this.chunk(this.role({ reasoning_content: ev.text }))];
+        return ev.text ? [this.chunk(this.role({ reasoning_content: ev.text }))] : [];
       case 'tool_call_start':
         return [this.chunk(this.role({ content: null, tool_calls: [{ index: ev.index, id: signedToolId(ev.id, ev.signature), type: 'function', function: { name: ev.name, arguments: '' } }] }))];
       case 'tool_call_args':

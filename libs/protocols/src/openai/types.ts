@@ -31,7 +31,7 @@ export interface OpenAIChatRequest {
 export interface OpenAIChatChunk {
   id: string;
   object: 'chat.completion.chunk';
-  choices: Array<{ index: number; delta: { content?: string | null; [k: string]: unknown }; finish_reason: string | null }>;
+  choices: Array<{ index: number; delta: { content?: string | null; [k: string]: unknown }; logprobs?: unknown; finish_reason: string | null }>;
   usage?: OpenAIUsage | null;
   [k: string]: unknown;
 }
@@ -39,7 +39,7 @@ export interface OpenAIChatChunk {
 export interface OpenAIChatCompletion {
   id: string;
   object: 'chat.completion';
-  choices: Array<{ index: number; message: { role: string; content: string | null; [k: string]: unknown }; finish_reason: string | null }>;
+  choices: Array<{ index: number; message: { role: string; content: string | null; [k: string]: unknown }; logprobs?: unknown; finish_reason: string | null }>;
   usage?: OpenAIUsage;
   [k: string]: unknown;
 }
