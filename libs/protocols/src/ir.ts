@@ -83,6 +83,11 @@ export interface IRRequest {
   system?: string;
   messages: IRMessage[];
   tools?: IRTool[];
+  /**
+   * The provider's own server-side web search, asked for by the client (a Responses `web_search` tool, an
+   * Anthropic `web_search_*` server tool, Gemini `googleSearch`): each upstream runs its own, billed per search.
+   */
+  web_search?: { max_uses?: number };
   tool_choice?: IRToolChoice;
   max_tokens?: number;
   temperature?: number;

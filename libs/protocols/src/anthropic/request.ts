@@ -138,11 +138,17 @@ export function messagesToIR(raw: unknown): IRRequest {
     if (last && last.role === m.role) last.parts.push(...parts);
     else messages.push({ role: m.role, parts });
   });
-  const tools = (req.tools ?? []).map((t, i) => {
-    const tool = t as { type?: string; name: string; description?: string; input_schema?: Record<string, unknown> };
+  let web_search: IRRequest['web_search'];
+  const tools = (req.tools ?? []).flatMap((t, i) => {
+    const tool = t as { type?: string; name: string; description?: string; input_schema?: Record<string, unknown>; max_uses?: number };
+    if (tool.type?.startsWith('web_search_')) {
+      // the upstream's own search, whichever provider it is
+      web_search = typeof tool.max_uses === 'number' ? { max_uses: tool.max_uses } : {};
+      return [];
+    }
     if (tool.type && tool.type !== 'custom') throw new UnsupportedFeatureError(`tools[${i}].type`, `server tool '${tool.type}' cannot be translated for this model's upstream`);
     if (!tool.input_schema) throw new InvalidRequestError(`tools[${i}].input_schema`, 'input_schema is required');
-    return { name: tool.name, description: tool.description, parameters: tool.input_schema };
+    return [{ name: tool.name, description: tool.description, parameters: tool.input_schema }];
   });
   let tool_choice: IRToolChoice | undefined;
   switch (req.tool_choice?.type) {
@@ -166,6 +172,7 @@ export function messagesToIR(raw: unknown): IRRequest {
     system: typeof req.system === 'string' ? req.system : req.system ? blockText(req.system as Block[]) : undefined,
     messages,
     tools: tools.length ? tools : undefined,
+    ...(web_search ? { web_search } : {}),
     tool_choice,
     max_tokens: req.max_tokens,
     temperature: req.temperature,
@@ -281,6 +288,10 @@ export function irToMessages(ir: IRRequest, upstreamModel: string, defaultMaxTok
   const body: Record<string, unknown> = { model: upstreamModel, max_tokens: ir.max_tokens ?? defaultMaxTokens, messages };
   if (ir.system) body.system = ir.system;
   if (ir.tools) body.tools = ir.tools.map((t) => ({ name: t.name, description: t.description, input_schema: t.parameters }));
+  if (ir.web_search) {
+    const search = { type: 'web_search_20250305', name: 'web_search', ...(ir.web_search.max_uses !== undefined ? { max_uses: ir.web_search.max_uses } : {}) };
+    body.tools = [...((body.tools as unknown[] | undefined) ?? []), search];
+  }
   if (ir.tool_choice) {
     body.tool_choice =
       ir.tool_choice === 'required' ? { type: 'any' } : typeof ir.tool_choice === 'string' ? { type: ir.tool_choice } : { type: 'tool', name: ir.tool_choice.name };

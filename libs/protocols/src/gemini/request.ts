@@ -150,9 +150,15 @@ export function generateContentToIR(raw: unknown, ctx: { model?: string; stream?
     else messages.push({ role, parts });
   });
 
+  let web_search: IRRequest['web_search'];
   const tools = (req.tools ?? []).flatMap((t, i) => {
-    const tool = t as { functionDeclarations?: Array<{ name: string; description?: string; parameters?: Record<string, unknown>; parametersJsonSchema?: Record<string, unknown> }> };
-    if (!tool.functionDeclarations) throw new UnsupportedFeatureError(`tools[${i}]`, "only functionDeclarations tools can be translated for this model's upstream");
+    const tool = t as { functionDeclarations?: Array<{ name: string; description?: string; parameters?: Record<string, unknown>; parametersJsonSchema?: Record<string, unknown> }>; googleSearch?: unknown };
+    if (tool.googleSearch !== undefined && !tool.functionDeclarations) {
+      // grounding with Google Search: the upstream's own web search, whichever provider it is
+      web_search = {};
+      return [];
+    }
+    if (!tool.functionDeclarations) throw new UnsupportedFeatureError(`tools[${i}]`, "only functionDeclarations and googleSearch tools can be translated for this model's upstream");
     return tool.functionDeclarations.map((f) => ({ name: f.name, description: f.description, parameters: lowerSchema(f.parametersJsonSchema ?? f.parameters ?? { type: 'object', properties: {} }) }));
   });
   let tool_choice: IRToolChoice | undefined;
@@ -173,6 +179,7 @@ export function generateContentToIR(raw: unknown, ctx: { model?: string; stream?
     system: system || undefined,
     messages,
     tools: tools.length ? tools : undefined,
+    ...(web_search ? { web_search } : {}),
     tool_choice,
     max_tokens: g?.maxOutputTokens,
     temperature: g?.temperature,
@@ -282,6 +289,7 @@ export function irToGenerateContent(ir: IRRequest, upstreamModel = ''): Record<s
   if (ir.safety_settings) body.safetySettings = ir.safety_settings;
   if (ir.cached_content !== undefined) body.cachedContent = ir.cached_content;
   if (ir.tools) body.tools = [{ functionDeclarations: ir.tools.map((t) => ({ name: t.name, description: t.description, parametersJsonSchema: t.parameters })) }];
+  if (ir.web_search) body.tools = [...((body.tools as unknown[] | undefined) ?? []), { googleSearch: {} }];
   if (ir.tool_choice) {
     body.toolConfig = {
       functionCallingConfig:

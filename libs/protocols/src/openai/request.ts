@@ -41,7 +41,7 @@ export function parseChatRequest(body: unknown): { ok: true; value: OpenAIChatRe
 
 // Fields with no counterpart in the other styles: refused with a 400 rather than dropped (an OpenAI upstream
 // still takes them as they are).
-const UNTRANSLATABLE = ['logit_bias', 'audio', 'prediction', 'presence_penalty', 'frequency_penalty', 'web_search_options', 'functions', 'function_call'];
+const UNTRANSLATABLE = ['logit_bias', 'audio', 'prediction', 'presence_penalty', 'frequency_penalty', 'functions', 'function_call'];
 
 interface ChatContentPart {
   type: string;
@@ -162,6 +162,8 @@ export function chatToIR(raw: unknown): IRRequest {
     system: system.length ? system.join('\n\n') : undefined,
     messages,
     tools: tools.length ? tools : undefined,
+    // a search model's own web search; another provider's model runs its own
+    ...(req.web_search_options !== undefined && req.web_search_options !== null ? { web_search: {} } : {}),
     tool_choice: toolChoice(req.tool_choice),
     max_tokens: req.max_completion_tokens ?? req.max_tokens ?? undefined,
     temperature: (req.temperature as number | null | undefined) ?? undefined,
@@ -267,6 +269,8 @@ export function irToChat(ir: IRRequest, upstreamModel: string): Record<string, u
   }
   const body: Record<string, unknown> = { model: upstreamModel, messages };
   if (ir.tools) body.tools = ir.tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } }));
+  // chat completions searches only on OpenAI's search models; another model's upstream refuses it in its own words
+  if (ir.web_search) body.web_search_options = {};
   if (ir.tool_choice) body.tool_choice = typeof ir.tool_choice === 'string' ? ir.tool_choice : { type: 'function', function: { name: ir.tool_choice.name } };
   if (ir.max_tokens !== undefined) body.max_completion_tokens = ir.max_tokens;
   if (ir.temperature !== undefined) body.temperature = ir.temperature;

@@ -127,12 +127,14 @@ export function responsesToIR(raw: unknown): IRRequest {
     }
   });
 
-  const tools = (req.tools ?? []).map((t, i): IRTool => {
+  let web_search: IRRequest['web_search'];
+  const tools = (req.tools ?? []).flatMap((t, i): IRTool[] => {
     const tool = t as { type: string; name?: string; description?: string; parameters?: Record<string, unknown> };
-    if (tool.type === 'custom') return customTool(tool, `tools[${i}]`);
-    if (tool.type === 'local_shell') return localShellTool();
-    if (tool.type !== 'function' || !tool.name) throw new UnsupportedFeatureError(`tools[${i}].type`, `hosted tool '${tool.type}' is not supported by the gateway`);
-    return { name: tool.name, description: tool.description, parameters: tool.parameters ?? { type: 'object', properties: {} } };
+    if (tool.type.startsWith('web_search')) {
+      web_search = {};
+      return [];
+    }
+    return [responsesTool(tool, i)];
   });
   let tool_choice: IRToolChoice | undefined;
   if (typeof req.tool_choice === 'string') tool_choice = req.tool_choice;
@@ -148,6 +150,7 @@ export function responsesToIR(raw: unknown): IRRequest {
   }
 
   return {
+    ...(web_search ? { web_search } : {}),
     model: req.model,
     system: system.length ? system.join('\n\n') : undefined,
     messages,
@@ -176,4 +179,11 @@ function reasoningToIR(r: { effort?: string | null; summary?: string | null; gen
   }
   if (r.summary ?? r.generate_summary) out.include_thoughts = true;
   return Object.keys(out).length ? out : undefined;
+}
+
+function responsesTool(tool: { type: string; name?: string; description?: string; parameters?: Record<string, unknown> }, i: number): IRTool {
+  if (tool.type === 'custom') return customTool(tool, `tools[${i}]`);
+  if (tool.type === 'local_shell') return localShellTool();
+  if (tool.type !== 'function' || !tool.name) throw new UnsupportedFeatureError(`tools[${i}].type`, `hosted tool '${tool.type}' is not supported by the gateway`);
+  return { name: tool.name, description: tool.description, parameters: tool.parameters ?? { type: 'object', properties: {} } };
 }
