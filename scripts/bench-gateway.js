@@ -386,6 +386,8 @@ async function main() {
   const token = `bench-${crypto.randomBytes(12).toString('hex')}`;
   const redisPrefix = `bench-gateway-${crypto.randomUUID()}:`;
   const env = { DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'warn' };
+  // ops ports of their own, so a benchmark beside `npm start` (or another benchmark) does not collide
+  for (const name of ['INGRESS_OPS_PORT', 'BILLING_OPS_PORT', 'MODELS_OPS_PORT', 'WORKER_OPS_PORT']) env[name] = String(await freePort());
   const logs = new Map(); // the last lines each service wrote, shown if something goes wrong
   const onOutput = (name, line) => {
     const l = logs.get(name) || [];

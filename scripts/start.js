@@ -14,13 +14,14 @@ async function main() {
   prep.build();
   prep.migrate(databaseUrl);
 
-  const { startSystem, seedDemo, adminToken } = require('./lib/system');
+  const { startSystem, seedDemo, adminToken, financeToken } = require('./lib/system');
   const stateDir = process.env.GATEWAY_STATE_DIR || path.join(prep.root, '.gateway');
   const port = process.env.PORT || '8080';
   const mockPort = process.env.MOCK_PORT || '8090';
   const withMock = process.env.MOCK_UPSTREAM !== 'off';
   const token = adminToken(stateDir);
-  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PORT: port, MOCK_PORT: mockPort, ADMIN_TOKEN: token };
+  const finance = financeToken(stateDir);
+  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PORT: port, MOCK_PORT: mockPort, ADMIN_TOKEN: token, FINANCE_TOKEN: finance };
   const quiet = process.env.GATEWAY_QUIET === '1';
 
   let system;
@@ -51,15 +52,17 @@ async function main() {
       '================================================================',
       ` Gateway:      ${base}`,
       ` Admin token:  ${token}`,
+      ` Finance token: ${finance || 'off'} (read-only: reports, holds, accounts, audit log)`,
       ` Demo account: ${demo.account_id} (balance ${demo.account.balance_micros} micros)`,
       ` Demo key:     ${demo.key}`,
+      ` Ops ports:    ${Object.entries(system.opsPorts).map(([n, p]) => `${n} ${p || 'off'}`).join(', ')} (GET /metrics, /health/live, /health/ready)`,
       ' Try:',
       ` ${curl}`,
       '================================================================',
       '',
     ].join('\n'),
   );
-  process.stdout.write(`GATEWAY_READY ${JSON.stringify({ base, admin_token: token, key: demo.key, account_id: demo.account_id, curl })}\n`);
+  process.stdout.write(`GATEWAY_READY ${JSON.stringify({ base, admin_token: token, finance_token: finance, key: demo.key, account_id: demo.account_id, curl, ops_ports: system.opsPorts })}\n`);
 
   const shutdown = () => void system.stop().then(() => process.exit(0));
   process.on('SIGINT', shutdown);

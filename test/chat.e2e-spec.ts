@@ -131,7 +131,9 @@ describe('chat completions end to end, with the official openai SDK', () => {
     const a = await newAccount(1_000_000);
     const stream = await a.client.chat.completions.create({
       model: 'gpt-4o-mini',
-      messages: [{ role: 'user', content: 'long answer [[mock:fail_after=3]]' }],
+      // pieces 20 ms apart, so the first ones reach the gateway before the connection is cut (sent back to
+      // back, they can arrive in the same read as the reset, which undici then reports without the data)
+      messages: [{ role: 'user', content: 'long answer [[mock:fail_after=3]] [[mock:chunk_delay=20]]' }],
       stream: true,
     });
     let text = '';

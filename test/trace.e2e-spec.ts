@@ -94,6 +94,14 @@ describe('one call, one trace across ingress, models and billing', () => {
         'gateway.billing outbox settle',
       ]),
     );
+    // the upstream attempt carries its routing (attempt, breaker state) and the GenAI conventions' usage and cost
+    const upstream = inTrace.find((s) => s.name === 'upstream POST /chat/completions')!;
+    expect(upstream.attributes).toMatchObject({ 'gateway.attempt': 1, 'gateway.attempt.outcome': 'ok', 'gateway.breaker.state': 'closed', 'gen_ai.system': 'openai' });
+    expect(upstream.attributes['gen_ai.request.model']).toEqual(expect.any(String));
+    expect(upstream.attributes['gen_ai.usage.input_tokens']).toBeGreaterThan(0);
+    expect(upstream.attributes['gen_ai.usage.output_tokens']).toBeGreaterThan(0);
+    expect(upstream.attributes['gen_ai.response.finish_reasons']).toEqual(['stop']);
+    expect(upstream.attributes['gateway.cost_micros']).toEqual(expect.any(Number));
     // every span but the root hangs off another span of this same trace
     const ids = new Set(inTrace.map((s) => s.spanContext().spanId));
     for (const s of inTrace) if (s !== root) expect(ids.has(s.parentSpanContext!.spanId)).toBe(true);

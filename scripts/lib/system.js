@@ -8,11 +8,23 @@ const { root } = require('./prepare');
 
 const SERVICES = [
   { name: 'mock-upstream', entry: 'dist/apps/mock-upstream/src/main.js', optional: true },
-  { name: 'billing', entry: 'dist/apps/billing/src/main.js' },
-  { name: 'models', entry: 'dist/apps/models/src/main.js' },
-  { name: 'task-worker', entry: 'dist/apps/task-worker/src/main.js' },
-  { name: 'ingress', entry: 'dist/apps/ingress/src/main.js' },
+  { name: 'billing', entry: 'dist/apps/billing/src/main.js', ops: ['BILLING_OPS_PORT', '9101'] },
+  { name: 'models', entry: 'dist/apps/models/src/main.js', ops: ['MODELS_OPS_PORT', '9102'] },
+  { name: 'task-worker', entry: 'dist/apps/task-worker/src/main.js', ops: ['WORKER_OPS_PORT', '9103'] },
+  { name: 'ingress', entry: 'dist/apps/ingress/src/main.js', ops: ['INGRESS_OPS_PORT', '9100'] },
 ];
+
+/**
+ * Every service reads its ops port (/metrics, /health/*) from OPS_PORT, so one environment cannot give
+ * them one each: the launcher takes INGRESS_OPS_PORT, BILLING_OPS_PORT, MODELS_OPS_PORT and WORKER_OPS_PORT
+ * (else the services' defaults, 9100-9103) and hands each its own; OPS_PORT=0 turns them all off.
+ */
+function opsPort(svc, env) {
+  if (!svc.ops) return undefined;
+  const [name, def] = svc.ops;
+  if (env[name] !== undefined && env[name] !== '') return String(env[name]);
+  return env.OPS_PORT === '0' ? '0' : def;
+}
 
 const DEMO_MODEL = {
   id: 'gpt-4o-mini',
@@ -31,14 +43,25 @@ const DEMO_TASK_MODELS = [
   { model: { id: 'flux-pro-1.1', kind: 'image', pricing: { per_image_micros: 40_000 } }, channel: { name: 'mock-bfl', provider: 'bfl', path: '', upstream: 'flux-pro-1.1' } },
 ];
 
-function adminToken(stateDir) {
-  if (process.env.ADMIN_TOKEN) return process.env.ADMIN_TOKEN;
-  const file = path.join(stateDir, 'admin-token');
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
-  const token = `adm-${crypto.randomBytes(24).toString('base64url')}`;
+/** A token from the environment, else the one saved in stateDir/file, else a new one saved there (mode 600). */
+function savedToken(stateDir, envName, file, prefix) {
+  if (process.env[envName]) return process.env[envName];
+  const where = path.join(stateDir, file);
+  if (fs.existsSync(where)) return fs.readFileSync(where, 'utf8').trim();
+  const token = `${prefix}-${crypto.randomBytes(24).toString('base64url')}`;
   fs.mkdirSync(stateDir, { recursive: true });
-  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  fs.writeFileSync(where, `${token}\n`, { mode: 0o600 });
   return token;
+}
+
+function adminToken(stateDir) {
+  return savedToken(stateDir, 'ADMIN_TOKEN', 'admin-token', 'adm');
+}
+
+/** The read-only finance token: FINANCE_TOKEN, else one saved beside the admin token; FINANCE_TOKEN=off turns it off. */
+function financeToken(stateDir) {
+  if (process.env.FINANCE_TOKEN === 'off') return '';
+  return savedToken(stateDir, 'FINANCE_TOKEN', 'finance-token', 'fin');
 }
 
 async function waitFor(url, ms, isDead) {
@@ -65,13 +88,18 @@ async function waitFor(url, ms, isDead) {
 async function startSystem(opts) {
   const env = { ...process.env, ...opts.env };
   const children = [];
+  /** each service's ops port (0: off), by name */
+  const opsPorts = {};
   let dead = null;
   let stopping = false;
   for (const svc of SERVICES) {
     if (svc.optional && !opts.withMock) continue;
     // GW_NODE_ARGS: extra node flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run
     const extra = (env.GW_NODE_ARGS || '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, ['--enable-source-maps', ...extra, path.join(root, svc.entry)], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const ops = opsPort(svc, env);
+    if (ops !== undefined) opsPorts[svc.name] = Number(ops);
+    const childEnv = ops === undefined ? env : { ...env, OPS_PORT: ops };
+    const child = spawn(process.execPath, ['--enable-source-maps', ...extra, path.join(root, svc.entry)], { cwd: root, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     const forward = (stream) => {
       let buf = '';
       stream.on('data', (d) => {
@@ -118,7 +146,7 @@ async function startSystem(opts) {
     await stop();
     throw new Error(dead ? `${dead}; ${err.message}` : err.message);
   }
-  return { children, stop, isDead: () => dead };
+  return { children, stop, isDead: () => dead, opsPorts };
 }
 
 async function admin(base, token, method, route, body) {
@@ -188,4 +216,4 @@ async function seedDemo({ base, token, mockBaseUrl, stateDir }) {
   return { ...saved, account: acct.json };
 }
 
-module.exports = { startSystem, seedDemo, adminToken, admin, DEMO_MODEL, DEMO_CREDIT_MICROS };
+module.exports = { startSystem, seedDemo, adminToken, financeToken, admin, DEMO_MODEL, DEMO_CREDIT_MICROS };

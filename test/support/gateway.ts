@@ -9,10 +9,14 @@ import { randomUUID } from 'node:crypto';
 export interface StartedGateway {
   base: string;
   adminToken: string;
+  /** the read-only finance token npm start generated ('' when FINANCE_TOKEN=off) */
+  financeToken: string;
   key: string;
   accountId: string;
   curl: string;
   mockBase: string;
+  /** each service's ops server (GET /metrics, /health/live, /health/ready), by service name */
+  ops: Record<'ingress' | 'billing' | 'models' | 'task-worker', string>;
   output: string[];
   stop: () => Promise<void>;
 }
@@ -56,6 +60,7 @@ export async function startGateway(env: Record<string, string> = {}, opts: { roo
   await resetTestDatabase();
   const port = await freePort();
   const mockPort = await freePort();
+  const opsPorts = { ingress: await freePort(), billing: await freePort(), models: await freePort(), 'task-worker': await freePort() };
   const output: string[] = [];
   const [cmd, ...args] = opts.command ?? [process.execPath, path.join(root, 'scripts/start.js')];
   const child: ChildProcess = spawn(cmd, args, {
@@ -66,9 +71,14 @@ export async function startGateway(env: Record<string, string> = {}, opts: { roo
       ...process.env,
       PORT: String(port),
       MOCK_PORT: String(mockPort),
+      INGRESS_OPS_PORT: String(opsPorts.ingress),
+      BILLING_OPS_PORT: String(opsPorts.billing),
+      MODELS_OPS_PORT: String(opsPorts.models),
+      WORKER_OPS_PORT: String(opsPorts['task-worker']),
       REDIS_PREFIX: `e2e-${randomUUID()}:`,
       GATEWAY_STATE_DIR: mkdtempSync(path.join(tmpdir(), 'gw-e2e-')),
       ADMIN_TOKEN: '',
+      FINANCE_TOKEN: '',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -105,10 +115,17 @@ export async function startGateway(env: Record<string, string> = {}, opts: { roo
   return {
     base: ready.base,
     adminToken: ready.admin_token,
+    financeToken: ready.finance_token ?? '',
     key: ready.key,
     accountId: ready.account_id,
     curl: ready.curl,
     mockBase: `http://127.0.0.1:${mockPort}`,
+    ops: {
+      ingress: `http://127.0.0.1:${opsPorts.ingress}`,
+      billing: `http://127.0.0.1:${opsPorts.billing}`,
+      models: `http://127.0.0.1:${opsPorts.models}`,
+      'task-worker': `http://127.0.0.1:${opsPorts['task-worker']}`,
+    },
     output,
     stop,
   };

@@ -9,9 +9,13 @@ export interface Service {
   output: string[];
 }
 
-/** Starts one service from dist/ and resolves when it printed `ready` (a line it prints once listening). */
+/**
+ * Starts one service from dist/ and resolves when it printed `ready` (a line it prints once listening). Its
+ * ops server (metrics, health) is off unless `env` gives it an OPS_PORT: services started one by one by
+ * several tests would otherwise all claim the same default port.
+ */
 export function spawnService(name: string, env: Record<string, string>, ready: RegExp): Promise<Service> {
-  const child = spawn(process.execPath, [path.join(ROOT, `dist/apps/${name}/src/main.js`)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, `dist/apps/${name}/src/main.js`)], { cwd: ROOT, env: { ...process.env, OPS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} not ready:\n${output.join('\n')}`)), 30_000);

@@ -1,21 +1,34 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { nestLogLevels, type IngressConfig } from '@gateway/config';
+import type { IngressConfig } from '@gateway/config';
 import { StyleExceptionFilter } from './errors/style-exception.filter';
 import { IngressModule } from './ingress.module';
 import { onRequestAssignId } from './shared/request-context';
+import { serviceLoggers } from '@gateway/logging';
+import { installCallLogging } from './shared/call-logging';
+import { drainOnSignals } from './shared/drain';
+import { Lifecycle } from './shared/lifecycle';
+import { onRequestMetrics } from './ops/ingress-metrics';
+import { mountQueuesUi } from './admin/queues-ui';
 
 export async function createIngress(config: IngressConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false });
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', onRequestAssignId);
+  fastify.addHook('onRequest', onRequestMetrics);
+  const logs = serviceLoggers('ingress', config.LOG_LEVEL);
+  let lifecycle: Lifecycle | undefined;
+  installCallLogging(fastify, logs.logger, () => lifecycle);
+  mountQueuesUi(fastify, config); // BullMQ dashboard at /admin/queues (admin/queues-ui.ts)
   // multipart bodies (image edits, transcriptions) arrive whole and are parsed by the route that takes them
   fastify.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT_BYTES }, (_req, body, done) => done(null, body));
   const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
-    logger: nestLogLevels(config.LOG_LEVEL),
+    logger: logs.nest,
   });
+  const life = app.get(Lifecycle);
+  lifecycle = life;
   app.useGlobalFilters(new StyleExceptionFilter());
-  app.enableShutdownHooks();
+  drainOnSignals(app, life, config.SHUTDOWN_GRACE_MS, logs.logger);
   return app;
 }
 

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { IngressConfig } from '@gateway/config';
 import { AdminAccountsController, AdminQueuesController, AdminRegistryController } from './admin/admin.controller';
 import { AdminGuard } from './admin/admin.guard';
+import { AdminAudit } from './admin/admin-audit';
 import { AuthService } from './auth/auth.service';
 import { KeyCacheService } from './auth/key-cache.service';
 import { AnthropicController } from './anthropic-api/anthropic.controller';
@@ -26,7 +27,10 @@ import { PublicModelsController } from './public-models/public-models.controller
 import { ModelCacheService } from './registry/model-cache.service';
 import { ChangeListener } from './shared/change-listener.service';
 import { SharedModule } from './shared/shared.module';
+import { CircuitBreaker } from './upstream/circuit-breaker';
 import { UpstreamClient } from './upstream/upstream.client';
+import { IngressHealth } from './ops/ingress-health.service';
+import { UpstreamMetrics } from './ops/upstream-metrics';
 
 @Module({})
 export class IngressModule {
@@ -40,6 +44,7 @@ export class IngressModule {
         KeyCacheService,
         AuthService,
         ModelCacheService,
+        CircuitBreaker,
         UpstreamClient,
         SettleOutbox,
         HoldPlacer,
@@ -54,6 +59,9 @@ export class IngressModule {
         AdmissionService,
         TasksService,
         AdminGuard,
+        AdminAudit,
+        IngressHealth,
+        UpstreamMetrics,
       ],
     };
   }

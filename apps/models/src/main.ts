@@ -2,12 +2,14 @@ import 'reflect-metadata';
 import { loadConfigOrExit, modelsConfigSchema } from '@gateway/config';
 import { initTracing } from '@gateway/tracing';
 import { startModels } from './bootstrap';
+import { startModelsOps } from './ops/models-ops';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(modelsConfigSchema, 'models');
   initTracing('models');
-  await startModels(config);
-  process.stdout.write('[models] listening on its Redis queue\n');
+  const app = await startModels(config);
+  const ops = await startModelsOps(app, config);
+  process.stdout.write(`[models] listening on its Redis queue${ops ? `, ops on :${ops.port}` : ''}\n`);
 }
 
 main().catch((err: Error) => {

@@ -4,11 +4,13 @@ import { loadConfigOrExit, workerConfigSchema } from '@gateway/config';
 import { QUEUES, SERVICES } from '@gateway/contracts';
 import { createPrisma } from '@gateway/db';
 import { TaskProducer, TaskRepository, bullConnection, bullPrefix, type TaskJobData } from '@gateway/tasks';
+import { exitAfterGrace, runWithRequestId, serviceLoggers } from '@gateway/logging';
 import { SpanKind, extractContext, initTracing, withSpan } from '@gateway/tracing';
 import { RedisRpcClient } from '@gateway/transport';
-import { Worker } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import { RepairLoop } from './repair';
 import { TaskRunner } from './task-runner';
+import { startWorkerOps } from './worker-ops';
 
 /**
  * The task fleet's process: one BullMQ worker per queue it serves (ACTIVE_QUEUES, e.g. "tasks-video,tasks-mj"),
@@ -18,6 +20,8 @@ import { TaskRunner } from './task-runner';
 async function main(): Promise<void> {
   const config = loadConfigOrExit(workerConfigSchema, 'task-worker');
   initTracing('task-worker');
+  const logs = serviceLoggers('task-worker', config.LOG_LEVEL);
+  Logger.overrideLogger(logs.nest);
   const logger = new Logger('task-worker');
   const all = Object.values(QUEUES) as string[];
   const wanted = config.ACTIVE_QUEUES === 'all' || config.ACTIVE_QUEUES === '' ? all : config.ACTIVE_QUEUES.split(',').map((q) => q.trim());
@@ -35,13 +39,25 @@ async function main(): Promise<void> {
   const runner = new TaskRunner({ tasks, billing, models, config });
   const producer = new TaskProducer(config.REDIS_URL, config.REDIS_PREFIX);
 
+  // jobs running now, so that a shutdown that cannot wait for them hands them back to the queue
+  const active = new Map<string, { job: Job<TaskJobData>; token?: string }>();
+  const track = async <T>(job: Job<TaskJobData>, token: string | undefined, run: () => Promise<T>): Promise<T> => {
+    active.set(job.id!, { job, token });
+    try {
+      return await run();
+    } finally {
+      active.delete(job.id!);
+    }
+  };
   const workers = wanted.map(
     (queue) =>
       new Worker<TaskJobData>(
         queue,
-        (job) =>
-          withSpan('task-worker', `task ${queue}`, { kind: SpanKind.CONSUMER, parent: extractContext(job.data.trace), attributes: { 'gateway.task_id': job.data.task_id } }, () =>
-            runner.run(job.data.task_id, job.attemptsMade + 1 >= (job.opts.attempts ?? 1)),
+        (job, token) =>
+          runWithRequestId(job.data.request_id, () =>
+            withSpan('task-worker', `task ${queue}`, { kind: SpanKind.CONSUMER, parent: extractContext(job.data.trace), attributes: { 'gateway.task_id': job.data.task_id } }, () =>
+              track(job, token, () => runner.run(job.data.task_id, job.attemptsMade + 1 >= (job.opts.attempts ?? 1))),
+            ),
           ),
         {
           connection: bullConnection(config.REDIS_URL),
@@ -64,10 +80,22 @@ async function main(): Promise<void> {
       .finally(() => (repairing = null));
   }, config.REPAIR_INTERVAL_MS);
 
-  process.stdout.write(`[task-worker] serving ${wanted.join(', ')} with concurrency ${config.WORKER_CONCURRENCY} (pid ${process.pid})\n`);
+  const ops = await startWorkerOps(config, workers, prisma);
+  process.stdout.write(`[task-worker] serving ${wanted.join(', ')} with concurrency ${config.WORKER_CONCURRENCY} (pid ${process.pid})${ops.server ? `, ops on :${ops.server.port}` : ''}\n`);
+  // SIGTERM: take no new jobs; wait for the running ones up to the grace period (less a reserve to close),
+  // then move those still running back to waiting (their tasks resume on another worker from their state)
   const stop = async () => {
+    logger.log(`shutdown: closing workers, ${active.size} job(s) running, grace ${config.SHUTDOWN_GRACE_MS} ms`);
     clearInterval(timer);
-    await Promise.all(workers.map((w) => w.close()));
+    await ops.close();
+    const closed = Promise.all(workers.map((w) => w.close()));
+    const inTime = await Promise.race([closed.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), Math.max(0, config.SHUTDOWN_GRACE_MS - 3000)).unref())]);
+    if (!inTime) {
+      const left = [...active.values()];
+      await Promise.allSettled(left.map(({ job, token }) => job.moveToWait(token)));
+      logger.warn(`shutdown: handed ${left.length} running job(s) back to the queue`);
+      await Promise.all(workers.map((w) => w.close(true)));
+    }
     await repairing;
     await producer.close();
     await Promise.all([billing.close(), models.close()]);

@@ -7,6 +7,12 @@ export const DEV_WEBHOOK_SECRET = 'dev-only-webhook-secret-change-me';
 
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
+const flag = (def: boolean) =>
+  z
+    .enum(['on', 'off', 'true', 'false', '1', '0'])
+    .default(def ? 'on' : 'off')
+    .transform((v) => v === 'on' || v === 'true' || v === '1');
+
 /** Settings every service reads. */
 export const baseConfigSchema = z.object({
   DATABASE_URL: z.string().url().default(DEFAULT_DATABASE_URL),
@@ -15,12 +21,18 @@ export const baseConfigSchema = z.object({
   REDIS_PREFIX: z.string().default('gw:'),
   RPC_TIMEOUT_MS: int(5000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** on SIGTERM, how long in-flight work may take to finish before the process exits anyway; below compose's stop_grace_period (30 s) */
+  SHUTDOWN_GRACE_MS: int(25_000),
 });
 
 export const ingressConfigSchema = baseConfigSchema.extend({
+  /** the ops HTTP port (/metrics, /health/live, /health/ready); 0 turns it off */
+  OPS_PORT: int(9100),
   PORT: int(8080),
   HOST: z.string().default('0.0.0.0'),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
+  /** a read-only admin token for finance (reports, holds, accounts, the audit log); unset or empty: no finance access */
+  FINANCE_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'FINANCE_TOKEN must be at least 16 characters').optional()),
   /** how long a resolved key may be used without asking billing again; revocations also arrive by pub/sub */
   KEY_CACHE_TTL_MS: int(1000),
   MODEL_CACHE_TTL_MS: int(5000),
@@ -37,6 +49,14 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   /** limits for keys that have none of their own */
   DEFAULT_RPM: int(3000),
   DEFAULT_TPM: int(10_000_000),
+  /** the rate limits' window: rpm counts the requests of the last RATE_WINDOW_MS (sliding), tpm per fixed window */
+  RATE_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** consecutive failures (connect error, timeout, 429, 5xx) that open a channel's circuit breaker (0: no breaker) */
+  BREAKER_FAILURES: int(3),
+  /** how long an open channel is skipped before one probe call is let through (an upstream Retry-After may lengthen it) */
+  BREAKER_COOLDOWN_MS: int(30_000),
+  /** the wait before the one same-channel retry after a connect error or timeout */
+  UPSTREAM_RETRY_BACKOFF_MS: int(200),
   /** a task still unfinished this long after creation fails and is released */
   TASK_DEADLINE_MS: int(30 * 60_000),
   /** the life of a call's hold from its last extension; keep equal to billing's HOLD_TTL_MS */
@@ -47,15 +67,15 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   CACHE_DEFAULT_TTL_S: int(300),
   /** a response (a whole stream included) larger than this is not stored in the response cache */
   CACHE_MAX_ENTRY_BYTES: int(1024 * 1024),
+  /** the BullMQ dashboard at /admin/queues (bull-board, behind the admin token) */
+  QUEUE_UI: flag(true),
+  /** let the dashboard change queues (retry, clean, pause, remove jobs…); off: read-only */
+  QUEUE_UI_WRITE: flag(false),
 });
 
-const flag = (def: boolean) =>
-  z
-    .enum(['on', 'off', 'true', 'false', '1', '0'])
-    .default(def ? 'on' : 'off')
-    .transform((v) => v === 'on' || v === 'true' || v === '1');
-
 export const billingConfigSchema = baseConfigSchema.extend({
+  /** the ops HTTP port (/metrics, /health/live, /health/ready); 0 turns it off */
+  OPS_PORT: int(9101),
   /** group commit of holds and settlements (several per transaction) */
   BILLING_BATCH: flag(true),
   HOLD_TTL_MS: int(10 * 60_000),
@@ -83,7 +103,10 @@ export const billingConfigSchema = baseConfigSchema.extend({
   WEBHOOK_RETRY_MIN_MS: int(5000),
 });
 
-export const modelsConfigSchema = baseConfigSchema;
+export const modelsConfigSchema = baseConfigSchema.extend({
+  /** the ops HTTP port (/metrics, /health/live, /health/ready); 0 turns it off */
+  OPS_PORT: int(9102),
+});
 
 export const mockUpstreamConfigSchema = z.object({
   MOCK_PORT: int(8090),
@@ -93,12 +116,20 @@ export const mockUpstreamConfigSchema = z.object({
 });
 
 export const workerConfigSchema = baseConfigSchema.extend({
+  /** the ops HTTP port (/metrics, /health/live, /health/ready); 0 turns it off */
+  OPS_PORT: int(9103),
   /** which task queues this process serves, comma separated; empty or "all" for every queue */
   ACTIVE_QUEUES: z.string().default('all'),
   WORKER_CONCURRENCY: int(4),
   /** how long a job's lock lasts without renewal: a killed worker's job is taken over after about this */
-  WORKER_LOCK_MS: int(30_000),
-  WORKER_STALLED_CHECK_MS: int(15_000),
+  WORKER_LOCK_MS: int(8000),
+  /**
+   * how often a worker looks for jobs whose lock lapsed; a killed worker's job resumes within about
+   * WORKER_LOCK_MS + WORKER_STALLED_CHECK_MS (12 s). Shorter costs more Redis calls (a lock renewal every
+   * WORKER_LOCK_MS / 2 per running job, a stalled scan per queue per interval) and risks a job being taken
+   * from a worker whose event loop stalls longer than WORKER_LOCK_MS.
+   */
+  WORKER_STALLED_CHECK_MS: int(4000),
   /** first and longest wait between two polls of an upstream job (doubling in between) */
   POLL_MIN_MS: int(500),
   POLL_MAX_MS: int(5000),

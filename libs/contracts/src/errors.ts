@@ -5,6 +5,8 @@ export const ERROR_STATUS = {
   unauthorized: 401,
   insufficient_balance: 402,
   model_not_allowed: 403,
+  /** a token that may not do this (the finance token on a route that changes something) */
+  forbidden: 403,
   not_found: 404,
   model_not_found: 404,
   idempotency_in_flight: 409,

@@ -3,3 +3,4 @@ export * from './money';
 export * from './messages';
 export * from './ids';
 export * from './transient';
+export * from './redact';

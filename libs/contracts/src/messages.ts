@@ -177,6 +177,8 @@ export interface ModelView {
   object: 'model';
   kind: ModelKind;
   aliases: string[];
+  /** other model ids, in order: they serve a call when every channel of this one fails or is open-circuit */
+  fallbacks: string[];
   pricing: Pricing;
   limits: ModelLimits;
   created_at: string;
@@ -211,6 +213,29 @@ export interface ResolvedModel {
   targets: RouteTarget[];
 }
 
+/** The roles of the admin API's tokens: the admin token may do everything, the finance token only read. */
+export type AdminRole = 'admin' | 'finance';
+
+export interface AuditRecordInput {
+  role: AdminRole;
+  /** the X-TT-Actor header as given, at most 200 characters */
+  actor?: string | null;
+  /** e.g. account.topup, key.create, key.update, key.revoke, model.update, channel.delete */
+  action: string;
+  target_type: 'account' | 'key' | 'model' | 'channel';
+  target_id: string;
+  details: Record<string, unknown>;
+  request_id?: string | null;
+}
+
+/** One admin change as the audit log keeps it. */
+export interface AuditEntry extends Required<Omit<AuditRecordInput, 'actor' | 'request_id'>> {
+  id: string;
+  actor: string | null;
+  request_id: string | null;
+  at: string;
+}
+
 export interface RpcContract {
   'keys.resolve': { req: { key_hash: string }; res: KeyPrincipal | null };
   'accounts.create': { req: { name: string; credit_micros?: number }; res: AccountView };
@@ -236,10 +261,13 @@ export interface RpcContract {
   /** holds that expired in the period and are still unsettled, oldest expiry first */
   'reports.expiredHolds': { req: { from: string; to: string; account_id?: string; limit?: number }; res: ExpiredHoldView[] };
   'reports.usage': { req: { from: string; to: string; account_id?: string }; res: UsageRow[] };
+  /** appends one admin change to the audit log; details must already be redacted (billing redacts again) */
+  'audit.record': { req: AuditRecordInput; res: AuditEntry };
+  'audit.list': { req: { target_type?: string; target_id?: string; limit?: number }; res: AuditEntry[] };
   'models.resolve': { req: { model: string }; res: ResolvedModel | null };
   'models.list': { req: Record<string, never>; res: ModelView[] };
   'models.get': { req: { id: string }; res: ModelView };
-  'models.upsert': { req: { id: string; kind: ModelKind; aliases?: string[]; pricing?: Pricing; limits?: ModelLimits; create: boolean }; res: ModelView };
+  'models.upsert': { req: { id: string; kind: ModelKind; aliases?: string[]; fallbacks?: string[]; pricing?: Pricing; limits?: ModelLimits; create: boolean }; res: ModelView };
   'models.delete': { req: { id: string }; res: { id: string; deleted: true } };
   'channels.list': { req: Record<string, never>; res: ChannelView[] };
   'channels.get': { req: { id: string }; res: ChannelView };

@@ -1,5 +1,6 @@
 import { QUEUES } from '@gateway/contracts';
 import { injectContext } from '@gateway/tracing';
+import { currentCallContext } from '@gateway/logging';
 import { Queue, type ConnectionOptions, type JobState } from 'bullmq';
 import type { TaskJobData, TaskType } from './task.types';
 
@@ -46,7 +47,7 @@ export class TaskProducer {
   }
 
   async enqueue(type: TaskType, taskId: string): Promise<void> {
-    const data: TaskJobData = { task_id: taskId, trace: injectContext() };
+    const data: TaskJobData = { task_id: taskId, trace: injectContext(), request_id: currentCallContext()?.request_id };
     await this.queues[type].add(type, data, {
       jobId: taskId,
       attempts: 5,

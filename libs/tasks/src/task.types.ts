@@ -31,6 +31,8 @@ export interface TaskEventView {
 export interface TaskJobData {
   task_id: string;
   trace?: Record<string, string>;
+  /** the X-TT-Request-ID of the call that created the task: the worker's log lines for the job carry it */
+  request_id?: string;
 }
 
 export const videoInput = z.object({

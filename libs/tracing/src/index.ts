@@ -21,7 +21,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
-export { SpanKind, SpanStatusCode, type Span };
+export { SpanKind, SpanStatusCode, type Attributes, type Span };
 
 let provider: NodeTracerProvider | undefined;
 let exporting = false;
@@ -90,6 +90,15 @@ export async function withSpan<T>(
       span.end();
     }
   });
+}
+
+/**
+ * A span the caller ends itself (one that outlives the function that starts it: an upstream call's span
+ * takes the call's usage when it settles). Without an exporter, the current span or a no-op one.
+ */
+export function startSpan(service: string, name: string, options: { kind?: SpanKind; attributes?: Attributes } = {}): Span {
+  if (!exporting) return NOOP_SPAN;
+  return tracer(service).startSpan(name, { kind: options.kind, attributes: options.attributes }, context.active());
 }
 
 const NOOP_SPAN = trace.wrapSpanContext({ traceId: '00000000000000000000000000000000', spanId: '0000000000000000', traceFlags: 0 });

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ClientProxy, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { DomainError, type RpcPattern, type RpcRequest, type RpcResponse } from '@gateway/contracts';
+import { currentCallContext } from '@gateway/logging';
 import { injectContext } from '@gateway/tracing';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
@@ -111,7 +112,7 @@ export class RedisRpcClient extends ClientProxy {
 
   /** A request to this client's service, answered on its reply channel by the deadline; `data` last. */
   private envelope(pattern: string, data: unknown): RequestEnvelope {
-    return { id: randomUUID(), pattern, replyTo: this.replyChannel, deadline: Date.now() + this.options.timeoutMs, trace: injectContext(), data };
+    return { id: randomUUID(), pattern, replyTo: this.replyChannel, deadline: Date.now() + this.options.timeoutMs, trace: injectContext(), request_id: currentCallContext()?.request_id, data };
   }
 
   /** Waits for the envelope's reply (or its timeout); returns what stops waiting. */
@@ -131,6 +132,7 @@ export class RedisRpcClient extends ClientProxy {
       data: packet.data,
       deadline: Date.now() + this.options.timeoutMs,
       trace: injectContext(),
+      request_id: currentCallContext()?.request_id,
     };
     await this.commands!.lpush(this.queue, JSON.stringify(envelope));
     return undefined as T;

@@ -21,6 +21,8 @@ export interface RequestEnvelope {
    */
   deadline?: number;
   trace?: TraceCarrier;
+  /** the X-TT-Request-ID of the call this request serves, so the callee's log lines carry it */
+  request_id?: string;
 }
 
 export interface ReplyEnvelope {
@@ -37,3 +39,8 @@ export const keys = {
 
 export const HEARTBEAT_MS = 1000;
 export const ALIVE_TTL_MS = 3000;
+
+/** How many instances of a service heartbeated within ALIVE_TTL_MS (readiness of their callers). */
+export async function liveInstances(redis: { zcount(key: string, min: number | string, max: number | string): Promise<number> }, prefix: string, service: string): Promise<number> {
+  return redis.zcount(keys.alive(prefix, service), Date.now(), '+inf');
+}

@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
 import { DomainError, isTransientDbError, type ErrorBody } from '@gateway/contracts';
+import { FAST_BUCKETS, histogram, histogramChildren } from '@gateway/ops';
+import { runWithRequestId } from '@gateway/logging';
 import { extractContext, SpanKind, tracingActive, withSpan } from '@gateway/tracing';
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
@@ -15,6 +17,11 @@ export interface RedisRpcServerOptions {
   /** most requests popped in one round trip */
   batch?: number;
 }
+
+/** Time from popping a request to publishing its answer, per service, pattern and outcome (ok / error). */
+const rpcDuration = histogramChildren(
+  histogram('gateway_rpc_server_duration_seconds', 'RPC handling time on the server, from pop to reply', ['service', 'pattern', 'outcome'], FAST_BUCKETS),
+);
 
 export class RedisRpcContext extends BaseRpcContext<[RequestEnvelope]> {
   get envelope(): RequestEnvelope {
@@ -114,6 +121,11 @@ export class RedisRpcServer extends Server implements CustomTransportStrategy {
 
   private async handle(raw: string): Promise<void> {
     const envelope = JSON.parse(raw) as RequestEnvelope;
+    // every line the handler logs carries the caller's request id
+    return runWithRequestId(envelope.request_id, () => this.handleEnvelope(envelope));
+  }
+
+  private async handleEnvelope(envelope: RequestEnvelope): Promise<void> {
     if (envelope.deadline !== undefined && Date.now() > envelope.deadline) {
       this.logger.warn(`dropped ${envelope.pattern} ${envelope.id}: its caller stopped waiting ${Date.now() - envelope.deadline} ms ago`);
       return;
@@ -123,6 +135,7 @@ export class RedisRpcServer extends Server implements CustomTransportStrategy {
       await this.reply(envelope, { id: envelope.id, err: { code: 'internal', message: `no handler for ${envelope.pattern}` } });
       return;
     }
+    const started = performance.now();
     const run = async (): Promise<void> => {
       let reply: ReplyEnvelope;
       try {
@@ -131,9 +144,15 @@ export class RedisRpcServer extends Server implements CustomTransportStrategy {
         const response = isObservable(result) ? await lastValueFrom(result, { defaultValue: undefined }) : result;
         reply = { id: envelope.id, response };
       } catch (err) {
-        reply = { id: envelope.id, err: toErrorBody(err) };
+        const body = toErrorBody(err);
+        if (body.code === 'internal') {
+          // the detail (message, stack, driver text) stays in this service's log, never in the reply
+          this.logger.error(`${envelope.pattern} failed (request ${envelope.request_id ?? '-'}): ${(err as Error)?.stack ?? describe(err)}`);
+        }
+        reply = { id: envelope.id, err: body };
       }
       await this.reply(envelope, reply);
+      rpcDuration.get(this.options.service, envelope.pattern, reply.err ? 'error' : 'ok').observe((performance.now() - started) / 1000);
       if (reply.err) throw new DomainError(reply.err.code, reply.err.message);
     };
     if (!tracingActive()) {
@@ -155,10 +174,23 @@ export class RedisRpcServer extends Server implements CustomTransportStrategy {
   }
 }
 
-function toErrorBody(err: unknown): ErrorBody {
-  if (err instanceof DomainError) return err.toBody();
-  if (DomainError.isBody(err)) return err;
+/** What an internal failure tells the caller: that it happened, never what it was (that is logged). */
+export const INTERNAL_RPC_MESSAGE = 'internal error';
+
+function describe(err: unknown): string {
+  if (DomainError.isBody(err)) return `${err.code}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The reply for a failed handler: a domain error's own code and message; a database that went away a 503;
+ * anything else (an internal DomainError included) a bare "internal error", so no exception text, stack,
+ * path or driver message crosses to the caller.
+ */
+export function toErrorBody(err: unknown): ErrorBody {
+  const body = err instanceof DomainError ? err.toBody() : DomainError.isBody(err) ? err : undefined;
+  if (body && body.code !== 'internal') return body;
   // a database that went away is a 503 for the caller, never the driver's own text
-  if (isTransientDbError(err)) return { code: 'service_unavailable', message: 'a database the service needs is unavailable; try again shortly' };
-  return { code: 'internal', message: err instanceof Error ? err.message : 'internal error' };
+  if (!body && isTransientDbError(err)) return { code: 'service_unavailable', message: 'a database the service needs is unavailable; try again shortly' };
+  return { code: 'internal', message: INTERNAL_RPC_MESSAGE };
 }

@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { UsageReport } from '@gateway/contracts';
 import type { PgPool, PrismaClient } from '@gateway/db';
 import { PG, PG_FAST, PRISMA } from '../shared/tokens';
+import { holdOutcomes } from '../ops/billing-metrics';
 
 /** key_budget_exceeded: expires_at is when the key's budget resets, available_micros what is left of it. */
 export interface PlaceRow {
@@ -132,7 +133,10 @@ export class HoldRepository {
       col((p) => String(p.ttlMs)),
     ]));
     const out: PlaceRow[] = new Array(items.length);
-    for (const r of rows) out[r.idx] = { status: r.status, expires_at: r.expires_at, available_micros: big(r.available_micros) };
+    for (const r of rows) {
+      out[r.idx] = { status: r.status, expires_at: r.expires_at, available_micros: big(r.available_micros) };
+      (r.status === 'ok' ? holdOutcomes.placed : holdOutcomes.refused).inc();
+    }
     return out;
   }
 
@@ -163,6 +167,7 @@ export class HoldRepository {
     const out: SettleRow[] = new Array(items.length);
     for (const r of rows) {
       out[r.idx] = { status: r.status, charged_micros: big(r.charged_micros), released_micros: big(r.released_micros), debt_micros: big(r.debt_micros) };
+      if (r.status === 'ok') holdOutcomes.settled.inc();
     }
     return out;
   }
@@ -175,7 +180,10 @@ export class HoldRepository {
       items.map((r) => r.reason),
     ]));
     const out: ReleaseRow[] = new Array(items.length);
-    for (const r of rows) out[r.idx] = { status: r.status, released_micros: big(r.released_micros) };
+    for (const r of rows) {
+      out[r.idx] = { status: r.status, released_micros: big(r.released_micros) };
+      if (r.status === 'ok') (items[r.idx].state === 'expired' ? holdOutcomes.expired : holdOutcomes.released).inc();
+    }
     return out;
   }
 
@@ -208,7 +216,9 @@ export class HoldRepository {
 
   async expireDue(limit: number): Promise<number> {
     const { rows } = await this.pg.query<{ n: number }>('SELECT gw_expire_holds($1::int) AS n', [limit]);
-    return Number(rows[0].n);
+    const n = Number(rows[0].n);
+    if (n > 0) holdOutcomes.expired.inc(n);
+    return n;
   }
 
   list(filter: { state?: 'active' | 'settled' | 'released' | 'expired'; accountId?: string; limit: number }) {

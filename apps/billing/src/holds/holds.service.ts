@@ -13,6 +13,7 @@ import {
   type PlaceHoldRequest,
   type RpcRequest,
 } from '@gateway/contracts';
+import { runWithRequestId } from '@gateway/logging';
 import type { BillingConfig } from '@gateway/config';
 import { retryTransient } from '@gateway/db';
 import { BudgetRepository } from '../budgets/budget.repository';
@@ -81,6 +82,8 @@ export class HoldsService {
     }
     switch (row.status) {
       case 'ok':
+        // a message may carry the places of several calls: each line names its own
+        runWithRequestId(req.request_id, () => this.logger.log({ msg: 'hold placed', hold_id: id, key_id: req.key_id ?? null, model: req.model ?? null, amount_micros: req.amount_micros }));
         return { hold_id: id, amount_micros: req.amount_micros, expires_at: row.expires_at!.toISOString() };
       case 'account_not_found':
         throw new DomainError('unauthorized', 'the account of this key no longer exists');

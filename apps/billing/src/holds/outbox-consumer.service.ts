@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { OUTBOX, type OutboxOp } from '@gateway/contracts';
+import { runWithRequestId } from '@gateway/logging';
 import { extractContext, SpanKind, tracer, tracingActive } from '@gateway/tracing';
 import type { BillingConfig } from '@gateway/config';
 import { randomUUID } from 'node:crypto';
@@ -166,6 +167,12 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
     tx.xack(this.stream, OUTBOX.group, ...ids).xdel(this.stream, ...ids);
     await tx.exec();
     if (parked.length) this.logger.error(`outbox: ${parked.length} op(s) could not be applied and were parked in ${this.dead}`);
+    const poisoned = new Set(result.poison.map((p) => p.op.hold_id));
+    for (const o of ops) {
+      if (poisoned.has(o.hold_id)) continue;
+      if (o.op === 'settle') runWithRequestId(o.usage?.request_id, () => this.logger.log({ msg: 'settle applied', hold_id: o.hold_id, cost_micros: o.cost_micros }));
+      else this.logger.log({ msg: 'release applied', hold_id: o.hold_id, reason: o.reason });
+    }
     this.applied += result.applied;
     for (const s of spans) s.end();
   }

@@ -35,6 +35,12 @@ export const holdsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
+export const auditQuerySchema = z.object({
+  target_type: z.enum(['account', 'key', 'model', 'channel']).optional(),
+  target_id: z.string().min(1).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+});
+
 export const periodQuerySchema = z.object({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
@@ -93,6 +99,7 @@ export const createModelSchema = z.object({
   id: z.string().min(1),
   kind: z.enum(MODEL_KINDS as [string, ...string[]]),
   aliases: z.array(z.string().min(1)).optional(),
+  fallbacks: z.array(z.string().min(1)).max(5).optional(),
   pricing: pricing.default({}),
   limits: limits.optional(),
 });

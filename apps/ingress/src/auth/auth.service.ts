@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, type KeyPrincipal, type ModelView } from '@gateway/contracts';
+import { annotateCall } from '@gateway/logging';
 import type { FastifyRequest } from 'fastify';
 import { KeyCacheService } from './key-cache.service';
 
@@ -41,6 +42,7 @@ export class AuthService {
     if (principal.expires_at && Date.parse(principal.expires_at) <= Date.now()) {
       throw new DomainError('unauthorized', 'This API key has expired.');
     }
+    annotateCall({ key_id: principal.key_id });
     return principal;
   }
 

@@ -8,12 +8,14 @@ import {
   type ModelView,
   type TokenUsage,
 } from '@gateway/contracts';
+import { annotateCall } from '@gateway/logging';
 import { injectContext } from '@gateway/tracing';
 import type { FastifyReply } from 'fastify';
 import { HoldKeeper } from '../money/hold-keeper.service';
 import { HoldPlacer, type Admission } from '../money/hold-placer.service';
 import { SettleOutbox } from '../money/settle-outbox.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
+import { recordCharge } from '../ops/ingress-metrics';
 
 /** Refusals after which billing certainly placed no hold; after anything else the hold may exist. */
 const NO_HOLD_CODES = new Set(['insufficient_balance', 'unauthorized', 'invalid_request', 'model_not_allowed', 'rate_limited']);
@@ -46,6 +48,7 @@ export class CallBillingService {
   ): Promise<HoldPlaced> {
     const holdId = newId('hold');
     const kind = opts.kind ?? 'call';
+    annotateCall({ key_id: principal.key_id, model: model.id });
     try {
       const placed = await this.placer.place({
         hold_id: holdId,
@@ -89,6 +92,7 @@ export class CallBillingService {
     cost: number,
     tokens?: TokenUsage,
   ): Promise<number> {
+    annotateCall({ channel_id: channelId, cost_micros: cost, input_tokens: tokens?.input_tokens, output_tokens: tokens?.output_tokens });
     this.outbox.push({
       op: 'settle',
       hold_id: hold.hold_id,
@@ -97,6 +101,7 @@ export class CallBillingService {
       trace: injectContext(),
     }, tokens && principal.key_id ? { key: this.limits.tokenKey(principal.key_id), n: tokens.input_tokens + tokens.output_tokens } : undefined);
     this.keeper.untrack(hold.hold_id);
+    recordCharge(model.id, cost, tokens);
     return cost;
   }
 

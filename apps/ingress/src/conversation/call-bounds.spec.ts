@@ -9,6 +9,7 @@ const model = (limits: ModelView['limits']): ModelView => ({
   object: 'model',
   kind: 'chat',
   aliases: [],
+  fallbacks: [],
   pricing: { input_per_mtok_micros: 1_000_000, output_per_mtok_micros: 2_000_000 },
   limits,
   created_at: '',

@@ -22,8 +22,9 @@ import { ModelCacheService } from '../registry/model-cache.service';
 import { AdmissionService } from '../admission/admission.service';
 import { ResponseCacheService } from '../cache/response-cache.service';
 import { setHoldId } from '../shared/request-context';
+import { noteCall, noteChannel } from '../ops/ingress-metrics';
 import { CONFIG } from '../shared/tokens';
-import { UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
+import { genAiAttributes, UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 import { NATIVE } from './native';
 import { callEstimateMicros, clientOutputBound, opaqueInputTexts, outputBound, outputChoices, pricedFeatures, scanBody, withOutputBound } from './call-bounds';
 import { relayStream } from './stream-relay';
@@ -93,6 +94,7 @@ export class ConversationService {
     const stream = route.stream ?? ir?.stream ?? raw.stream === true;
 
     const { model, targets } = await this.registry.resolve(clientModel);
+    noteCall(req, codec.style, model.id);
     if (model.kind !== 'chat') throw new DomainError('invalid_request', `model ${model.id} is a ${model.kind} model, not a chat model`, 'model');
     this.auth.assertModelAllowed(principal, model);
     // null when the cache is off for this call: no hashing, no round trip
@@ -109,7 +111,9 @@ export class ConversationService {
     const call: Call = { codec, principal, model, clientModel, raw, ir, untranslatable, stream, requestId: req.ttRequestId, inputEstimate, bound };
     // before any hold: which of the channels can take this body, natively or translated
     const requests = this.requestsFor(call, usable, req);
-    const estimate = callEstimateMicros(model, inputEstimate, bound * outputChoices(codec.style, raw), scanBody(raw), searches);
+    // fallback models serve when every channel of this one fails; the hold covers the dearest of them all
+    const tiers = [{ model, requests }, ...(await this.fallbacks(call, req))];
+    const estimate = Math.max(...tiers.map((t) => callEstimateMicros(t.model, inputEstimate, outputBound(clientOutputBound(codec.style, raw), t.model, this.config.DEFAULT_MAX_OUTPUT_TOKENS) * outputChoices(codec.style, raw), scanBody(raw), searches)));
     const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate, { admit: { reply, count: !dryRun } });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);
@@ -117,13 +121,21 @@ export class ConversationService {
     const abort = new AbortController();
     let res: UpstreamResponse;
     try {
-      res = await this.upstream.post([...requests.keys()], (t) => requests.get(t)!, abort.signal);
+      const all = new Map(tiers.flatMap((t) => [...t.requests]));
+      res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort.signal);
     } catch (err) {
       await this.billing.release(hold, `upstream failed: ${(err as Error).message}`);
       throw err;
     }
+    noteChannel(req, res.target.channel_id);
     const native = this.isNative(call, res.target);
-    const settle = (usage: TokenUsage) => this.billing.settleTokens(hold, principal, call.requestId, model, res.target.channel_id, usage);
+    // priced and recorded as the model that served (a fallback's own price)
+    const served = tiers[res.tier].model;
+    const settle = async (usage: TokenUsage, answer?: { stop_reason?: string; model?: string }) => {
+      const cost = await this.billing.settleTokens(hold, principal, call.requestId, served, res.target.channel_id, usage);
+      res.finish(genAiAttributes(usage, cost, answer));
+      return cost;
+    };
 
     if (!stream) {
       let body: Record<string, unknown>;
@@ -136,10 +148,10 @@ export class ConversationService {
       const answer = this.wire(call, res.target, native).decodeResponse(body);
       const reported = answer.usage.input_tokens + answer.usage.output_tokens > 0;
       const usage = reported ? answer.usage : this.localUsage(call, answer.parts.map((p) => ('text' in p ? p.text : '')).join(''));
-      const cost = await settle(usage);
+      const cost = await settle(usage, answer);
       // what the upstream's prompt cache served, and what that saved (a stream says it in its own usage event)
       reply.header('x-tt-cache-read-tokens', String(usage.cached_input_tokens));
-      reply.header('x-tt-cache-savings-micros', String(cacheSavingsMicros(model.pricing, usage)));
+      reply.header('x-tt-cache-savings-micros', String(cacheSavingsMicros(served.pricing, usage)));
       const sent = native ? NATIVE[codec.style].response(body, clientModel) : codec.encodeResponse({ ...answer, id: answer.id || call.requestId }, clientModel, ir!);
       return cache ? this.cache.storeJson(cache, reply, sent, cost, call.requestId) : sent;
     }
@@ -164,6 +176,27 @@ export class ConversationService {
         out.end(transform.fail({ code: 'upstream_error', message: outcome.reason }).join(''));
         return undefined;
     }
+  }
+
+  /**
+   * The model's fallbacks that can serve this call (chat models the key may use, with a channel that can
+   * take the body), in order, each with its channels' requests; one that cannot is left out, not an error.
+   */
+  private async fallbacks(call: Call, req: FastifyRequest): Promise<Array<{ model: ModelView; requests: Map<RouteTarget, UpstreamRequest> }>> {
+    const out = [];
+    for (const id of call.model.fallbacks ?? []) {
+      try {
+        const { model, targets } = await this.registry.resolve(id);
+        if (model.kind !== 'chat') continue;
+        this.auth.assertModelAllowed(call.principal, model);
+        pricedFeatures(call.codec.style, call.raw, model);
+        const bound = outputBound(clientOutputBound(call.codec.style, call.raw), model, this.config.DEFAULT_MAX_OUTPUT_TOKENS);
+        out.push({ model, requests: this.requestsFor({ ...call, model, bound }, targets.filter((t) => upstreamCodec(t.provider)), req) });
+      } catch (err) {
+        if (!(err instanceof DomainError)) throw err;
+      }
+    }
+    return out;
   }
 
   /**

@@ -3,6 +3,7 @@ import { SseParser, UpstreamStreamError, type RelayTransform } from '@gateway/pr
 import type { FastifyReply } from 'fastify';
 import type { UpstreamResponse } from '../upstream/upstream.client';
 import { HOLD_ID_HEADER, REQUEST_ID_HEADER } from '../shared/request-context';
+import { markFirstByte } from '../ops/ingress-metrics';
 
 export type RelayOutcome =
   | { kind: 'completed'; usage: TokenUsage | null; produced: string }
@@ -47,6 +48,7 @@ export async function relayStream(
   const write = (frames: string[]) => {
     if (clientGone) return;
     capture?.(frames);
+    if (frames.length > 0) markFirstByte(reply.request);
     if (frames.length === 1) res.write(frames[0]);
     else if (frames.length > 1) res.write(frames.join(''));
   };

@@ -44,6 +44,21 @@ export function toErrorBody(exception: unknown): ErrorBody {
   return DomainError.from(exception).toBody();
 }
 
+/** What a client learns of an internal failure: that it happened and the request id to report, nothing else. */
+export function internalMessage(requestId: string | undefined): string {
+  return `The gateway hit an internal error${requestId ? ` (request id ${requestId})` : ''}; it has been logged. Try again, or report the request id.`;
+}
+
+/**
+ * The body a client gets: toErrorBody's, except that an internal failure (an unexpected exception, a 5xx
+ * HttpException, an internal error from another service) says only that it happened and the request id.
+ * Its own message, stack, file paths and driver (Prisma, pg) text are for the log.
+ */
+export function publicErrorBody(exception: unknown, requestId: string | undefined): ErrorBody {
+  const body = toErrorBody(exception);
+  return body.code === 'internal' ? { code: 'internal', message: internalMessage(requestId) } : body;
+}
+
 /** Which provider's error shape a request gets: the style of the route it called. */
 export function errorShaper(req: FastifyRequest | undefined): (e: ErrorBody) => { status: number; body: unknown } {
   const url = req?.url ?? '';
@@ -51,6 +66,15 @@ export function errorShaper(req: FastifyRequest | undefined): (e: ErrorBody) => 
   if (url.startsWith('/v1/messages') || url.startsWith('/anthropic/')) return toAnthropicError;
   if (url.startsWith('/v1/models') && req?.headers['anthropic-version']) return toAnthropicError;
   return toOpenAIError;
+}
+
+function detail(exception: unknown): string {
+  if (exception instanceof Error) return exception.stack ?? exception.message;
+  try {
+    return JSON.stringify(exception);
+  } catch {
+    return String(exception);
+  }
 }
 
 /** Every error in the shape of the API style that was called (OpenAI's for the admin API), so each SDK raises its typed error. */
@@ -61,8 +85,8 @@ export class StyleExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const req = host.switchToHttp().getRequest<FastifyRequest>();
-    const body = toErrorBody(exception);
-    if (body.code === 'internal') this.logger.error((exception as Error)?.stack ?? String(exception));
+    const body = publicErrorBody(exception, req?.ttRequestId);
+    if (body.code === 'internal') this.logger.error(`request ${req?.ttRequestId ?? '-'} ${req?.method ?? ''} ${req?.url?.split('?')[0] ?? ''} failed: ${detail(exception)}`);
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.end();
       return;

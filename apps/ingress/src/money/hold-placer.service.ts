@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type HoldPlaced, type PlaceHoldRequest } from '@gateway/contracts';
+import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import type Redis from 'ioredis';
-import { ADMIT_FN, WINDOW_MS } from '../rate-limit/rate-limit.service';
-import { BILLING, REDIS_CMD } from '../shared/tokens';
+import { ADMIT_FN } from '../rate-limit/rate-limit.service';
+import { BILLING, CONFIG, REDIS_CMD } from '../shared/tokens';
 
 /** What a place also asks the rate limiter, in the same round trip. */
 export interface Admission {
@@ -61,6 +62,7 @@ export class HoldPlacer {
   constructor(
     @Inject(BILLING) private readonly billing: RedisRpcClient,
     @Inject(REDIS_CMD) redis: Redis,
+    @Inject(CONFIG) private readonly config: IngressConfig,
   ) {
     redis.defineCommand('gwAdmitPlace', { lua: ADMIT_AND_PLACE });
     this.redis = redis as PlacerRedis;
@@ -98,7 +100,7 @@ export class HoldPlacer {
   private admitAndPlace(batch: Pending[]): void {
     const call = this.billing.prepareCall('holds.placeMany');
     const keys: string[] = [call.queue];
-    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, WINDOW_MS];
+    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS];
     for (const b of batch) {
       keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '');
       args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', JSON.stringify(b.req));

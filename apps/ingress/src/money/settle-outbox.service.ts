@@ -2,7 +2,6 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { OUTBOX, type OutboxOp } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type Redis from 'ioredis';
-import { WINDOW_MS } from '../rate-limit/rate-limit.service';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
 
 // One round trip for a tick's settles and the tokens those calls used: the entry is appended (unless
@@ -44,8 +43,11 @@ export class SettleOutbox implements BeforeApplicationShutdown {
 
   private readonly redis: OutboxRedis;
 
+  private readonly windowMs: number;
+
   constructor(@Inject(REDIS_CMD) redis: Redis, @Inject(CONFIG) config: IngressConfig) {
     this.stream = OUTBOX.stream(config.REDIS_PREFIX);
+    this.windowMs = config.RATE_WINDOW_MS;
     redis.defineCommand('gwOutbox', { lua: APPEND });
     this.redis = redis as OutboxRedis;
   }
@@ -75,7 +77,7 @@ export class SettleOutbox implements BeforeApplicationShutdown {
     if (this.backlog.length > 0) {
       // keep order behind what is already waiting (the tokens are counted now; they only rate-limit)
       this.backlog.push(entry);
-      if (tokens.size) void this.redis.gwOutbox(1 + tokens.size, this.stream, ...tokens.keys(), '', WINDOW_MS, ...tokens.values()).catch(() => undefined);
+      if (tokens.size) void this.redis.gwOutbox(1 + tokens.size, this.stream, ...tokens.keys(), '', this.windowMs, ...tokens.values()).catch(() => undefined);
       return;
     }
     this.append(entry, tokens);
@@ -83,7 +85,7 @@ export class SettleOutbox implements BeforeApplicationShutdown {
 
   private append(entry: string, tokens?: Map<string, number>): void {
     this.inFlight++;
-    const sent = tokens?.size ? this.redis.gwOutbox(1 + tokens.size, this.stream, ...tokens.keys(), entry, WINDOW_MS, ...tokens.values()) : this.redis.xadd(this.stream, '*', 'm', entry);
+    const sent = tokens?.size ? this.redis.gwOutbox(1 + tokens.size, this.stream, ...tokens.keys(), entry, this.windowMs, ...tokens.values()) : this.redis.xadd(this.stream, '*', 'm', entry);
     sent.then(
       () => this.done(),
       (err: Error) => {

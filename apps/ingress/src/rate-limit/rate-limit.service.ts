@@ -5,22 +5,33 @@ import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
 
-export const WINDOW_MS = 60_000;
-
-// The admission rule, atomic across every ingress replica: count the request in this minute's window
-// unless the key is over its requests or tokens per minute; report what is left. A refused request is not
-// counted. A Lua function, shared by the plain check below and by HoldPlacer's admit-and-place script.
+// The admission rule, atomic across every ingress replica: requests count in a sliding window (a sorted
+// set of the admitted requests' times on Redis's clock, so replicas share one clock), so a key at rpm N never
+// gets more than N in any window; tokens count in fixed windows (a finished call adds its tokens after the
+// fact, so a token limit is a bound on spend rate, not a per-request gate). A refused request is not
+// counted. ttl: ms until the oldest counted request leaves the window (a slot frees), or, when the tokens
+// refused, until the token window ends. A Lua function, shared by the plain check below and by
+// HoldPlacer's admit-and-place script.
 export const ADMIT_FN = `
 local function admit(rk, tk, rpm, tpm, window, count)
-  local reqs = tonumber(redis.call('GET', rk) or '0')
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
+  local reqs = redis.call('ZCARD', rk)
   local toks = tonumber(redis.call('GET', tk) or '0')
-  local ttl = redis.call('PTTL', rk)
-  if ttl < 0 then ttl = window end
   local ok = 1
   if reqs >= rpm or toks >= tpm then ok = 0 end
   if ok == 1 and count then
-    reqs = redis.call('INCR', rk)
-    if reqs == 1 then redis.call('PEXPIRE', rk, window) ; ttl = window end
+    redis.call('ZADD', rk, now, t[1] .. t[2] .. ':' .. reqs)
+    redis.call('PEXPIRE', rk, window)
+    reqs = reqs + 1
+  end
+  local ttl = window
+  local oldest = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+  if oldest[2] then ttl = tonumber(oldest[2]) + window - now end
+  if ok == 0 and reqs < rpm then
+    ttl = redis.call('PTTL', tk)
+    if ttl < 0 then ttl = window end
   end
   return {ok, reqs, toks, ttl}
 end
@@ -40,8 +51,8 @@ function duration(ms: number): string {
 }
 
 /**
- * Requests and tokens per minute per key (the key's own rpm / tpm, else the configured defaults), in
- * fixed one-minute windows shared through Redis. Every response of an authenticated public route carries
+ * Requests and tokens per minute per key (the key's own rpm / tpm, else the configured defaults), per
+ * RATE_WINDOW_MS (60 s) shared through Redis: requests in a sliding window, tokens in fixed windows. Every response of an authenticated public route carries
  * OpenAI's x-ratelimit-* headers; a refusal is a 429 with Retry-After.
  */
 @Injectable()
@@ -56,10 +67,9 @@ export class RateLimitService {
     this.redis = redis as Redis2;
   }
 
+  /** The key's requests (a sorted set, sliding) and this window's tokens (a counter, fixed window). */
   keys(p: KeyPrincipal): [string, string] {
-    const window = Math.floor(Date.now() / WINDOW_MS);
-    const base = `${this.config.REDIS_PREFIX}rl:${p.key_id}:${window}`;
-    return [`${base}:r`, `${base}:t`];
+    return [`${this.config.REDIS_PREFIX}rl:${p.key_id}:r`, this.tokenKey(p.key_id)];
   }
 
   limits(p: KeyPrincipal): { rpm: number; tpm: number } {
@@ -70,7 +80,7 @@ export class RateLimitService {
   async admit(p: KeyPrincipal, reply: FastifyReply, count: boolean): Promise<void> {
     const { rpm, tpm } = this.limits(p);
     const [reqKey, tokKey] = this.keys(p);
-    this.report(p, reply, await this.redis.gwAdmit(reqKey, tokKey, rpm, tpm, WINDOW_MS, count ? 1 : 0));
+    this.report(p, reply, await this.redis.gwAdmit(reqKey, tokKey, rpm, tpm, this.config.RATE_WINDOW_MS, count ? 1 : 0));
   }
 
   /**
@@ -94,8 +104,8 @@ export class RateLimitService {
     }
   }
 
-  /** The counter of this minute's tokens for a key (what SettleOutbox adds a finished call's tokens to). */
+  /** The counter of this window's tokens for a key (what SettleOutbox adds a finished call's tokens to). */
   tokenKey(keyId: string): string {
-    return `${this.config.REDIS_PREFIX}rl:${keyId}:${Math.floor(Date.now() / WINDOW_MS)}:t`;
+    return `${this.config.REDIS_PREFIX}rl:${keyId}:${Math.floor(Date.now() / this.config.RATE_WINDOW_MS)}:t`;
   }
 }

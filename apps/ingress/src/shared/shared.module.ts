@@ -5,6 +5,7 @@ import { RedisRpcClient } from '@gateway/transport';
 import Redis from 'ioredis';
 import { createPrisma, type PrismaClient } from '@gateway/db';
 import { TaskProducer, TaskRepository } from '@gateway/tasks';
+import { Lifecycle } from './lifecycle';
 import { BILLING, CONFIG, MODELS, PRISMA, REDIS, REDIS_CMD, TASK_PRODUCER } from './tokens';
 
 @Global()
@@ -29,8 +30,9 @@ export class SharedModule implements OnApplicationShutdown {
         { provide: PRISMA, useFactory: () => createPrisma(config.DATABASE_URL, 10) },
         { provide: TaskRepository, useFactory: (prisma: PrismaClient) => new TaskRepository(prisma), inject: [PRISMA] },
         { provide: TASK_PRODUCER, useFactory: () => new TaskProducer(config.REDIS_URL, config.REDIS_PREFIX) },
+        Lifecycle,
       ],
-      exports: [CONFIG, BILLING, MODELS, REDIS, REDIS_CMD, PRISMA, TaskRepository, TASK_PRODUCER],
+      exports: [CONFIG, BILLING, MODELS, REDIS, REDIS_CMD, PRISMA, TaskRepository, TASK_PRODUCER, Lifecycle],
     };
   }
 

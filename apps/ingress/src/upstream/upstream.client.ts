@@ -1,21 +1,44 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { DomainError, type RouteTarget } from '@gateway/contracts';
+import { DomainError, type RouteTarget, type TokenUsage } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
-import { withSpan, SpanKind } from '@gateway/tracing';
+import { startSpan, SpanKind, SpanStatusCode, type Attributes, type Span } from '@gateway/tracing';
 import { Agent, errors as undiciErrors, request, type Dispatcher, type FormData } from 'undici';
 import { CONFIG } from '../shared/tokens';
+import { CircuitBreaker, type BreakerState, type PlannedTarget } from './circuit-breaker';
 
 export interface UpstreamResponse {
   target: RouteTarget;
   statusCode: number;
   headers: Dispatcher.ResponseData['headers'];
   body: Dispatcher.ResponseData['body'];
+  /** which of postTiers' tiers served (0: the model's own channels, 1…: its fallbacks) */
+  tier: number;
+  /**
+   * Sets the call's outcome on the serving attempt's span (GenAI usage, cost) and ends it; a span nobody
+   * finishes ends a moment after its body closed. Idempotent.
+   */
+  finish(attributes?: Attributes): void;
 }
 
 export interface UpstreamRequest {
   path: string;
   body: string | Buffer | FormData;
   headers: Record<string, string>;
+}
+
+/** One try of one channel: what every attempt ends as, in one place (span, log, breaker, and the hook). */
+export interface AttemptResult {
+  channel_id: string;
+  /** 1-based, over the whole call (retries and fallbacks included) */
+  attempt: number;
+  tier: number;
+  outcome: 'ok' | 'status' | 'connect_error' | 'timeout' | 'refused';
+  status?: number;
+  /** the channel's breaker state when it was tried */
+  breaker: BreakerState;
+  /** whether the channel's circuit is open after this attempt */
+  opened: boolean;
+  duration_ms: number;
 }
 
 const RETRYABLE = (status: number) => status === 429 || status >= 500;
@@ -41,16 +64,31 @@ export function orderTargets(targets: RouteTarget[], random: () => number = Math
   return out;
 }
 
+/** A connect-level failure: nothing reached the upstream, so the same channel may be asked again at once. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+
+type Tried =
+  | { ok: true; res: Dispatcher.ResponseData; span: Span }
+  | { ok: false; outcome: AttemptResult['outcome']; status?: number; error: DomainError; retryAfter?: number; fatal: boolean };
+
 /**
- * HTTP to upstreams over pooled keep-alive connections. A connect error, 429 or 5xx before the first
- * byte of the body moves on to the next channel; once a body is flowing there is no retry.
+ * HTTP to upstreams over pooled keep-alive connections. Channels are tried by priority and weight, those
+ * whose circuit is open left out (CircuitBreaker); a connect error is retried once on the same channel
+ * after UPSTREAM_RETRY_BACKOFF_MS, then a connect error, timeout, 429 or 5xx before the first byte of the
+ * body moves on to the next channel, and when a tier (a model's channels) is spent, to the next tier (its
+ * fallback model's). Once a body is flowing there is no retry.
  */
 @Injectable()
 export class UpstreamClient implements OnApplicationShutdown {
   private readonly logger = new Logger(UpstreamClient.name);
   private readonly agent: Agent;
+  /** called with every attempt's result (metrics hook there) */
+  onAttempt?: (r: AttemptResult) => void;
 
-  constructor(@Inject(CONFIG) private readonly config: IngressConfig) {
+  constructor(
+    @Inject(CONFIG) private readonly config: IngressConfig,
+    private readonly breaker: CircuitBreaker,
+  ) {
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: 512,
@@ -65,57 +103,153 @@ export class UpstreamClient implements OnApplicationShutdown {
 
   /** `build` makes the request for one channel; a DomainError it throws (e.g. a 400) ends the attempt. */
   async post(targets: RouteTarget[], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-    if (targets.length === 0) throw new DomainError('service_unavailable', 'no upstream channel serves this model');
+    const res = await this.postTiers([targets], build, signal);
+    res.finish();
+    return res;
+  }
+
+  /**
+   * Tries the tiers in order (a model's channels, then each fallback model's), moving on only when every
+   * channel of a tier failed or is open-circuit. A tier whose channels are all open is skipped while a later
+   * tier is left; the last one gets its longest-open channel tried anyway (forced), not a blind refusal.
+   */
+  async postTiers(tiers: RouteTarget[][], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+    if (tiers.every((t) => t.length === 0)) throw new DomainError('service_unavailable', 'no upstream channel serves this model');
     let last: DomainError | undefined;
     // every channel that answered said 429: the client gets a 429 with the longest Retry-After they asked for
     let limited = 0;
-    let attempts = 0;
+    let channels = 0;
+    let attempt = 0;
     let retryAfter: number | undefined;
-    for (const target of orderTargets(targets)) {
-      attempts++;
-      const { path, body, headers } = build(target);
-      const url = `${target.base_url.replace(/\/+$/, '')}${path}`;
-      try {
-        const res = await withSpan('ingress', `upstream POST ${path.split('?')[0]}`, { kind: SpanKind.CLIENT, attributes: { 'gateway.channel_id': target.channel_id, 'url.full': url } }, async (span) => {
-          const r = await request(url, { method: 'POST', body, headers, dispatcher: this.agent, signal });
-          span.setAttribute('http.response.status_code', r.statusCode);
-          return r;
-        });
-        if (res.statusCode < 300) return { target, ...res };
-        const text = await res.body.text().catch(() => '');
-        const detail = upstreamMessage(text);
-        const param = upstreamParam(text);
-        if (res.statusCode === 429) {
-          limited++;
-          const wait = retryAfterSeconds(res.headers);
-          if (wait !== undefined) retryAfter = Math.max(retryAfter ?? 0, wait);
+    for (let tier = 0; tier < tiers.length; tier++) {
+      let plan = await this.breaker.plan(orderTargets(tiers[tier]));
+      if (plan.length === 1 && plan[0].state === 'forced' && tiers.slice(tier + 1).some((t) => t.length > 0)) plan = [];
+      for (const p of plan) {
+        channels++;
+        for (let retry = 0; ; retry++) {
+          attempt++;
+          const started = Date.now();
+          const tried = await this.attempt(p, build, signal, attempt, tier);
+          const ok = tried.ok;
+          const fatal = !ok && tried.fatal;
+          // a refusal (a 4xx about the request) says nothing about the channel's health
+          const counts = ok || (!fatal && !(retry === 0 && tried.outcome === 'connect_error'));
+          const opened = counts ? await this.breaker.record(p, ok, ok ? undefined : tried.retryAfter) : false;
+          const result: AttemptResult = {
+            channel_id: p.target.channel_id,
+            attempt,
+            tier,
+            outcome: ok ? 'ok' : tried.outcome,
+            status: ok ? tried.res.statusCode : tried.status,
+            breaker: p.state,
+            opened,
+            duration_ms: Date.now() - started,
+          };
+          this.attempted(result, ok ? tried.span : undefined);
+          if (tried.ok) return this.response(p.target, tier, tried.res, tried.span);
+          if (tried.fatal) throw tried.error;
+          last = tried.error;
+          if (retry === 0 && tried.outcome === 'connect_error' && !signal.aborted) {
+            await new Promise((r) => setTimeout(r, this.config.UPSTREAM_RETRY_BACKOFF_MS));
+            continue;
+          }
+          if (tried.status === 429) {
+            limited++;
+            if (tried.retryAfter !== undefined) retryAfter = Math.max(retryAfter ?? 0, tried.retryAfter);
+          }
+          break;
         }
-        if (RETRYABLE(res.statusCode)) {
-          last = new DomainError('upstream_error', `upstream ${target.channel_id} answered ${res.statusCode}${detail ? `: ${detail}` : ''}`);
-          this.logger.warn(last.message);
-          continue;
-        }
-        if ([400, 404, 413, 422].includes(res.statusCode)) {
-          // the upstream's own words and the field it named, in the client's style
-          throw new DomainError(res.statusCode === 413 ? 'payload_too_large' : 'invalid_request', detail || `upstream rejected the request (${res.statusCode})`, param);
-        }
-        throw new DomainError('upstream_error', `upstream ${target.channel_id} answered ${res.statusCode}${detail ? `: ${detail}` : ''}`);
-      } catch (err) {
-        if (err instanceof DomainError) throw err;
-        if (signal.aborted) throw new DomainError('invalid_request', 'client closed the request');
-        if (err instanceof undiciErrors.HeadersTimeoutError) {
-          last = new DomainError('upstream_timeout', `upstream ${target.channel_id} did not answer within ${this.config.UPSTREAM_TIMEOUT_MS} ms`);
-        } else {
-          last = new DomainError('upstream_error', `upstream ${target.channel_id} unreachable: ${(err as Error).message}`);
-        }
-        this.logger.warn(last.message);
       }
     }
-    if (limited > 0 && limited === attempts) {
+    if (limited > 0 && limited === channels) {
       throw new DomainError('rate_limited', `the upstream rate-limited this request on every channel of the model; retry after ${retryAfter ?? 1} s`, undefined, retryAfter ?? 1);
     }
     throw last ?? new DomainError('upstream_error', 'every upstream channel failed');
   }
+
+  /** Where every attempt's result goes: the attempt's span, the log, and the hook. */
+  private attempted(r: AttemptResult, span?: Span): void {
+    if (span) span.setAttributes({ 'gateway.attempt.outcome': r.outcome, 'gateway.breaker.opened': r.opened });
+    if (r.outcome !== 'ok') this.logger.warn(`attempt ${r.attempt} on channel ${r.channel_id}: ${r.outcome}${r.status ? ` ${r.status}` : ''}${r.opened ? ' (circuit open)' : ''}`);
+    this.onAttempt?.(r);
+  }
+
+  /** One request to one channel, under its own span (a failed attempt's span ends here, a served one at finish). */
+  private async attempt(p: PlannedTarget, build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal, attempt: number, tier: number): Promise<Tried> {
+    const target = p.target;
+    const { path, body, headers } = build(target);
+    const url = `${target.base_url.replace(/\/+$/, '')}${path}`;
+    const span = startSpan('ingress', `upstream POST ${path.split('?')[0]}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        'gateway.channel_id': target.channel_id,
+        'url.full': url,
+        'gateway.attempt': attempt,
+        'gateway.fallback_tier': tier,
+        'gateway.breaker.state': p.state,
+        'gen_ai.system': target.provider,
+        'gen_ai.request.model': target.upstream_model,
+      },
+    });
+    const fail = (t: Omit<Extract<Tried, { ok: false }>, 'ok'>): Tried => {
+      span.setAttributes({ 'gateway.attempt.outcome': t.outcome, ...(t.status ? { 'http.response.status_code': t.status } : {}) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: t.error.message });
+      span.end();
+      return { ok: false, ...t };
+    };
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, { method: 'POST', body, headers, dispatcher: this.agent, signal });
+    } catch (err) {
+      if (signal.aborted) return fail({ outcome: 'refused', error: new DomainError('invalid_request', 'client closed the request'), fatal: true });
+      if (err instanceof undiciErrors.HeadersTimeoutError) {
+        return fail({ outcome: 'timeout', error: new DomainError('upstream_timeout', `upstream ${target.channel_id} did not answer within ${this.config.UPSTREAM_TIMEOUT_MS} ms`), fatal: false });
+      }
+      const code = (err as { code?: string; cause?: { code?: string } }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
+      const outcome = CONNECT_CODES.has(code) || err instanceof undiciErrors.ConnectTimeoutError ? 'connect_error' : 'timeout';
+      return fail({ outcome, error: new DomainError('upstream_error', `upstream ${target.channel_id} unreachable${code ? ` (${code})` : ''}`), fatal: false });
+    }
+    span.setAttribute('http.response.status_code', res.statusCode);
+    if (res.statusCode < 300) return { ok: true, res, span };
+    const text = await res.body.text().catch(() => '');
+    const detail = upstreamMessage(text);
+    const said = `upstream ${target.channel_id} answered ${res.statusCode}${detail ? `: ${detail}` : ''}`;
+    if (RETRYABLE(res.statusCode)) {
+      return fail({ outcome: 'status', status: res.statusCode, error: new DomainError('upstream_error', said), retryAfter: retryAfterSeconds(res.headers), fatal: false });
+    }
+    if ([400, 404, 413, 422].includes(res.statusCode)) {
+      // the upstream's own words and the field it named, in the client's style
+      const error = new DomainError(res.statusCode === 413 ? 'payload_too_large' : 'invalid_request', detail || `upstream rejected the request (${res.statusCode})`, upstreamParam(text));
+      return fail({ outcome: 'refused', status: res.statusCode, error, fatal: true });
+    }
+    return fail({ outcome: 'refused', status: res.statusCode, error: new DomainError('upstream_error', said), fatal: true });
+  }
+
+  private response(target: RouteTarget, tier: number, res: Dispatcher.ResponseData, span: Span): UpstreamResponse {
+    let ended = false;
+    const finish = (attributes?: Attributes) => {
+      if (ended) return;
+      ended = true;
+      if (attributes) span.setAttributes(attributes);
+      span.end();
+    };
+    res.body.once('close', () => setTimeout(finish, 2000).unref());
+    return { target, tier, statusCode: res.statusCode, headers: res.headers, body: res.body, finish };
+  }
+}
+
+/**
+ * GenAI semantic-convention attributes of a finished call, for its upstream span (gen_ai.system and
+ * gen_ai.request.model are set when the attempt starts); the cost in micros beside them.
+ */
+export function genAiAttributes(usage: TokenUsage, costMicros: number, answer?: { stop_reason?: string; model?: string }): Attributes {
+  return {
+    'gen_ai.usage.input_tokens': usage.input_tokens,
+    'gen_ai.usage.output_tokens': usage.output_tokens,
+    ...(answer?.model ? { 'gen_ai.response.model': answer.model } : {}),
+    ...(answer?.stop_reason ? { 'gen_ai.response.finish_reasons': [answer.stop_reason] } : {}),
+    'gateway.cost_micros': costMicros,
+  };
 }
 
 /** An upstream's Retry-After (seconds or an HTTP date; OpenAI also sends retry-after-ms), in whole seconds. */

@@ -28,6 +28,7 @@ export function toModelView(m: ModelRow): ModelView {
     object: 'model',
     kind: m.kind as ModelKind,
     aliases: m.aliases,
+    fallbacks: m.fallbacks,
     pricing,
     limits: (m.limits ?? {}) as ModelLimits,
     created_at: m.createdAt.toISOString(),
@@ -66,16 +67,17 @@ export class ModelRepository {
     return (await this.find(name)) ?? this.prisma.model.findFirst({ where: { aliases: { has: name } } });
   }
 
-  create(id: string, kind: ModelKind, aliases: string[], pricing: Pricing, limits: ModelLimits): Promise<ModelRow> {
-    return this.prisma.model.create({ data: { id, kind, aliases, limits: limits as object, ...pricingColumns(pricing) } });
+  create(id: string, kind: ModelKind, aliases: string[], pricing: Pricing, limits: ModelLimits, fallbacks: string[] = []): Promise<ModelRow> {
+    return this.prisma.model.create({ data: { id, kind, aliases, fallbacks, limits: limits as object, ...pricingColumns(pricing) } });
   }
 
-  update(id: string, kind: ModelKind, aliases: string[] | undefined, pricing: Pricing | undefined, limits: ModelLimits | undefined) {
+  update(id: string, kind: ModelKind, aliases: string[] | undefined, pricing: Pricing | undefined, limits: ModelLimits | undefined, fallbacks?: string[]) {
     return this.prisma.model.update({
       where: { id },
       data: {
         kind,
         ...(aliases ? { aliases } : {}),
+        ...(fallbacks ? { fallbacks } : {}),
         ...(pricing ? pricingColumns(pricing) : {}),
         ...(limits ? { limits: limits as object } : {}),
       },

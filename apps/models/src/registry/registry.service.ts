@@ -24,16 +24,28 @@ export class RegistryService {
 
   async upsert(req: RpcRequest<'models.upsert'>): Promise<ModelView> {
     const existing = await this.models.find(req.id);
+    if (req.fallbacks) await this.checkFallbacks(req.id, req.kind, req.fallbacks);
     let row;
     if (req.create) {
       if (existing) throw new DomainError('invalid_request', `model ${req.id} already exists`, 'id');
-      row = await this.models.create(req.id, req.kind, req.aliases ?? [], req.pricing ?? {}, req.limits ?? {});
+      row = await this.models.create(req.id, req.kind, req.aliases ?? [], req.pricing ?? {}, req.limits ?? {}, req.fallbacks ?? []);
     } else {
       if (!existing) throw new DomainError('model_not_found', `model ${req.id} not found`);
-      row = await this.models.update(req.id, req.kind, req.aliases, req.pricing, req.limits);
+      row = await this.models.update(req.id, req.kind, req.aliases, req.pricing, req.limits, req.fallbacks);
     }
     await this.changes.modelsChanged(`model:${req.id}`);
     return toModelView(row);
+  }
+
+  /** Fallbacks name other existing models of the same kind, each once; a 400 naming `fallbacks` otherwise. */
+  private async checkFallbacks(id: string, kind: string, fallbacks: string[]): Promise<void> {
+    if (new Set(fallbacks).size !== fallbacks.length) throw new DomainError('invalid_request', 'fallbacks: a model is listed twice', 'fallbacks');
+    for (const f of fallbacks) {
+      if (f === id) throw new DomainError('invalid_request', `fallbacks: model ${id} cannot fall back to itself`, 'fallbacks');
+      const m = await this.models.find(f);
+      if (!m) throw new DomainError('invalid_request', `fallbacks: model ${f} not found`, 'fallbacks');
+      if (m.kind !== kind) throw new DomainError('invalid_request', `fallbacks: model ${f} is a ${m.kind} model, not ${kind}`, 'fallbacks');
+    }
   }
 
   async delete(id: string): Promise<{ id: string; deleted: true }> {

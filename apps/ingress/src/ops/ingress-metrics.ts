@@ -1,0 +1,99 @@
+import type { TokenUsage } from '@gateway/contracts';
+import { counter, counterChildren, histogram, histogramChildren } from '@gateway/ops';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** what the call turned out to be, for its metrics (and its access line): set as the call learns them */
+    ttCall?: { style?: string; model?: string; channel?: string };
+    /** performance.now() when the request arrived, and when its first body bytes went out (streams) */
+    ttStartedAt?: number;
+    ttFirstByteAt?: number;
+  }
+}
+
+const requests = counterChildren(
+  counter('gateway_http_requests_total', 'Public calls answered, by route, API style, model, channel and status', ['route', 'style', 'model', 'channel', 'status']),
+);
+const latency = histogramChildren(histogram('gateway_http_request_duration_seconds', 'Time from request to the last byte of the answer', ['route', 'style', 'model']));
+const ttfb = histogramChildren(
+  histogram('gateway_http_time_to_first_byte_seconds', 'Time from request to the first byte of the answer (a stream: its first event)', ['route', 'style', 'model']),
+);
+const tokens = counterChildren(counter('gateway_tokens_total', 'Tokens charged for, by model and type (input, output, reasoning, cached)', ['model', 'type']));
+const charged = counterChildren(counter('gateway_charged_micros_total', 'Micros charged (settled costs) by model', ['model']));
+const attempts = counterChildren(counter('gateway_upstream_attempts_total', 'Upstream attempts by channel and outcome (ok, or the error kind)', ['channel', 'outcome']));
+const errors = counterChildren(counter('gateway_upstream_errors_total', 'Failed upstream attempts by channel and kind', ['channel', 'kind']));
+const retries = counterChildren(counter('gateway_upstream_retries_total', 'Upstream attempts that were a retry of the call (another channel, or the same again)', ['channel']));
+
+const NONE = 'none';
+
+/** onRequest hook: times the request and counts it when its response closes, streamed (hijacked) ones included. */
+export function onRequestMetrics(req: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  req.ttStartedAt = performance.now();
+  reply.raw.once('close', () => record(req, reply));
+  done();
+}
+
+function record(req: FastifyRequest, reply: FastifyReply): void {
+  const start = req.ttStartedAt!;
+  const now = performance.now();
+  const route = req.routeOptions.url ?? 'unmatched';
+  const call = req.ttCall;
+  const style = call?.style ?? NONE;
+  const model = call?.model ?? NONE;
+  // a client that left before any answer: nginx's 499
+  const status = reply.raw.headersSent ? reply.raw.statusCode : 499;
+  requests.get(route, style, model, call?.channel ?? NONE, statusLabel(status)).inc();
+  latency.get(route, style, model).observe((now - start) / 1000);
+  ttfb.get(route, style, model).observe(((req.ttFirstByteAt ?? now) - start) / 1000);
+}
+
+const statusLabels = new Map<number, string>();
+function statusLabel(status: number): string {
+  let s = statusLabels.get(status);
+  if (s === undefined) statusLabels.set(status, (s = String(status)));
+  return s;
+}
+
+/** The call's API style and model (the registry's id), once resolved. */
+export function noteCall(req: FastifyRequest, style: string, model: string): void {
+  req.ttCall = { ...req.ttCall, style, model };
+}
+
+/** The channel that answered. */
+export function noteChannel(req: FastifyRequest, channel: string | null): void {
+  if (channel) req.ttCall = { ...req.ttCall, channel };
+}
+
+export function markFirstByte(req: FastifyRequest): void {
+  req.ttFirstByteAt ??= performance.now();
+}
+
+/** A settled cost: micros and tokens per model. */
+export function recordCharge(model: string, micros: number, usage?: TokenUsage): void {
+  charged.get(model).inc(micros);
+  if (!usage) return;
+  tokens.get(model, 'input').inc(usage.input_tokens);
+  tokens.get(model, 'output').inc(usage.output_tokens);
+  tokens.get(model, 'reasoning').inc(usage.reasoning_tokens);
+  tokens.get(model, 'cached').inc(usage.cached_input_tokens);
+}
+
+/**
+ * One upstream attempt's result, for the upstream client (and its circuit breaker) to call once per attempt:
+ * outcome 'ok', or the error kind ('status_429', 'status_5xx', 'status_4xx', 'timeout', 'connect_error', 'refused');
+ * retry when the attempt was not the call's first.
+ */
+export function upstreamAttempt(channel: string, outcome: string, retry: boolean): void {
+  attempts.get(channel, outcome).inc();
+  if (outcome !== 'ok') errors.get(channel, outcome).inc();
+  if (retry) retries.get(channel).inc();
+}
+
+/** The outcome label of an upstream HTTP status. */
+export function upstreamStatusOutcome(status: number): string {
+  if (status < 300) return 'ok';
+  if (status === 429) return 'status_429';
+  if (status >= 500) return 'status_5xx';
+  return 'status_4xx';
+}

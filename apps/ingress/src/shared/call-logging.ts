@@ -1,0 +1,67 @@
+import { runWithCallContext, redactUrl, type CallLogContext, type Logger } from '@gateway/logging';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorShaper } from '../errors/style-exception.filter';
+import type { Lifecycle } from './lifecycle';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** what the call's log lines and its access line know about it */
+    ttLog: CallLogContext;
+  }
+}
+
+/** routes probes and scrapers hit every few seconds: no access line, and answered while draining */
+const isOps = (url: string) => url.startsWith('/health') || url.startsWith('/metrics');
+
+/**
+ * Per request: its log context (so every line the call produces carries its request id), its place in
+ * the in-flight count a drain waits for, a 503 while draining, and one access line when its response
+ * closes, with the key id, model, channel, tokens and cost the call recorded (never the key itself).
+ * `lifecycle` is read lazily: the hooks are installed before Nest builds the Lifecycle.
+ */
+export function installCallLogging(fastify: FastifyInstance, logger: Logger, lifecycle: () => Lifecycle | undefined): void {
+  fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const ctx: CallLogContext = { request_id: req.ttRequestId };
+    req.ttLog = ctx;
+    const ops = isOps(req.url);
+    const life = lifecycle();
+    if (!ops) {
+      const started = performance.now();
+      reply.raw.once('close', () => access(logger, req, reply, ctx, started));
+    }
+    if (life?.draining && !ops) {
+      const { status, body } = errorShaper(req)({ code: 'service_unavailable', message: 'This gateway instance is shutting down; retry the request.' });
+      void reply.code(status).header('retry-after', '1').header('connection', 'close').send(body);
+      return;
+    }
+    if (life && !ops) life.track(reply.raw);
+    if (life?.draining) void reply.header('connection', 'close');
+    runWithCallContext(ctx, done);
+  });
+  // the body is parsed outside the context (socket events): the handler is entered in it again
+  fastify.addHook('preHandler', (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
+    if (req.ttLog) runWithCallContext(req.ttLog, done);
+    else done();
+  });
+}
+
+function access(logger: Logger, req: FastifyRequest, reply: FastifyReply, ctx: CallLogContext, started: number): void {
+  const res = reply.raw;
+  logger.info(
+    {
+      request_id: ctx.request_id,
+      method: req.method,
+      url: redactUrl(req.url),
+      status: res.statusCode,
+      latency_ms: Math.round(performance.now() - started),
+      key_id: ctx.key_id ?? null,
+      model: ctx.model ?? null,
+      channel_id: ctx.channel_id ?? null,
+      input_tokens: ctx.input_tokens ?? null,
+      output_tokens: ctx.output_tokens ?? null,
+      cost_micros: ctx.cost_micros ?? null,
+      ...(res.writableFinished ? {} : { client_gone: true }),
+    },
+    'access',
+  );
+}

@@ -1,0 +1,154 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { testPrisma } from './support/db';
+import { adminCall, newAccount, settledAccount, startGateway, type StartedGateway } from './support/gateway';
+import { hasSeries, metric, scrape } from './support/metrics';
+
+// Each service's ops port after one chat call: the counters with the right labels and values, the RPC and
+// queue metrics, and readiness that follows Postgres down and back up.
+
+const PG_VERSION = readdirSync('/etc/postgresql')[0];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pgCtl(action: 'start' | 'stop'): void {
+  const args = ['--skip-systemctl-redirect', PG_VERSION, 'main', action];
+  if (action === 'stop') args.push('-m', 'fast');
+  execFileSync('pg_ctlcluster', args, { stdio: 'pipe', timeout: 60_000 });
+}
+
+function pgReady(): boolean {
+  try {
+    execFileSync('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-q'], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The trap: whatever happened, the machine's Postgres is running when the test ends. */
+async function ensurePostgres(): Promise<void> {
+  if (pgReady()) return;
+  try {
+    pgCtl('start');
+  } catch {
+    // already starting; wait below
+  }
+  for (let i = 0; i < 60 && !pgReady(); i++) await sleep(500);
+}
+
+async function ready(base: string): Promise<{ status: number; body: { status: string; checks: Record<string, string> } }> {
+  const r = await fetch(`${base}/health/ready`);
+  return { status: r.status, body: (await r.json()) as { status: string; checks: Record<string, string> } };
+}
+
+/** Polls readiness until it answers `status` (or the time is up, and the last answer is returned). */
+async function readyUntil(base: string, status: number, ms: number) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const r = await ready(base).catch(() => null);
+    if ((r && r.status === status) || Date.now() > until) return r;
+    await sleep(200);
+  }
+}
+
+describe('ops: metrics and health on every service', () => {
+  let g: StartedGateway;
+  const prisma = testPrisma(2);
+
+  beforeAll(async () => {
+    g = await startGateway();
+  }, 120_000);
+
+  afterAll(async () => {
+    await ensurePostgres();
+    await g?.stop();
+    await prisma.$disconnect();
+  });
+
+  it('liveness and readiness answer on every ops port, and on the public port of ingress', async () => {
+    for (const [name, base] of Object.entries(g.ops)) {
+      expect([name, (await fetch(`${base}/health/live`)).status]).toEqual([name, 200]);
+      const r = await readyUntil(base, 200, 10_000);
+      expect([name, r?.status]).toEqual([name, 200]);
+      expect(Object.values(r!.body.checks).every((v) => v === 'ok')).toBe(true);
+    }
+    expect((await ready(g.ops.billing)).body.checks).toEqual({ postgres: 'ok', redis: 'ok' });
+    expect((await ready(g.ops['task-worker'])).body.checks).toEqual({ redis: 'ok', postgres: 'ok' });
+    expect((await ready(g.ops.ingress)).body.checks).toEqual({ redis: 'ok', billing: 'ok', models: 'ok', draining: 'ok' });
+    const pub = await ready(g.base);
+    expect(pub).toEqual({ status: 200, body: { status: 'ok', checks: { redis: 'ok', billing: 'ok', models: 'ok', draining: 'ok' } } });
+    expect((await fetch(`${g.base}/health/live`)).status).toBe(200);
+  });
+
+  it('one chat call moves each service counter by exactly that call', async () => {
+    const acct = await newAccount(g, 5_000_000);
+    const channels = (await adminCall<{ data: Array<{ id: string; name: string }> }>(g, 'GET', '/admin/channels')).json.data;
+    const channel = channels.find((c) => c.name === 'mock-openai')!.id;
+    const route = '/v1/chat/completions';
+    const labels = { route, style: 'openai', model: 'gpt-4o-mini', channel, status: '200' };
+
+    const [ing0, bil0] = await Promise.all([scrape(g.ops.ingress), scrape(g.ops.billing)]);
+    const res = await acct.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'metrics please' }] }).withResponse();
+    const requestId = res.response.headers.get('x-tt-request-id')!;
+    await settledAccount(g, acct.id);
+    const usage = await prisma.usageRecord.findUniqueOrThrow({ where: { requestId } });
+    expect(usage.channelId).toBe(channel);
+    expect(usage.inputTokens).toBeGreaterThan(0);
+
+    // the access is counted when the response closes, the outbox applied when nothing is held: poll briefly
+    let ing = await scrape(g.ops.ingress);
+    for (let i = 0; i < 20 && metric(ing, 'gateway_http_requests_total', labels) === metric(ing0, 'gateway_http_requests_total', labels); i++) {
+      await sleep(100);
+      ing = await scrape(g.ops.ingress);
+    }
+    const d = (name: string, l: Record<string, string>) => metric(ing, name, l) - metric(ing0, name, l);
+    expect(d('gateway_http_requests_total', labels)).toBe(1);
+    expect(d('gateway_http_request_duration_seconds_count', { route, style: 'openai', model: 'gpt-4o-mini' })).toBe(1);
+    expect(d('gateway_http_time_to_first_byte_seconds_count', { route, style: 'openai', model: 'gpt-4o-mini' })).toBe(1);
+    expect(d('gateway_tokens_total', { model: 'gpt-4o-mini', type: 'input' })).toBe(usage.inputTokens);
+    expect(d('gateway_tokens_total', { model: 'gpt-4o-mini', type: 'output' })).toBe(usage.outputTokens);
+    expect(d('gateway_tokens_total', { model: 'gpt-4o-mini', type: 'reasoning' })).toBe(usage.reasoningTokens);
+    expect(d('gateway_tokens_total', { model: 'gpt-4o-mini', type: 'cached' })).toBe(usage.cachedInputTokens);
+    expect(d('gateway_charged_micros_total', { model: 'gpt-4o-mini' })).toBe(Number(usage.costMicros));
+    expect(d('gateway_upstream_attempts_total', { channel, outcome: 'ok' })).toBe(1);
+    expect(metric(ing, 'gateway_http_requests_total', { service: 'ingress' })).toBeGreaterThan(0);
+
+    const bil = await scrape(g.ops.billing);
+    const b = (outcome: string) => metric(bil, 'gateway_holds_total', { outcome }) - metric(bil0, 'gateway_holds_total', { outcome });
+    expect(b('placed')).toBe(1);
+    expect(b('settled')).toBe(1);
+    expect(metric(bil, 'gateway_rpc_server_duration_seconds_count', { service: 'billing', pattern: 'holds.placeMany', outcome: 'ok' })).toBeGreaterThan(0);
+    expect(hasSeries(bil, 'gateway_settle_outbox_depth')).toBe(true);
+    expect(hasSeries(bil, 'gateway_settle_outbox_oldest_age_seconds')).toBe(true);
+    expect(metric(bil, 'gateway_settle_outbox_pending')).toBe(0);
+
+    const mod = await scrape(g.ops.models);
+    expect(metric(mod, 'gateway_rpc_server_duration_seconds_count', { service: 'models' })).toBeGreaterThan(0);
+
+    const wrk = await scrape(g.ops['task-worker']);
+    for (const queue of ['tasks-video', 'tasks-mj', 'tasks-image']) {
+      for (const state of ['waiting', 'active', 'delayed', 'failed']) expect([queue, state, hasSeries(wrk, 'gateway_queue_jobs', { queue, state })]).toEqual([queue, state, true]);
+    }
+    expect(hasSeries(wrk, 'gateway_process_resident_memory_bytes', { service: 'task-worker' })).toBe(true);
+  });
+
+  it('billing readiness goes 503 naming postgres while Postgres is down, and 200 when it is back', async () => {
+    expect((await ready(g.ops.billing)).status).toBe(200);
+    try {
+      pgCtl('stop');
+      const down = await readyUntil(g.ops.billing, 503, 10_000);
+      expect(down?.status).toBe(503);
+      expect(down?.body.status).toBe('unavailable');
+      expect(down?.body.checks.redis).toBe('ok');
+      expect(down?.body.checks.postgres).not.toBe('ok');
+      // the same dependency, seen by models and the worker
+      expect((await readyUntil(g.ops.models, 503, 5000))?.body.checks.postgres).not.toBe('ok');
+      // ingress does not need Postgres for a call: still ready
+      expect((await ready(g.ops.ingress)).status).toBe(200);
+    } finally {
+      await ensurePostgres();
+    }
+    const up = await readyUntil(g.ops.billing, 200, 20_000);
+    expect(up).toEqual({ status: 200, body: { status: 'ok', checks: { postgres: 'ok', redis: 'ok' } } });
+  }, 60_000);
+});
