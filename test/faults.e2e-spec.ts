@@ -1,11 +1,12 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OUTBOX } from '@gateway/contracts';
 import Redis from 'ioredis';
 import { testPrisma } from './support/db';
+import { ensurePostgres, pgCtl } from './support/postgres';
 import { freePort, resetTestDatabase } from './support/gateway';
 import { kill9, spawnService, stop, type Service } from './support/services';
 
@@ -18,31 +19,6 @@ import { kill9, spawnService, stop, type Service } from './support/services';
 
 const RATE = 150;
 const ADMIN = 'faults-test-admin-token';
-const PG_VERSION = readdirSync('/etc/postgresql')[0];
-
-function pgCtl(action: 'start' | 'restart'): void {
-  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', PG_VERSION, 'main', action], { stdio: 'pipe', timeout: 60_000 });
-}
-
-function pgReady(): boolean {
-  try {
-    execFileSync('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-q'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The trap: whatever happened, the machine's Postgres is running when the test ends. */
-async function ensurePostgres(): Promise<void> {
-  if (pgReady()) return;
-  try {
-    pgCtl('start');
-  } catch {
-    // already starting; wait below
-  }
-  for (let i = 0; i < 60 && !pgReady(); i++) await sleep(500);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

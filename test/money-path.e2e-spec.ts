@@ -114,8 +114,10 @@ describe('the money path at its edges', () => {
     const before = await settled();
     const { holdId, usage, statesSeen } = await longStream(port);
     expect(usage.completion_tokens).toBe(30);
-    // checked every 200 ms over 6 s: the hold never expired under the call
-    expect([...statesSeen]).toEqual(['active']);
+    // checked every 200 ms over 6 s: the hold never expired under the call (the last reads may already see
+    // it settled: the stream's final frames go out once the settle is handed to the outbox)
+    expect(statesSeen.has('active')).toBe(true);
+    expect(statesSeen.has('expired')).toBe(false);
     const after = await settled();
     expect(before.balance - after.balance).toBe(cost(usage));
     const hold = await prisma.hold.findUniqueOrThrow({ where: { id: holdId }, include: { events: { orderBy: { id: 'asc' } } } });

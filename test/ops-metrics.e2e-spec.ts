@@ -1,40 +1,12 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { testPrisma } from './support/db';
+import { ensurePostgres, pgCtl } from './support/postgres';
 import { adminCall, newAccount, settledAccount, startGateway, type StartedGateway } from './support/gateway';
 import { hasSeries, metric, scrape } from './support/metrics';
 
 // Each service's ops port after one chat call: the counters with the right labels and values, the RPC and
 // queue metrics, and readiness that follows Postgres down and back up.
 
-const PG_VERSION = readdirSync('/etc/postgresql')[0];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function pgCtl(action: 'start' | 'stop'): void {
-  const args = ['--skip-systemctl-redirect', PG_VERSION, 'main', action];
-  if (action === 'stop') args.push('-m', 'fast');
-  execFileSync('pg_ctlcluster', args, { stdio: 'pipe', timeout: 60_000 });
-}
-
-function pgReady(): boolean {
-  try {
-    execFileSync('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-q'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The trap: whatever happened, the machine's Postgres is running when the test ends. */
-async function ensurePostgres(): Promise<void> {
-  if (pgReady()) return;
-  try {
-    pgCtl('start');
-  } catch {
-    // already starting; wait below
-  }
-  for (let i = 0; i < 60 && !pgReady(); i++) await sleep(500);
-}
 
 async function ready(base: string): Promise<{ status: number; body: { status: string; checks: Record<string, string> } }> {
   const r = await fetch(`${base}/health/ready`);
