@@ -112,8 +112,10 @@ export class ConversationService {
     // before any hold: which of the channels can take this body, natively or translated
     const requests = this.requestsFor(call, usable, req);
     // fallback models serve when every channel of this one fails; the hold covers the dearest of them all
-    const tiers = [{ model, requests }, ...(await this.fallbacks(call, req))];
-    const estimate = Math.max(...tiers.map((t) => callEstimateMicros(t.model, inputEstimate, outputBound(clientOutputBound(codec.style, raw), t.model, this.config.DEFAULT_MAX_OUTPUT_TOKENS) * outputChoices(codec.style, raw), scanBody(raw), searches)));
+    const tiers = [{ model, bound, requests }, ...(await this.fallbacks(call, req))];
+    const scan = scanBody(raw);
+    const choices = outputChoices(codec.style, raw);
+    const estimate = Math.max(...tiers.map((t) => callEstimateMicros(t.model, inputEstimate, t.bound * choices, scan, searches)));
     const hold = await this.billing.hold(principal, req.ttRequestId, model, estimate, { admit: { reply, count: !dryRun } });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);
@@ -182,7 +184,7 @@ export class ConversationService {
    * The model's fallbacks that can serve this call (chat models the key may use, with a channel that can
    * take the body), in order, each with its channels' requests; one that cannot is left out, not an error.
    */
-  private async fallbacks(call: Call, req: FastifyRequest): Promise<Array<{ model: ModelView; requests: Map<RouteTarget, UpstreamRequest> }>> {
+  private async fallbacks(call: Call, req: FastifyRequest): Promise<Array<{ model: ModelView; bound: number; requests: Map<RouteTarget, UpstreamRequest> }>> {
     const out = [];
     for (const id of call.model.fallbacks ?? []) {
       try {
@@ -191,7 +193,7 @@ export class ConversationService {
         this.auth.assertModelAllowed(call.principal, model);
         pricedFeatures(call.codec.style, call.raw, model);
         const bound = outputBound(clientOutputBound(call.codec.style, call.raw), model, this.config.DEFAULT_MAX_OUTPUT_TOKENS);
-        out.push({ model, requests: this.requestsFor({ ...call, model, bound }, targets.filter((t) => upstreamCodec(t.provider)), req) });
+        out.push({ model, bound, requests: this.requestsFor({ ...call, model, bound }, targets.filter((t) => upstreamCodec(t.provider)), req) });
       } catch (err) {
         if (!(err instanceof DomainError)) throw err;
       }
