@@ -20,7 +20,8 @@ COPY scripts ./scripts
 COPY apps ./apps
 COPY libs ./libs
 # prisma generate writes libs/db/src/generated; build.js compiles apps/ and libs/ with swc and copies the
-# generated client's wasm query compiler beside its compiled code in dist/
+# generated client's wasm query compiler beside its compiled code in dist/, then builds the web console
+# (apps/console, Vite) into apps/console/dist
 RUN npx prisma generate && node scripts/build.js
 
 # One-shot migration image: `prisma migrate deploy` through the wasm schema engine and the driver adapter in
@@ -41,6 +42,8 @@ WORKDIR /app
 # owned by root and read-only to the service user: the services write nothing to disk
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# the web console's static build, served by the ingress at /console/
+COPY --from=build /app/apps/console/dist ./apps/console/dist
 COPY package.json ./
 # migrations travel with the release they belong to (applied by the `migrate` image)
 COPY prisma ./prisma

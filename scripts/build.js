@@ -5,14 +5,17 @@ const fs = require('node:fs');
 const path = require('node:path');
 const swc = require('@swc/core');
 const { swcOptions, root } = require('./swc-options');
+const { buildConsole } = require('./build-console');
 
 const outRoot = path.join(root, 'dist');
+// the web console is a Vite app with its own build (scripts/build-console.js), not compiled here
+const consoleDir = path.join(root, 'apps', 'console');
 
 function* sources(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name === 'node_modules') continue;
+      if (entry.name === 'node_modules' || full === consoleDir) continue;
       yield* sources(full);
     } else if (/\.ts$/.test(entry.name) && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(entry.name) && !entry.name.endsWith('.d.ts')) {
       yield full;
@@ -63,6 +66,9 @@ async function build() {
     if (!keep.has(file) && !file.endsWith('.tmp')) fs.rmSync(file, { force: true });
   }
   process.stdout.write(`built ${files.length} files into dist/ in ${Date.now() - started} ms\n`);
+  // the web console, when its sources changed (scripts/build-console.js)
+  const c = buildConsole({ quiet: true });
+  if (c.built) process.stdout.write(`built the console into apps/console/dist in ${c.ms} ms\n`);
 }
 
 function copyAssets(from, to, keep) {

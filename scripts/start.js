@@ -51,6 +51,7 @@ async function main() {
       '',
       '================================================================',
       ` Gateway:      ${base}`,
+      ` Console:      ${base}/console/ (sign in with the demo key, the admin token or the finance token)`,
       ` Admin token:  ${token}`,
       ` Finance token: ${finance || 'off'} (read-only: reports, holds, accounts, audit log)`,
       ` Demo account: ${demo.account_id} (balance ${demo.account.balance_micros} micros)`,

@@ -15,6 +15,7 @@ async function main() {
   prep.build();
   prep.log('type-checking…');
   prep.run(process.execPath, [path.join(prep.root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], { what: 'type check' });
+  prep.run(process.execPath, [path.join(prep.root, 'node_modules/typescript/bin/tsc'), '-p', 'apps/console/tsconfig.json', '--noEmit'], { what: 'console type check' });
   prep.log('migrating the test database…');
   prep.migrate(testDb);
   const args = [path.join(prep.root, 'node_modules/jest/bin/jest.js'), '--runInBand', ...process.argv.slice(2)];

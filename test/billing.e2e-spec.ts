@@ -118,7 +118,7 @@ describe('billing as finance sees it', () => {
     const csv = await fetch(`${g.base}/admin/reconciliation`, { headers: { authorization: `Bearer ${g.adminToken}`, accept: 'text/csv' } });
     expect(csv.headers.get('content-type')).toContain('text/csv');
     const lines = (await csv.text()).trim().split('\n');
-    expect(lines[0]).toBe('account_id,opening_balance_micros,topups_micros,charges_micros,released_holds_micros,open_holds_micros,closing_balance_micros,hold_charges_micros,debt_micros,expired_unsettled_holds,expired_unsettled_micros,ties_out');
+    expect(lines[0]).toBe('account_id,opening_balance_micros,topups_micros,adjustments_micros,charges_micros,released_holds_micros,open_holds_micros,closing_balance_micros,hold_charges_micros,debt_micros,expired_unsettled_holds,expired_unsettled_micros,ties_out');
     expect(lines[lines.length - 1]).toMatch(/^TOTAL,.*,true$/);
 
     const cli = path.resolve(__dirname, '../dist/apps/billing/src/cli/finance.cli.js');

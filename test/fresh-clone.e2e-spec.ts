@@ -35,6 +35,10 @@ describe('a fresh clone', () => {
         body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'from a fresh clone' }] }),
       });
       expect(r.status).toBe(200);
+      // the web console was built and is served by the same `npm start`
+      const consolePage = await fetch(`${g.base}/console/`);
+      expect(consolePage.status).toBe(200);
+      expect(await consolePage.text()).toContain('<div id="root">');
       const acct = await settledAccount(g, g.accountId);
       expect(acct.balance_micros).toBeLessThan(10_000_000);
       expect(acct.held_micros).toBe(0);

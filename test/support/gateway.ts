@@ -48,7 +48,7 @@ export async function resetTestDatabase(): Promise<void> {
   await client.connect();
   try {
     await client.query(
-      'TRUNCATE task_events, tasks, usage_records, hold_events, ledger_entries, holds, topups, api_keys, accounts, channels, models RESTART IDENTITY CASCADE',
+      'TRUNCATE request_log, task_events, tasks, usage_records, hold_events, ledger_entries, holds, topups, api_keys, accounts, channels, models, model_prices RESTART IDENTITY CASCADE',
     );
   } finally {
     await client.end();

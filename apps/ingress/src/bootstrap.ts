@@ -10,6 +10,8 @@ import { drainOnSignals } from './shared/drain';
 import { Lifecycle } from './shared/lifecycle';
 import { onRequestMetrics } from './ops/ingress-metrics';
 import { mountQueuesUi } from './admin/queues-ui';
+import { RequestLogService } from './request-log/request-log';
+import { mountConsole } from './console/console-static';
 
 export async function createIngress(config: IngressConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false });
@@ -18,8 +20,10 @@ export async function createIngress(config: IngressConfig): Promise<NestFastifyA
   fastify.addHook('onRequest', onRequestMetrics);
   const logs = serviceLoggers('ingress', config.LOG_LEVEL);
   let lifecycle: Lifecycle | undefined;
-  installCallLogging(fastify, logs.logger, () => lifecycle);
-  mountQueuesUi(fastify, config); // BullMQ dashboard at /admin/queues (admin/queues-ui.ts)
+  let requestLog: RequestLogService | undefined;
+  installCallLogging(fastify, logs.logger, () => lifecycle, () => requestLog);
+  mountQueuesUi(fastify, config);
+  mountConsole(fastify); // the web console's static files at /console/ (console/console-static.ts) // BullMQ dashboard at /admin/queues (admin/queues-ui.ts)
   // multipart bodies (image edits, transcriptions) arrive whole and are parsed by the route that takes them
   fastify.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT_BYTES }, (_req, body, done) => done(null, body));
   const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {
@@ -27,6 +31,7 @@ export async function createIngress(config: IngressConfig): Promise<NestFastifyA
   });
   const life = app.get(Lifecycle);
   lifecycle = life;
+  requestLog = app.get(RequestLogService);
   app.useGlobalFilters(new StyleExceptionFilter());
   drainOnSignals(app, life, config.SHUTDOWN_GRACE_MS, logs.logger);
   return app;

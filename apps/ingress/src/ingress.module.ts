@@ -31,6 +31,9 @@ import { CircuitBreaker } from './upstream/circuit-breaker';
 import { UpstreamClient } from './upstream/upstream.client';
 import { IngressHealth } from './ops/ingress-health.service';
 import { UpstreamMetrics } from './ops/upstream-metrics';
+import { RequestLogService } from './request-log/request-log';
+import { AccountController } from './account/account.controller';
+import { ConsoleAdminController } from './admin/console-admin.controller';
 
 @Module({})
 export class IngressModule {
@@ -38,7 +41,7 @@ export class IngressModule {
     return {
       module: IngressModule,
       imports: [SharedModule.forRoot(config)],
-      controllers: [HealthController, OpenAIChatController, AnthropicController, GeminiController, MediaController, TasksController, PublicModelsController, AdminAccountsController, AdminRegistryController, AdminQueuesController],
+      controllers: [HealthController, OpenAIChatController, AnthropicController, GeminiController, MediaController, TasksController, PublicModelsController, AdminAccountsController, AdminRegistryController, AdminQueuesController, AccountController, ConsoleAdminController],
       providers: [
         ChangeListener,
         KeyCacheService,
@@ -62,6 +65,7 @@ export class IngressModule {
         AdminAudit,
         IngressHealth,
         UpstreamMetrics,
+        RequestLogService,
       ],
     };
   }

@@ -117,7 +117,7 @@ export class TaskRunner {
       if (r.status === 'failed') return void (await this.fail(taskId, now.holdId, 'upstream_failed', r.error));
       const cost = taskCostMicros(type, resolved.model.pricing, input, r.images);
       const won = await tasks.transition(taskId, { from: ['running'], to: 'succeeded', event: 'succeeded', eventData: { cost_micros: cost }, progress: 100, result: r.result, costMicros: cost });
-      if (won && now.holdId) await this.settle(now.holdId, cost, taskId, now);
+      if (won && now.holdId) await this.settle(now.holdId, cost, taskId, now, resolved.model.price_id ?? null);
       return;
     }
   }
@@ -149,12 +149,13 @@ export class TaskRunner {
     if (won && holdId) await this.release(holdId, `task ${code}`);
   }
 
-  private async settle(holdId: string, cost: number, taskId: string, task: { accountId: string; keyId: string | null; model: string; channelId: string | null }): Promise<void> {
+  private async settle(holdId: string, cost: number, taskId: string, task: { accountId: string; keyId: string | null; model: string; channelId: string | null }, priceId: number | null): Promise<void> {
     await this.retry(() =>
       this.deps.billing.call('holds.settle', {
         hold_id: holdId,
         cost_micros: cost,
-        usage: { request_id: taskId, account_id: task.accountId, key_id: task.keyId, model: task.model, channel_id: task.channelId },
+        // price_id: the pricing the cost was computed from (the repair loop, which settles later, does not know it)
+        usage: { request_id: taskId, account_id: task.accountId, key_id: task.keyId, model: task.model, channel_id: task.channelId, price_id: priceId },
       }),
     );
   }

@@ -131,6 +131,8 @@ export interface ReconciliationRow {
   account_id: string;
   opening_balance_micros: number;
   topups_micros: number;
+  /** refunds and adjustments of the period, signed: opening + topups + adjustments − charges = closing */
+  adjustments_micros: number;
   charges_micros: number;
   /** the unused part of settled holds plus released and expired holds, resolved in the period */
   released_holds_micros: number;
@@ -172,6 +174,87 @@ export interface UsageRow {
   cost_micros: number;
 }
 
+export type LedgerKind = 'topup' | 'charge' | 'debt_payment' | 'refund' | 'adjustment';
+
+/** One ledger entry: every balance change is one. */
+export interface LedgerEntryView {
+  id: number;
+  account_id: string;
+  kind: LedgerKind;
+  amount_micros: number;
+  balance_after_micros: number;
+  reference: string | null;
+  reason: string | null;
+  actor: string | null;
+  created_at: string;
+}
+
+/** What a charged call consumed and the prices it was charged at (model_prices via usage_records.price_id). */
+export interface StatementUsage {
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cache_write_tokens: number;
+  cache_write_1h_tokens: number;
+  web_searches: number;
+  unit_prices: Pricing;
+  price_id: number | null;
+}
+
+export interface StatementEntry {
+  id: number;
+  created_at: string;
+  kind: LedgerKind;
+  amount_micros: number;
+  /** opening + the amounts up to and including this entry */
+  running_balance_micros: number;
+  reference: string | null;
+  reason: string | null;
+  actor: string | null;
+  hold_id: string | null;
+  request_id: string | null;
+  model: string | null;
+  usage: StatementUsage | null;
+}
+
+export interface Statement {
+  account_id: string;
+  from: string;
+  to: string;
+  /** the sum of the ledger before `from` */
+  opening_balance_micros: number;
+  /** opening + the entries of the period: the last entry's running balance */
+  closing_balance_micros: number;
+  /** the account's balance now */
+  balance_micros: number;
+  entries: StatementEntry[];
+}
+
+export type UsageGroupKey = 'account' | 'key' | 'model' | 'day';
+export const USAGE_GROUP_KEYS: readonly UsageGroupKey[] = ['account', 'key', 'model', 'day'];
+
+export interface UsageTotals {
+  requests: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cost_micros: number;
+}
+
+/** The group fields asked for (in the order of group_by: day `YYYY-MM-DD` UTC, model, key_id, account_id), then the sums. */
+export type UsageGroupRow = { day?: string; model?: string; key_id?: string | null; account_id?: string } & UsageTotals;
+
+/** Usage summed from the usage records (the billed calls) per group; the HTTP answer of the usage routes as it is. */
+export interface UsageGrouped {
+  from: string;
+  to: string;
+  group_by: UsageGroupKey[];
+  data: UsageGroupRow[];
+  total: UsageTotals;
+}
+
 export interface ModelView {
   id: string;
   object: 'model';
@@ -181,8 +264,20 @@ export interface ModelView {
   fallbacks: string[];
   pricing: Pricing;
   limits: ModelLimits;
+  /** the model_prices row of this pricing (a call settles with it, so its usage record says what it was priced at) */
+  price_id: number | null;
   created_at: string;
   updated_at: string;
+}
+
+/** One pricing a model had, from its creation or a price change; newest first in lists. */
+export interface ModelPriceView {
+  id: number;
+  model_id: string;
+  pricing: Pricing;
+  changed_at: string;
+  /** X-TT-Actor or the admin role of the change, when the admin API made it */
+  actor: string | null;
 }
 
 export interface ModelLimits {
@@ -241,9 +336,24 @@ export interface RpcContract {
   'accounts.create': { req: { name: string; credit_micros?: number }; res: AccountView };
   'accounts.get': { req: { id: string }; res: AccountView };
   'accounts.topup': {
-    req: { account_id: string; amount_micros: number; reference: string };
-    res: { id: string; account_id: string; amount_micros: number; reference: string; duplicate: boolean; balance_micros: number };
+    req: { account_id: string; amount_micros: number; reference: string; reason?: string | null; actor?: string | null };
+    /** reason, actor: of the top-up's ledger entry (the first one's on a duplicate) */
+    res: { id: string; account_id: string; amount_micros: number; reference: string; duplicate: boolean; balance_micros: number; reason: string | null; actor: string | null };
   };
+  /** newest first; limit default 100, at most 1000 */
+  'accounts.list': { req: { limit?: number }; res: AccountView[] };
+  /**
+   * A refund (amount > 0) or an adjustment (signed, not 0), idempotent on (account, kind, reference): a repeat
+   * answers the first entry with duplicate: true. A debit beyond the available balance: insufficient_balance.
+   */
+  'accounts.adjust': {
+    req: { account_id: string; kind: 'refund' | 'adjustment'; amount_micros: number; reference: string; reason: string; actor: string | null; request_id?: string | null };
+    res: LedgerEntryView & { duplicate: boolean };
+  };
+  /** the ledger entries of [from, to) with running balances; charges carry their call's usage and unit prices */
+  'accounts.statement': { req: { account_id: string; from: string; to: string }; res: Statement };
+  /** every key of the account, revoked ones included, newest first */
+  'keys.list': { req: { account_id: string }; res: KeyView[] };
   'keys.create': { req: KeySettings & { account_id: string; name: string; budget?: BudgetSettings | null }; res: CreatedKey };
   'keys.get': { req: { id: string }; res: KeyView };
   /** budget: merged into the key's budget (a new budget needs limit_micros and period); null removes it */
@@ -261,13 +371,17 @@ export interface RpcContract {
   /** holds that expired in the period and are still unsettled, oldest expiry first */
   'reports.expiredHolds': { req: { from: string; to: string; account_id?: string; limit?: number }; res: ExpiredHoldView[] };
   'reports.usage': { req: { from: string; to: string; account_id?: string }; res: UsageRow[] };
+  'reports.usageGrouped': { req: { from: string; to: string; account_id?: string; group_by: UsageGroupKey[] }; res: UsageGrouped };
   /** appends one admin change to the audit log; details must already be redacted (billing redacts again) */
   'audit.record': { req: AuditRecordInput; res: AuditEntry };
   'audit.list': { req: { target_type?: string; target_id?: string; limit?: number }; res: AuditEntry[] };
   'models.resolve': { req: { model: string }; res: ResolvedModel | null };
   'models.list': { req: Record<string, never>; res: ModelView[] };
   'models.get': { req: { id: string }; res: ModelView };
-  'models.upsert': { req: { id: string; kind: ModelKind; aliases?: string[]; fallbacks?: string[]; pricing?: Pricing; limits?: ModelLimits; create: boolean }; res: ModelView };
+  /** actor: kept with the model_prices row a price change writes */
+  'models.upsert': { req: { id: string; kind: ModelKind; aliases?: string[]; fallbacks?: string[]; pricing?: Pricing; limits?: ModelLimits; create: boolean; actor?: string | null }; res: ModelView };
+  /** the model's pricings, newest first */
+  'models.prices': { req: { id: string }; res: ModelPriceView[] };
   'models.delete': { req: { id: string }; res: { id: string; deleted: true } };
   'channels.list': { req: Record<string, never>; res: ChannelView[] };
   'channels.get': { req: { id: string }; res: ChannelView };
@@ -331,6 +445,8 @@ export interface UsageReport {
   model: string;
   channel_id: string | null;
   tokens?: TokenUsage;
+  /** the model_prices row the call was priced at (ModelView.price_id) */
+  price_id?: number | null;
 }
 
 export type RpcPattern = keyof RpcContract;

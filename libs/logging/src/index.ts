@@ -13,11 +13,15 @@ export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
 export interface CallLogContext {
   request_id: string;
   key_id?: string;
+  /** the caller's account, once its key is known: the call then gets a row in the request log */
+  account_id?: string;
   model?: string;
   channel_id?: string | null;
   input_tokens?: number;
   output_tokens?: number;
   cost_micros?: number;
+  /** the error code the call was answered with, if any */
+  error_code?: string;
 }
 
 const storage = new AsyncLocalStorage<CallLogContext>();

@@ -55,6 +55,15 @@ export class TaskRepository {
     return this.prisma.task.findFirst({ where: { id, accountId } });
   }
 
+  /** An account's tasks, newest first (`before`: a created_at cursor). */
+  listForAccount(accountId: string, opts: { limit?: number; status?: Db.Task['status']; before?: Date } = {}): Promise<Db.Task[]> {
+    return this.prisma.task.findMany({
+      where: { accountId, ...(opts.status ? { status: opts.status } : {}), ...(opts.before ? { createdAt: { lt: opts.before } } : {}) },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: Math.min(Math.max(opts.limit ?? 50, 1), 200),
+    });
+  }
+
   async events(id: string, afterSeq = 0): Promise<TaskEventView[]> {
     const rows = await this.prisma.taskEvent.findMany({ where: { taskId: id, seq: { gt: afterSeq } }, orderBy: { seq: 'asc' } });
     return rows.map((e) => ({ seq: e.seq, type: e.type, at: e.at.toISOString(), data: e.data }));

@@ -21,4 +21,19 @@ export class AccountsController {
   topup(@Payload() req: RpcRequest<'accounts.topup'>) {
     return this.accounts.topup(req);
   }
+
+  @MessagePattern('accounts.list')
+  list(@Payload() req: RpcRequest<'accounts.list'>) {
+    return this.accounts.list(req ?? {});
+  }
+
+  @MessagePattern('accounts.adjust')
+  adjust(@Payload() req: RpcRequest<'accounts.adjust'>) {
+    return this.accounts.adjust(req);
+  }
+
+  @MessagePattern('accounts.statement')
+  statement(@Payload() req: RpcRequest<'accounts.statement'>) {
+    return this.accounts.statement(req);
+  }
 }

@@ -1,6 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, newId, type AccountView, type RpcRequest, type RpcResponse } from '@gateway/contracts';
-import { AccountRepository, toAccountView } from './account.repository';
+import { DomainError, newId, type AccountView, type RpcRequest, type RpcResponse, type Statement } from '@gateway/contracts';
+import { AccountRepository, toAccountView, toLedgerEntryView, toStatementEntry } from './account.repository';
+
+function period(req: { from: string; to: string }): [Date, Date] {
+  const from = new Date(req.from);
+  const to = new Date(req.to);
+  if (Number.isNaN(from.getTime())) throw new DomainError('invalid_request', `from is not an ISO 8601 time: ${req.from}`, 'from');
+  if (Number.isNaN(to.getTime())) throw new DomainError('invalid_request', `to is not an ISO 8601 time: ${req.to}`, 'to');
+  if (to < from) throw new DomainError('invalid_request', 'to is before from', 'to');
+  return [from, to];
+}
 
 @Injectable()
 export class AccountsService {
@@ -21,10 +30,15 @@ export class AccountsService {
     return toAccountView(account);
   }
 
+  async list(req: RpcRequest<'accounts.list'>): Promise<AccountView[]> {
+    const limit = Math.min(Math.max(req.limit ?? 100, 1), 1000);
+    return (await this.accounts.list(limit)).map(toAccountView);
+  }
+
   async topup(req: RpcRequest<'accounts.topup'>): Promise<RpcResponse<'accounts.topup'>> {
-    const result = await this.accounts.topup(newId('topup'), req.account_id, req.amount_micros, req.reference);
+    const result = await this.accounts.topup(newId('topup'), req.account_id, req.amount_micros, req.reference, req.reason ?? null, req.actor ?? null);
     if (result.status === 'account_not_found') throw new DomainError('not_found', `account ${req.account_id} not found`);
-    const topup = await this.accounts.findTopup(result.topup_id!);
+    const [topup, entry] = await Promise.all([this.accounts.findTopup(result.topup_id!), this.accounts.topupEntry(result.topup_id!)]);
     return {
       id: topup!.id,
       account_id: topup!.accountId,
@@ -32,6 +46,62 @@ export class AccountsService {
       reference: topup!.reference,
       duplicate: result.status === 'duplicate',
       balance_micros: Number(result.balance_micros),
+      reason: entry?.reason ?? null,
+      actor: entry?.actor ?? null,
+    };
+  }
+
+  /** A refund or an adjustment: one gw_adjust call; a repeat of its reference answers the first entry. */
+  async adjust(req: RpcRequest<'accounts.adjust'>): Promise<RpcResponse<'accounts.adjust'>> {
+    if (req.kind !== 'refund' && req.kind !== 'adjustment') throw new DomainError('invalid_request', 'kind must be refund or adjustment', 'kind');
+    if (!Number.isSafeInteger(req.amount_micros) || req.amount_micros === 0 || (req.kind === 'refund' && req.amount_micros < 0)) {
+      throw new DomainError('invalid_request', req.kind === 'refund' ? 'amount_micros must be a positive integer' : 'amount_micros must be a non-zero integer', 'amount_micros');
+    }
+    if (!req.reference) throw new DomainError('invalid_request', 'reference is required', 'reference');
+    if (!req.reason) throw new DomainError('invalid_request', 'reason is required', 'reason');
+    if (req.request_id) {
+      // a refund names a call of this account, never another account's (404 either way, as if it did not exist)
+      const usage = await this.accounts.usageRecord(req.request_id);
+      if (!usage || usage.accountId !== req.account_id) throw new DomainError('not_found', `request ${req.request_id} not found for account ${req.account_id}`, 'request_id');
+    }
+    const r = await this.accounts.adjust({
+      accountId: req.account_id,
+      kind: req.kind,
+      amountMicros: req.amount_micros,
+      reference: req.reference,
+      reason: req.reason,
+      actor: req.actor ?? null,
+      requestId: req.request_id ?? null,
+    });
+    if (r.status === 'account_not_found') throw new DomainError('not_found', `account ${req.account_id} not found`);
+    if (r.status === 'insufficient_balance') {
+      throw new DomainError(
+        'insufficient_balance',
+        `a debit of ${-req.amount_micros} micros is larger than the account's available balance of ${Number(r.available_micros)} micros`,
+        'amount_micros',
+      );
+    }
+    const entry = await this.accounts.ledgerEntry(r.entry_id!);
+    return { ...toLedgerEntryView(entry!), duplicate: r.status === 'duplicate' };
+  }
+
+  /**
+   * The account's ledger entries of [from, to) with running balances: opening (the ledger's sum before
+   * `from`) plus the amounts so far, so the last one is the closing balance.
+   */
+  async statement(req: RpcRequest<'accounts.statement'>): Promise<Statement> {
+    const [from, to] = period(req);
+    const o = await this.accounts.statementOf(req.account_id, from, to);
+    if (!o) throw new DomainError('not_found', `account ${req.account_id} not found`);
+    const entries = o.rows.map((r) => toStatementEntry(r, o.opening));
+    return {
+      account_id: req.account_id,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      opening_balance_micros: Number(o.opening),
+      closing_balance_micros: entries.length ? entries[entries.length - 1].running_balance_micros : Number(o.opening),
+      balance_micros: Number(o.balance),
+      entries,
     };
   }
 }

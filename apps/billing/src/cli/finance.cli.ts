@@ -65,11 +65,12 @@ export async function run(argv: string[], out: (s: string) => void): Promise<num
         out(`Reconciliation ${r.from} .. ${r.to}`);
         out(
           table([
-            ['account', 'opening', 'top-ups', 'charges', 'released', 'open holds', 'closing', 'debt', 'expired', 'expired amount', 'ties out'],
+            ['account', 'opening', 'top-ups', 'adjustments', 'charges', 'released', 'open holds', 'closing', 'debt', 'expired', 'expired amount', 'ties out'],
             ...r.accounts.map((a) => [
               a.account_id,
               usd(a.opening_balance_micros),
               usd(a.topups_micros),
+              usd(a.adjustments_micros),
               usd(a.charges_micros),
               usd(a.released_holds_micros),
               usd(a.open_holds_micros),
@@ -82,7 +83,7 @@ export async function run(argv: string[], out: (s: string) => void): Promise<num
           ]),
         );
         out(`EXPIRED UNSETTLED: ${r.expired_unsettled_holds} hold(s), ${usd(r.expired_unsettled_micros)} (expired in the period, never settled; list them with: finance expired)`);
-        out(`BOOKS TIE OUT: ${r.ties_out ? 'yes' : 'NO'} (${r.accounts.length} account(s); opening + top-ups - charges = closing)`);
+        out(`BOOKS TIE OUT: ${r.ties_out ? 'yes' : 'NO'} (${r.accounts.length} account(s); opening + top-ups + adjustments - charges = closing)`);
       }
       return r.ties_out ? 0 : 1;
     }

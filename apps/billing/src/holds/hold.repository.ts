@@ -79,13 +79,14 @@ const SETTLE_MANY = `
      CROSS JOIN LATERAL gw_settle_call(q.hold_id, q.cost, q.account_id, q.key_id, q.request_id, q.model) st
   ), usage AS (
     INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                               cache_write_tokens, cache_write_1h_tokens, web_searches, cost_micros)
+                               cache_write_tokens, cache_write_1h_tokens, web_searches, cost_micros, price_id)
     SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
-           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.web_searches, s.charged_micros
+           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.web_searches, s.charged_micros,
+           r.price_id
       FROM s
-      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::int[])
+      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::int[], $16::bigint[])
            AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                cache_write_tokens, cache_write_1h_tokens, web_searches)
+                cache_write_tokens, cache_write_1h_tokens, web_searches, price_id)
         ON r.idx = s.idx
      WHERE s.status = 'ok' AND r.request_id IS NOT NULL
     ON CONFLICT (request_id) DO NOTHING
@@ -163,6 +164,7 @@ export class HoldRepository {
       col((s) => t(s)?.cache_write_tokens ?? 0),
       col((s) => t(s)?.cache_write_1h_tokens ?? 0),
       col((s) => t(s)?.web_searches ?? 0),
+      col((s) => (s.usage?.price_id == null ? null : String(s.usage.price_id))),
     ]));
     const out: SettleRow[] = new Array(items.length);
     for (const r of rows) {

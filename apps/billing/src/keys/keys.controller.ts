@@ -17,6 +17,11 @@ export class KeysController {
     return this.keys.create(req);
   }
 
+  @MessagePattern('keys.list')
+  list(@Payload() req: RpcRequest<'keys.list'>) {
+    return this.keys.list(req.account_id);
+  }
+
   @MessagePattern('keys.get')
   get(@Payload() req: RpcRequest<'keys.get'>) {
     return this.keys.get(req.id);

@@ -100,6 +100,15 @@ export class KeysService {
     return toView(row, await this.budgets.find(id));
   }
 
+  /** Every key of the account, revoked ones included, newest first; an unknown account is a 404. */
+  async list(accountId: string): Promise<KeyView[]> {
+    const account = await this.prisma.account.findUnique({ where: { id: accountId }, select: { id: true } });
+    if (!account) throw new DomainError('not_found', `account ${accountId} not found`);
+    const rows = await this.prisma.apiKey.findMany({ where: { accountId }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
+    const budgets = await this.budgets.findMany(rows.map((r) => r.id));
+    return rows.map((row) => toView(row, budgets.get(row.id) ?? null));
+  }
+
   /** Changes a key's settings; every ingress drops the key from its cache, so the change applies at once. */
   async update(req: RpcRequest<'keys.update'>): Promise<KeyView> {
     const existing = await this.prisma.apiKey.findUnique({ where: { id: req.id }, include: { budget: true } });

@@ -1,12 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ExpiredHoldView } from '@gateway/contracts';
-import type { PrismaClient } from '@gateway/db';
+import type { ExpiredHoldView, UsageGroupKey } from '@gateway/contracts';
+import { Db, type PrismaClient } from '@gateway/db';
+
+const { Prisma } = Db;
+type Sql = Db.Prisma.Sql;
 import { PRISMA } from '../shared/tokens';
 
 export interface LedgerTotals {
   account_id: string;
   opening: bigint;
   topups: bigint;
+  adjustments: bigint;
   charges: bigint;
   charge_entries: bigint;
   closing: bigint;
@@ -20,6 +24,19 @@ export interface LedgerTotals {
   expired_unsettled: bigint;
   expired_unsettled_micros: bigint;
 }
+
+/** the SQL of each usage group: its output column and the expression it groups on */
+const GROUP_SQL: Record<UsageGroupKey, { select: Sql; expr: Sql }> = {
+  account: { select: Prisma.sql`account_id`, expr: Prisma.sql`account_id` },
+  key: { select: Prisma.sql`key_id`, expr: Prisma.sql`key_id` },
+  model: { select: Prisma.sql`model`, expr: Prisma.sql`model` },
+  day: { select: Prisma.sql`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day`, expr: Prisma.sql`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')` },
+};
+
+export type UsageGroupDbRow = { day?: string; model?: string; key_id?: string | null; account_id?: string } & Record<
+  'requests' | 'input_tokens' | 'cached_input_tokens' | 'output_tokens' | 'reasoning_tokens' | 'cost_micros',
+  bigint
+>;
 
 /** ExpiredHoldView as Postgres returns it */
 export type ExpiredHoldRow = Omit<ExpiredHoldView, 'amount_micros' | 'created_at' | 'expired_at'> & { amount_micros: bigint; created_at: Date; expired_at: Date };
@@ -35,6 +52,7 @@ export class ReportRepository {
         SELECT account_id,
                COALESCE(SUM(amount_micros) FILTER (WHERE created_at < ${from}), 0) AS opening,
                COALESCE(SUM(amount_micros) FILTER (WHERE kind = 'topup' AND created_at >= ${from} AND created_at < ${to}), 0) AS topups,
+               COALESCE(SUM(amount_micros) FILTER (WHERE kind IN ('refund', 'adjustment') AND created_at >= ${from} AND created_at < ${to}), 0) AS adjustments,
                COALESCE(-SUM(amount_micros) FILTER (WHERE kind IN ('charge', 'debt_payment') AND created_at >= ${from} AND created_at < ${to}), 0) AS charges,
                COALESCE(-SUM(amount_micros) FILTER (WHERE kind = 'charge' AND created_at >= ${from} AND created_at < ${to}), 0) AS charge_entries,
                COALESCE(SUM(amount_micros) FILTER (WHERE created_at < ${to}), 0) AS closing
@@ -51,7 +69,8 @@ export class ReportRepository {
           FROM holds GROUP BY account_id
       )
       SELECT a.id AS account_id,
-             COALESCE(l.opening, 0)::bigint AS opening, COALESCE(l.topups, 0)::bigint AS topups, COALESCE(l.charges, 0)::bigint AS charges,
+             COALESCE(l.opening, 0)::bigint AS opening, COALESCE(l.topups, 0)::bigint AS topups,
+             COALESCE(l.adjustments, 0)::bigint AS adjustments, COALESCE(l.charges, 0)::bigint AS charges,
              COALESCE(l.charge_entries, 0)::bigint AS charge_entries, COALESCE(l.closing, 0)::bigint AS closing,
              COALESCE(h.released, 0)::bigint AS released, COALESCE(h.open_holds, 0)::bigint AS open_holds,
              COALESCE(h.hold_charges, 0)::bigint AS hold_charges, COALESCE(h.active_now, 0)::bigint AS active_now,
@@ -84,6 +103,23 @@ export class ReportRepository {
         FROM usage_records
        WHERE created_at >= ${from} AND created_at < ${to} AND (${accountId}::text IS NULL OR account_id = ${accountId}::text)
        GROUP BY account_id, model ORDER BY account_id, model`;
+  }
+
+  /**
+   * Usage records of [from, to) summed per group. The group columns come from a fixed list (never from
+   * the caller's text), in the order asked.
+   */
+  usageGrouped(from: Date, to: Date, accountId: string | null, groupBy: UsageGroupKey[]): Promise<UsageGroupDbRow[]> {
+    const cols = groupBy.map((g) => GROUP_SQL[g]);
+    const select = cols.length ? Prisma.sql`${Prisma.join(cols.map((c) => c.select), ', ')}, ` : Prisma.empty;
+    const group = cols.length ? Prisma.sql`GROUP BY ${Prisma.join(cols.map((c) => c.expr), ', ')} ORDER BY ${Prisma.join(cols.map((c) => c.expr), ', ')}` : Prisma.empty;
+    return this.prisma.$queryRaw<UsageGroupDbRow[]>`
+      SELECT ${select}COUNT(*)::bigint AS requests, COALESCE(SUM(input_tokens), 0)::bigint AS input_tokens,
+             COALESCE(SUM(cached_input_tokens), 0)::bigint AS cached_input_tokens, COALESCE(SUM(output_tokens), 0)::bigint AS output_tokens,
+             COALESCE(SUM(reasoning_tokens), 0)::bigint AS reasoning_tokens, COALESCE(SUM(cost_micros), 0)::bigint AS cost_micros
+        FROM usage_records
+       WHERE created_at >= ${from} AND created_at < ${to} AND (${accountId}::text IS NULL OR account_id = ${accountId}::text)
+       ${group}`;
   }
 
   async now(): Promise<Date> {

@@ -17,6 +17,11 @@ export class ReportsController {
     return this.reports.expiredHolds(req);
   }
 
+  @MessagePattern('reports.usageGrouped')
+  usageGrouped(@Payload() req: RpcRequest<'reports.usageGrouped'>) {
+    return this.reports.usageGrouped(req);
+  }
+
   @MessagePattern('reports.usage')
   usage(@Payload() req: RpcRequest<'reports.usage'>) {
     return this.reports.usage(req);

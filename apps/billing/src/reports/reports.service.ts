@@ -1,5 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, type ExpiredHoldView, type Reconciliation, type ReconciliationRow, type RpcRequest, type UsageRow } from '@gateway/contracts';
+import {
+  DomainError,
+  USAGE_GROUP_KEYS,
+  type ExpiredHoldView,
+  type Reconciliation,
+  type ReconciliationRow,
+  type RpcRequest,
+  type UsageGrouped,
+  type UsageGroupKey,
+  type UsageGroupRow,
+  type UsageRow,
+  type UsageTotals,
+} from '@gateway/contracts';
 import { ReportRepository } from './report.repository';
 
 function period(req: { from: string; to: string }): [Date, Date] {
@@ -16,7 +28,7 @@ export class ReportsService {
   constructor(private readonly reports: ReportRepository) {}
 
   /**
-   * Per account: opening + top-ups − charges = closing, from the ledger. It ties out when that holds, when
+   * Per account: opening + top-ups + adjustments (refunds and adjustments, signed) − charges = closing, from the ledger. It ties out when that holds, when
    * the ledger's charges match what the settled holds say, and (for a period reaching now) when the
    * closing balance and open holds match the account row.
    */
@@ -25,13 +37,14 @@ export class ReportsService {
     const now = await this.reports.now();
     const current = to >= now;
     const accounts: ReconciliationRow[] = (await this.reports.reconciliation(from, to, req.account_id ?? null)).map((r) => {
-      const identity = r.opening + r.topups - r.charges === r.closing;
+      const identity = r.opening + r.topups + r.adjustments - r.charges === r.closing;
       const holdsAgree = r.hold_charges === r.charge_entries;
       const rowAgrees = !current || (r.closing === r.balance_now && r.open_holds === r.held_now && r.active_now === r.held_now);
       return {
         account_id: r.account_id,
         opening_balance_micros: Number(r.opening),
         topups_micros: Number(r.topups),
+        adjustments_micros: Number(r.adjustments),
         charges_micros: Number(r.charges),
         released_holds_micros: Number(r.released),
         open_holds_micros: Number(r.open_holds),
@@ -81,5 +94,40 @@ export class ReportsService {
       output_tokens: Number(r.output_tokens),
       cost_micros: Number(r.cost_micros),
     }));
+  }
+
+  /** Usage of [from, to) summed per group of the usage records (the billed calls), with the total over all groups. */
+  async usageGrouped(req: RpcRequest<'reports.usageGrouped'>): Promise<UsageGrouped> {
+    const [from, to] = period(req);
+    const groupBy = req.group_by ?? ['account', 'model'];
+    for (const g of groupBy) {
+      if (!USAGE_GROUP_KEYS.includes(g)) throw new DomainError('invalid_request', `group_by: ${String(g)} is not one of ${USAGE_GROUP_KEYS.join(', ')}`, 'group_by');
+    }
+    if (new Set(groupBy).size !== groupBy.length) throw new DomainError('invalid_request', 'group_by: a field is listed twice', 'group_by');
+    const rows = await this.reports.usageGrouped(from, to, req.account_id ?? null, groupBy);
+    const total: UsageTotals = { requests: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, reasoning_tokens: 0, cost_micros: 0 };
+    const data = rows.map((r) => {
+      const row = {} as UsageGroupRow;
+      for (const g of groupBy) Object.assign(row, groupField(g, r));
+      for (const k of Object.keys(total) as Array<keyof UsageTotals>) {
+        row[k] = Number(r[k]);
+        total[k] += row[k];
+      }
+      return row;
+    });
+    return { from: from.toISOString(), to: to.toISOString(), group_by: groupBy, data, total };
+  }
+}
+
+function groupField(g: UsageGroupKey, r: { day?: string; model?: string; key_id?: string | null; account_id?: string }): Partial<UsageGroupRow> {
+  switch (g) {
+    case 'day':
+      return { day: r.day };
+    case 'model':
+      return { model: r.model };
+    case 'key':
+      return { key_id: r.key_id ?? null };
+    case 'account':
+      return { account_id: r.account_id };
   }
 }

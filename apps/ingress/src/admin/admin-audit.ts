@@ -7,6 +7,12 @@ import { ACTOR_HEADER, ACTOR_MAX_CHARS } from './admin.guard';
 
 type Change = Pick<AuditRecordInput, 'action' | 'target_type' | 'target_id' | 'details'>;
 
+/** Who made an admin change, as kept with the money it moved or the price it set: X-TT-Actor, else the token's role. */
+export function adminActor(req: FastifyRequest): string {
+  const actor = req.headers[ACTOR_HEADER];
+  return typeof actor === 'string' && actor.trim() !== '' ? actor.slice(0, ACTOR_MAX_CHARS) : (req.ttAdminRole ?? 'admin');
+}
+
 /**
  * Records an admin change in the audit log, which billing keeps (RPC `audit.record`), once the change
  * succeeded: the token's role, the X-TT-Actor header as given, and the change with key material redacted.

@@ -1,27 +1,42 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import type { ModelKind } from '@gateway/contracts';
+import { DomainError, type ModelKind, type RpcRequest } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { periodOf, reconciliationCsv } from './reports';
+import { periodOf, reconciliationCsv, statementCsv, usageGroupedCsv } from './reports';
 import type { TaskProducer } from '@gateway/tasks';
 import { BILLING, MODELS, TASK_PRODUCER } from '../shared/tokens';
 import { AdminGuard, FinanceReadable } from './admin.guard';
-import { AdminAudit } from './admin-audit';
+import { AdminAudit, adminActor } from './admin-audit';
 import {
+  accountsQuerySchema,
+  adjustmentSchema,
   auditQuerySchema,
   createAccountSchema,
   createChannelSchema,
   createKeySchema,
   expiredHoldsQuerySchema,
   holdsQuerySchema,
-  periodQuerySchema,
   createModelSchema,
   parseBody,
+  reconciliationQuerySchema,
+  refundSchema,
+  statementQuerySchema,
   topupSchema,
+  usageQuerySchema,
   updateChannelSchema,
   updateKeySchema,
   updateModelSchema,
 } from './admin.schemas';
+
+/** A report route answers CSV for `?format=csv` or `Accept: text/csv`. */
+function wantsCsv(req: FastifyRequest, format?: string): boolean {
+  return format === 'csv' || String(req.headers.accept ?? '').includes('text/csv');
+}
+
+function sendCsv(reply: FastifyReply, filename: string, body: string): string {
+  void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`);
+  return body;
+}
 
 /**
  * Accounts, top-ups and keys: forwarded to billing, which owns them. Every change is written to the audit
@@ -51,23 +66,85 @@ export class AdminAccountsController {
     return { data: await this.billing.call('audit.list', parseBody(auditQuerySchema, query)) };
   }
 
+  /** The accounts, newest first: `?limit=` (default 100, at most 1000). */
+  @Get('accounts')
+  @FinanceReadable()
+  async listAccounts(@Query() query: unknown) {
+    return { data: await this.billing.call('accounts.list', parseBody(accountsQuerySchema, query)) };
+  }
+
   @Get('accounts/:id')
   @FinanceReadable()
   getAccount(@Param('id') id: string) {
     return this.billing.call('accounts.get', { id });
   }
 
+  /** Every key of the account, revoked ones included (with revoked_at); never a key's secret. */
+  @Get('accounts/:id/keys')
+  @FinanceReadable()
+  async listKeys(@Param('id') id: string) {
+    return { data: await this.billing.call('keys.list', { account_id: id }) };
+  }
+
+  /**
+   * The account's ledger entries of the period with running balances; a charge carries its call's usage and
+   * the unit prices it was charged at. JSON, or CSV. Without from/to: from the beginning until now.
+   */
+  @Get('accounts/:id/statement')
+  @FinanceReadable()
+  async statement(@Param('id') id: string, @Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const q = parseBody(statementQuerySchema, query);
+    const statement = await this.billing.call('accounts.statement', { account_id: id, from: q.from ?? new Date(0).toISOString(), to: q.to ?? new Date().toISOString() });
+    return wantsCsv(req, q.format) ? sendCsv(reply, 'statement.csv', statementCsv(statement)) : statement;
+  }
+
   @Post('accounts/:id/topups')
   async topup(@Param('id') id: string, @Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const t = await this.billing.call('accounts.topup', { account_id: id, ...parseBody(topupSchema, body) });
+    const t = await this.billing.call('accounts.topup', { account_id: id, ...parseBody(topupSchema, body), actor: adminActor(req) });
     await this.audit.record(req, {
       action: 'account.topup',
       target_type: 'account',
       target_id: id,
-      details: { topup_id: t.id, amount_micros: t.amount_micros, reference: t.reference, duplicate: t.duplicate, balance_micros: t.balance_micros },
+      details: { topup_id: t.id, amount_micros: t.amount_micros, reference: t.reference, ...(t.reason !== null ? { reason: t.reason } : {}), duplicate: t.duplicate, balance_micros: t.balance_micros },
     });
     void reply.code(t.duplicate ? 200 : 201);
     return t;
+  }
+
+  /** A credit for a call or a complaint: 201 with the ledger entry; a repeated reference 200 with the first one. */
+  @Post('accounts/:id/refunds')
+  async refund(@Param('id') id: string, @Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const input = parseBody(refundSchema, body);
+    return this.adjust({ account_id: id, kind: 'refund', ...input, actor: adminActor(req) }, req, reply);
+  }
+
+  /** A signed correction: 201 with the ledger entry (200 on a repeated reference); a debit beyond the available balance is a 409. */
+  @Post('accounts/:id/adjustments')
+  async adjustment(@Param('id') id: string, @Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const input = parseBody(adjustmentSchema, body);
+    return this.adjust({ account_id: id, kind: 'adjustment', ...input, actor: adminActor(req) }, req, reply);
+  }
+
+  private async adjust(input: RpcRequest<'accounts.adjust'>, req: FastifyRequest, reply: FastifyReply) {
+    let result;
+    try {
+      result = await this.billing.call('accounts.adjust', input);
+    } catch (err) {
+      const e = DomainError.from(err);
+      if (e.code !== 'insufficient_balance') throw e;
+      // a conflict with the account's state, not a payment the caller could make: 409 in the admin API's shape
+      void reply.code(409);
+      return { error: { message: e.message, type: 'conflict_error', param: e.param ?? 'amount_micros', code: 'insufficient_balance' } };
+    }
+    const { duplicate, ...entry } = result;
+    await this.audit.record(req, {
+      action: `account.${input.kind}`,
+      target_type: 'account',
+      target_id: input.account_id,
+      details: { entry_id: entry.id, amount_micros: entry.amount_micros, reference: entry.reference, reason: entry.reason, request_id: input.request_id ?? null, duplicate },
+    });
+    void reply.code(duplicate ? 200 : 201);
+    return entry;
   }
 
   @Post('accounts/:id/keys')
@@ -91,9 +168,9 @@ export class AdminAccountsController {
   @Get('reconciliation')
   @FinanceReadable()
   async reconciliation(@Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const q = parseBody(periodQuerySchema, query);
+    const q = parseBody(reconciliationQuerySchema, query);
     const report = await this.billing.call('reports.reconciliation', periodOf(q));
-    if (!String(req.headers.accept ?? '').includes('text/csv')) return report;
+    if (!wantsCsv(req, q.format)) return report;
     void reply.header('content-type', 'text/csv; charset=utf-8');
     return reconciliationCsv(report);
   }
@@ -106,11 +183,17 @@ export class AdminAccountsController {
     return { data: await this.billing.call('reports.expiredHolds', { ...periodOf(q), limit: q.limit }) };
   }
 
+  /**
+   * Billed usage (sums of the usage records) grouped by any of account, key, model and day
+   * (`?group_by=`, default account,model), with the total. JSON, or CSV. Without from/to: from the
+   * beginning until now.
+   */
   @Get('usage')
   @FinanceReadable()
-  async usage(@Query() query: unknown) {
-    const q = parseBody(periodQuerySchema, query);
-    return { data: await this.billing.call('reports.usage', periodOf(q)) };
+  async usage(@Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const q = parseBody(usageQuerySchema, query);
+    const report = await this.billing.call('reports.usageGrouped', { ...periodOf(q), group_by: q.group_by });
+    return wantsCsv(req, q.format) ? sendCsv(reply, 'usage.csv', usageGroupedCsv(report)) : report;
   }
 
   /** a key's settings and budget; never its secret (only a hash is stored) */
@@ -202,7 +285,7 @@ export class AdminRegistryController {
   @HttpCode(201)
   async createModel(@Body() body: unknown, @Req() req: FastifyRequest) {
     const m = parseBody(createModelSchema, body);
-    const model = await this.models.call('models.upsert', { ...m, kind: m.kind as ModelKind, create: true });
+    const model = await this.models.call('models.upsert', { ...m, kind: m.kind as ModelKind, create: true, actor: adminActor(req) });
     await this.audit.record(req, { action: 'model.create', target_type: 'model', target_id: model.id, details: { ...m } });
     return model;
   }
@@ -211,6 +294,13 @@ export class AdminRegistryController {
   @FinanceReadable()
   getModel(@Param('id') id: string) {
     return this.models.call('models.get', { id });
+  }
+
+  /** Every pricing the model had, newest first: its creation and each price change, with who made it. */
+  @Get('models/:id/prices')
+  @FinanceReadable()
+  async modelPrices(@Param('id') id: string) {
+    return { data: await this.models.call('models.prices', { id }) };
   }
 
   @Patch('models/:id')
@@ -225,6 +315,7 @@ export class AdminRegistryController {
       pricing: patch.pricing ? { ...current.pricing, ...patch.pricing } : undefined,
       limits: patch.limits,
       create: false,
+      actor: adminActor(req),
     });
     // the patch as sent, and the pricing it replaced when it changed prices
     const details: Record<string, unknown> = { ...patch };

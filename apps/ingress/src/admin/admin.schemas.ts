@@ -1,10 +1,49 @@
-import { BUDGET_PERIODS, DomainError, MODEL_KINDS, type BudgetPeriod } from '@gateway/contracts';
+import { BUDGET_PERIODS, DomainError, MODEL_KINDS, USAGE_GROUP_KEYS, type BudgetPeriod, type UsageGroupKey } from '@gateway/contracts';
 import { z } from 'zod';
 
 const micros = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 export const createAccountSchema = z.object({ name: z.string().min(1), credit_micros: micros.optional() });
-export const topupSchema = z.object({ amount_micros: micros.positive(), reference: z.string().min(1) });
+const reference = z.string().min(1).max(200);
+const reason = z.string().trim().min(1).max(1000);
+export const topupSchema = z.object({ amount_micros: micros.positive(), reference, reason: reason.optional() });
+/** a credit for a call or a complaint; request_id: the call it refunds (of this account) */
+export const refundSchema = z.object({ amount_micros: micros.positive(), reference, reason, request_id: z.string().min(1).max(200).optional() });
+/** a correction either way: a credit (> 0) or a debit (< 0), never 0 */
+export const adjustmentSchema = z.object({
+  amount_micros: z
+    .number()
+    .int()
+    .min(-Number.MAX_SAFE_INTEGER)
+    .max(Number.MAX_SAFE_INTEGER)
+    .refine((n) => n !== 0, 'must not be 0'),
+  reference,
+  reason,
+});
+
+export const accountsQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(1000).optional() });
+
+/** JSON, or CSV with `?format=csv` (or `Accept: text/csv`) */
+const format = z.enum(['json', 'csv']).optional();
+
+export const statementQuerySchema = z.object({
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  format,
+});
+
+/** `group_by` a comma-separated list of account, key, model, day (default account,model), each once */
+const groupBy = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) => s.split(',').map((g) => g.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(z.enum(USAGE_GROUP_KEYS as [UsageGroupKey, ...UsageGroupKey[]]))
+        .min(1)
+        .refine((a) => new Set(a).size === a.length, 'a field is listed twice'),
+    );
 const budgetFields = {
   limit_micros: micros,
   period: z.enum(BUDGET_PERIODS as [BudgetPeriod, ...BudgetPeriod[]]),
@@ -46,6 +85,10 @@ export const periodQuerySchema = z.object({
   to: z.iso.datetime({ offset: true }).optional(),
   account_id: z.string().min(1).optional(),
 });
+
+export const reconciliationQuerySchema = periodQuerySchema.extend({ format });
+
+export const usageQuerySchema = periodQuerySchema.extend({ group_by: groupBy('account,model'), format });
 
 export const expiredHoldsQuerySchema = periodQuerySchema.extend({
   limit: z.coerce.number().int().min(1).max(10_000).optional(),

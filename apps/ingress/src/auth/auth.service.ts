@@ -42,7 +42,7 @@ export class AuthService {
     if (principal.expires_at && Date.parse(principal.expires_at) <= Date.now()) {
       throw new DomainError('unauthorized', 'This API key has expired.');
     }
-    annotateCall({ key_id: principal.key_id });
+    annotateCall({ key_id: principal.key_id, account_id: principal.account_id });
     return principal;
   }
 

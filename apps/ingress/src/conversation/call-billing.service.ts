@@ -97,7 +97,8 @@ export class CallBillingService {
       op: 'settle',
       hold_id: hold.hold_id,
       cost_micros: cost,
-      usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens },
+      // price_id: the pricing the cost was computed from, kept on the usage record for the statement
+      usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens, price_id: model.price_id ?? null },
       trace: injectContext(),
     }, tokens && principal.key_id ? { key: this.limits.tokenKey(principal.key_id), n: tokens.input_tokens + tokens.output_tokens } : undefined);
     this.keeper.untrack(hold.hold_id);

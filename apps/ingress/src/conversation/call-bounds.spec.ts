@@ -12,6 +12,7 @@ const model = (limits: ModelView['limits']): ModelView => ({
   fallbacks: [],
   pricing: { input_per_mtok_micros: 1_000_000, output_per_mtok_micros: 2_000_000 },
   limits,
+  price_id: null,
   created_at: '',
   updated_at: '',
 });

@@ -86,6 +86,7 @@ export class StyleExceptionFilter implements ExceptionFilter {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const req = host.switchToHttp().getRequest<FastifyRequest>();
     const body = publicErrorBody(exception, req?.ttRequestId);
+    if (req?.ttLog) req.ttLog.error_code = body.code;
     if (body.code === 'internal') this.logger.error(`request ${req?.ttRequestId ?? '-'} ${req?.method ?? ''} ${req?.url?.split('?')[0] ?? ''} failed: ${detail(exception)}`);
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.end();

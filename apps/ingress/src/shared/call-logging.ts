@@ -2,6 +2,8 @@ import { runWithCallContext, redactUrl, type CallLogContext, type Logger } from 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorShaper } from '../errors/style-exception.filter';
 import type { Lifecycle } from './lifecycle';
+import type { RequestLogService } from '../request-log/request-log';
+import { CACHE_STATUS_HEADER } from '../cache/response-cache.service';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,7 +21,12 @@ const isOps = (url: string) => url.startsWith('/health') || url.startsWith('/met
  * closes, with the key id, model, channel, tokens and cost the call recorded (never the key itself).
  * `lifecycle` is read lazily: the hooks are installed before Nest builds the Lifecycle.
  */
-export function installCallLogging(fastify: FastifyInstance, logger: Logger, lifecycle: () => Lifecycle | undefined): void {
+export function installCallLogging(
+  fastify: FastifyInstance,
+  logger: Logger,
+  lifecycle: () => Lifecycle | undefined,
+  requestLog: () => RequestLogService | undefined = () => undefined,
+): void {
   fastify.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const ctx: CallLogContext = { request_id: req.ttRequestId };
     req.ttLog = ctx;
@@ -27,7 +34,12 @@ export function installCallLogging(fastify: FastifyInstance, logger: Logger, lif
     const life = lifecycle();
     if (!ops) {
       const started = performance.now();
-      reply.raw.once('close', () => access(logger, req, reply, ctx, started));
+      const at = new Date();
+      reply.raw.once('close', () => {
+        const latency = Math.round(performance.now() - started);
+        access(logger, req, reply, ctx, latency);
+        logCall(requestLog(), req, reply, ctx, latency, at);
+      });
     }
     if (life?.draining && !ops) {
       const { status, body } = errorShaper(req)({ code: 'service_unavailable', message: 'This gateway instance is shutting down; retry the request.' });
@@ -45,7 +57,35 @@ export function installCallLogging(fastify: FastifyInstance, logger: Logger, lif
   });
 }
 
-function access(logger: Logger, req: FastifyRequest, reply: FastifyReply, ctx: CallLogContext, started: number): void {
+/** the console's own reads (its polling would bury the calls) are not API calls worth a row */
+const isConsoleRead = (url: string) => url.startsWith('/v1/account');
+
+/** A row in the request log for every call whose key was known, whatever its outcome. */
+function logCall(log: RequestLogService | undefined, req: FastifyRequest, reply: FastifyReply, ctx: CallLogContext, latency: number, at: Date): void {
+  if (!log || !ctx.account_id || isConsoleRead(req.url)) return;
+  const res = reply.raw;
+  const cache = res.getHeader(CACHE_STATUS_HEADER);
+  log.push({
+    request_id: ctx.request_id,
+    account_id: ctx.account_id,
+    key_id: ctx.key_id ?? null,
+    method: req.method,
+    path: redactUrl(req.url).split('?')[0].slice(0, 500),
+    model: ctx.model ?? null,
+    status: res.statusCode,
+    error_code: ctx.error_code ?? (res.statusCode >= 400 ? 'error' : null),
+    latency_ms: latency,
+    stream: String(res.getHeader('content-type') ?? '').includes('text/event-stream'),
+    cache: cache === 'hit' || cache === 'miss' || cache === 'bypass' ? cache : null,
+    channel_id: ctx.channel_id ?? null,
+    input_tokens: ctx.input_tokens ?? 0,
+    output_tokens: ctx.output_tokens ?? 0,
+    cost_micros: ctx.cost_micros ?? 0,
+    at,
+  });
+}
+
+function access(logger: Logger, req: FastifyRequest, reply: FastifyReply, ctx: CallLogContext, latency: number): void {
   const res = reply.raw;
   logger.info(
     {
@@ -53,7 +93,7 @@ function access(logger: Logger, req: FastifyRequest, reply: FastifyReply, ctx: C
       method: req.method,
       url: redactUrl(req.url),
       status: res.statusCode,
-      latency_ms: Math.round(performance.now() - started),
+      latency_ms: latency,
       key_id: ctx.key_id ?? null,
       model: ctx.model ?? null,
       channel_id: ctx.channel_id ?? null,

@@ -114,6 +114,29 @@ export class CircuitBreaker {
     return planFrom(ordered, reply);
   }
 
+  /**
+   * What the breaker knows of each channel now, for operators: open (cooling down until open_until),
+   * half_open (cool-down over, the next call probes it) or closed, and its consecutive failures.
+   */
+  async inspect(channelIds: string[]): Promise<Array<{ state: 'closed' | 'open' | 'half_open'; consecutive_failures: number; open_until: string | null }>> {
+    if (channelIds.length === 0) return [];
+    const pipe = this.redis.multi();
+    pipe.time();
+    for (const id of channelIds) pipe.hmget(this.key(id), 'f', 'until');
+    const res = (await pipe.exec()) ?? [];
+    const [sec, usec] = (res[0]?.[1] as [string, string] | undefined) ?? [String(Math.floor(Date.now() / 1000)), '0'];
+    const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    return channelIds.map((_, i) => {
+      const [f, until] = (res[i + 1]?.[1] as [string | null, string | null] | undefined) ?? [null, null];
+      const openUntil = until ? Number(until) : null;
+      return {
+        state: openUntil === null ? 'closed' : now < openUntil ? 'open' : 'half_open',
+        consecutive_failures: Number(f ?? 0),
+        open_until: openUntil === null ? null : new Date(openUntil).toISOString(),
+      };
+    });
+  }
+
   /** Records an attempt's result on its channel; resolves true when the channel is (now) open. */
   async record(p: PlannedTarget, ok: boolean, retryAfterS?: number): Promise<boolean> {
     if (!this.enabled || (ok && p.state === 'closed' && p.failures === 0)) return false;

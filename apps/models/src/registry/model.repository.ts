@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ModelKind, ModelLimits, ModelView, Pricing } from '@gateway/contracts';
+import type { ModelKind, ModelLimits, ModelPriceView, ModelView, Pricing } from '@gateway/contracts';
 import type { Db, PrismaClient } from '@gateway/db';
 import { PRISMA } from '../shared/tokens';
 
@@ -31,6 +31,7 @@ export function toModelView(m: ModelRow): ModelView {
     fallbacks: m.fallbacks,
     pricing,
     limits: (m.limits ?? {}) as ModelLimits,
+    price_id: m.priceId === null ? null : Number(m.priceId),
     created_at: m.createdAt.toISOString(),
     updated_at: m.updatedAt.toISOString(),
   };
@@ -67,21 +68,41 @@ export class ModelRepository {
     return (await this.find(name)) ?? this.prisma.model.findFirst({ where: { aliases: { has: name } } });
   }
 
-  create(id: string, kind: ModelKind, aliases: string[], pricing: Pricing, limits: ModelLimits, fallbacks: string[] = []): Promise<ModelRow> {
-    return this.prisma.model.create({ data: { id, kind, aliases, fallbacks, limits: limits as object, ...pricingColumns(pricing) } });
+  /**
+   * A write of the models table with `gateway.actor` set for its transaction only: the trigger that keeps
+   * model_prices records it with a pricing the write creates.
+   */
+  private asActor<T>(actor: string | null | undefined, write: (tx: Db.Prisma.TransactionClient) => Promise<T>): Promise<T> {
+    if (!actor) return write(this.prisma);
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT set_config('gateway.actor', ${actor}, true)`;
+      return write(tx);
+    });
   }
 
-  update(id: string, kind: ModelKind, aliases: string[] | undefined, pricing: Pricing | undefined, limits: ModelLimits | undefined, fallbacks?: string[]) {
-    return this.prisma.model.update({
-      where: { id },
-      data: {
-        kind,
-        ...(aliases ? { aliases } : {}),
-        ...(fallbacks ? { fallbacks } : {}),
-        ...(pricing ? pricingColumns(pricing) : {}),
-        ...(limits ? { limits: limits as object } : {}),
-      },
-    });
+  create(id: string, kind: ModelKind, aliases: string[], pricing: Pricing, limits: ModelLimits, fallbacks: string[] = [], actor?: string | null): Promise<ModelRow> {
+    return this.asActor(actor, (db) => db.model.create({ data: { id, kind, aliases, fallbacks, limits: limits as object, ...pricingColumns(pricing) } }));
+  }
+
+  update(id: string, kind: ModelKind, aliases: string[] | undefined, pricing: Pricing | undefined, limits: ModelLimits | undefined, fallbacks?: string[], actor?: string | null) {
+    return this.asActor(actor, (db) =>
+      db.model.update({
+        where: { id },
+        data: {
+          kind,
+          ...(aliases ? { aliases } : {}),
+          ...(fallbacks ? { fallbacks } : {}),
+          ...(pricing ? pricingColumns(pricing) : {}),
+          ...(limits ? { limits: limits as object } : {}),
+        },
+      }),
+    );
+  }
+
+  /** every pricing the model had, newest first */
+  async prices(modelId: string): Promise<ModelPriceView[]> {
+    const rows = await this.prisma.modelPrice.findMany({ where: { modelId }, orderBy: { id: 'desc' } });
+    return rows.map((p) => ({ id: Number(p.id), model_id: p.modelId, pricing: p.pricing as Pricing, changed_at: p.changedAt.toISOString(), actor: p.actor }));
   }
 
   async delete(id: string): Promise<boolean> {

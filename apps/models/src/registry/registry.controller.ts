@@ -27,6 +27,11 @@ export class RegistryController {
     return this.registry.upsert(req);
   }
 
+  @MessagePattern('models.prices')
+  prices(@Payload() req: RpcRequest<'models.prices'>) {
+    return this.registry.prices(req.id);
+  }
+
   @MessagePattern('models.delete')
   delete(@Payload() req: RpcRequest<'models.delete'>) {
     return this.registry.delete(req.id);

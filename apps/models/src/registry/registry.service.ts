@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DomainError, type ModelView, type ResolvedModel, type RpcRequest } from '@gateway/contracts';
+import { DomainError, type ModelPriceView, type ModelView, type ResolvedModel, type RpcRequest } from '@gateway/contracts';
 import { ChannelRepository } from '../channels/channel.repository';
 import { ChangePublisher } from '../shared/change-publisher';
 import { ModelRepository, toModelView } from './model.repository';
@@ -28,10 +28,10 @@ export class RegistryService {
     let row;
     if (req.create) {
       if (existing) throw new DomainError('invalid_request', `model ${req.id} already exists`, 'id');
-      row = await this.models.create(req.id, req.kind, req.aliases ?? [], req.pricing ?? {}, req.limits ?? {}, req.fallbacks ?? []);
+      row = await this.models.create(req.id, req.kind, req.aliases ?? [], req.pricing ?? {}, req.limits ?? {}, req.fallbacks ?? [], req.actor);
     } else {
       if (!existing) throw new DomainError('model_not_found', `model ${req.id} not found`);
-      row = await this.models.update(req.id, req.kind, req.aliases, req.pricing, req.limits, req.fallbacks);
+      row = await this.models.update(req.id, req.kind, req.aliases, req.pricing, req.limits, req.fallbacks, req.actor);
     }
     await this.changes.modelsChanged(`model:${req.id}`);
     return toModelView(row);
@@ -46,6 +46,13 @@ export class RegistryService {
       if (!m) throw new DomainError('invalid_request', `fallbacks: model ${f} not found`, 'fallbacks');
       if (m.kind !== kind) throw new DomainError('invalid_request', `fallbacks: model ${f} is a ${m.kind} model, not ${kind}`, 'fallbacks');
     }
+  }
+
+  /** The model's pricings, newest first: one per creation or price change (kept after a delete). */
+  async prices(id: string): Promise<ModelPriceView[]> {
+    const rows = await this.models.prices(id);
+    if (rows.length === 0 && !(await this.models.find(id))) throw new DomainError('model_not_found', `model ${id} not found`);
+    return rows;
   }
 
   async delete(id: string): Promise<{ id: string; deleted: true }> {

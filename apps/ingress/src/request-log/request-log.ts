@@ -1,0 +1,216 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { DomainError } from '@gateway/contracts';
+import type { PrismaClient } from '@gateway/db';
+import { PRISMA } from '../shared/tokens';
+
+/** One call as the request log shows it (GET /v1/account/requests, /admin/requests). */
+export interface RequestLogEntry {
+  request_id: string;
+  account_id: string;
+  key_id: string | null;
+  method: string;
+  path: string;
+  model: string | null;
+  status: number;
+  error_code: string | null;
+  latency_ms: number;
+  stream: boolean;
+  cache: 'hit' | 'miss' | 'bypass' | null;
+  channel_id: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+  created_at: string;
+}
+
+/** A billed call's usage record: what it consumed and the unit prices (micros) it was charged at. */
+export interface BilledUsage {
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  reasoning_tokens: number;
+  cache_write_tokens: number;
+  cache_write_1h_tokens: number;
+  web_searches: number;
+  cost_micros: number;
+  price_id: number | null;
+  unit_prices: Record<string, number>;
+}
+
+export interface RequestLogFilter {
+  account_id?: string;
+  request_id?: string;
+  key_id?: string;
+  model?: string;
+  /** a status code, or 'ok' (< 400) / 'error' (>= 400) */
+  status?: string;
+  /** created_at cursor: rows strictly older */
+  before?: string;
+  limit?: number;
+}
+
+/** at most this many rows wait for the database; beyond it the oldest are dropped (and counted) */
+const MAX_PENDING = 20_000;
+const FLUSH_MS = 250;
+const BATCH = 1_000;
+
+/**
+ * The request log: one row per authenticated call, pushed when its response closes and written in
+ * batches (one INSERT per batch, every 250 ms or 1,000 rows), so a call never waits on it. It is an
+ * operations record: the money is in the ledger and usage records, written in the settle's transaction.
+ * While Postgres is away rows wait (up to 20,000); a shutdown writes what is pending.
+ */
+@Injectable()
+export class RequestLogService implements OnModuleDestroy {
+  private readonly logger = new Logger('RequestLog');
+  private pending: Array<RequestLogEntry & { at: Date }> = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private dropped = 0;
+
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+
+  push(entry: Omit<RequestLogEntry, 'created_at'> & { at: Date }): void {
+    this.pending.push({ ...entry, created_at: entry.at.toISOString() });
+    if (this.pending.length > MAX_PENDING) {
+      const over = this.pending.length - MAX_PENDING;
+      this.pending.splice(0, over);
+      this.dropped += over;
+    }
+    if (this.pending.length >= BATCH) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is pending; resolves when it is written (or failed and was kept for the next try). */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.flushing) return this.flushing.then(() => (this.pending.length ? this.flush() : undefined));
+    if (this.pending.length === 0) return Promise.resolve();
+    const batch = this.pending.splice(0, BATCH);
+    this.flushing = this.write(batch)
+      .catch((err: Error) => {
+        this.pending.unshift(...batch);
+        this.logger.warn(`request log: ${batch.length} rows wait for the database (${err.message})`);
+      })
+      .finally(() => {
+        this.flushing = null;
+        if (this.dropped) {
+          this.logger.warn(`request log: ${this.dropped} rows dropped while the database was away`);
+          this.dropped = 0;
+        }
+        if (this.pending.length && !this.timer) {
+          this.timer = setTimeout(() => void this.flush(), FLUSH_MS * 4);
+          this.timer.unref();
+        }
+      });
+    return this.flushing;
+  }
+
+  private async write(rows: Array<RequestLogEntry & { at: Date }>): Promise<void> {
+    await this.prisma.requestLog.createMany({
+      skipDuplicates: true,
+      data: rows.map((r) => ({
+        requestId: r.request_id,
+        accountId: r.account_id,
+        keyId: r.key_id,
+        method: r.method,
+        path: r.path,
+        model: r.model,
+        status: r.status,
+        errorCode: r.error_code,
+        latencyMs: r.latency_ms,
+        stream: r.stream,
+        cache: r.cache,
+        channelId: r.channel_id,
+        inputTokens: r.input_tokens,
+        outputTokens: r.output_tokens,
+        costMicros: BigInt(r.cost_micros),
+        createdAt: r.at,
+      })),
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.flush().catch(() => undefined);
+  }
+
+  /** Newest first. */
+  async list(f: RequestLogFilter): Promise<{ data: RequestLogEntry[]; next_before: string | null }> {
+    const limit = Math.min(Math.max(f.limit ?? 50, 1), 500);
+    const where: Record<string, unknown> = {};
+    if (f.account_id) where.accountId = f.account_id;
+    if (f.request_id) where.requestId = f.request_id;
+    if (f.key_id) where.keyId = f.key_id;
+    if (f.model) where.model = f.model;
+    if (f.status) {
+      if (f.status === 'ok') where.status = { lt: 400 };
+      else if (f.status === 'error') where.status = { gte: 400 };
+      else if (/^\d{3}$/.test(f.status)) where.status = Number(f.status);
+      else throw new DomainError('invalid_request', "status must be a status code, 'ok' or 'error'", 'status');
+    }
+    if (f.before) {
+      const d = new Date(f.before);
+      if (Number.isNaN(d.getTime())) throw new DomainError('invalid_request', `before is not an ISO 8601 time: ${f.before}`, 'before');
+      where.createdAt = { lt: d };
+    }
+    const rows = await this.prisma.requestLog.findMany({ where, orderBy: [{ createdAt: 'desc' }, { requestId: 'desc' }], take: limit });
+    const data = rows.map(view);
+    return { data, next_before: rows.length === limit ? data[data.length - 1].created_at : null };
+  }
+
+  /** One call, with its usage record when it was billed: tokens, cost, and the unit prices it was charged at. */
+  async get(requestId: string, accountId?: string): Promise<(RequestLogEntry & { usage: BilledUsage | null }) | null> {
+    const row = await this.prisma.requestLog.findUnique({ where: { requestId } });
+    if (!row || (accountId && row.accountId !== accountId)) return null;
+    const [u] = await this.prisma.$queryRaw<Array<Omit<BilledUsage, 'cost_micros' | 'price_id'> & { cost_micros: bigint; price_id: bigint | null }>>`
+      SELECT u.input_tokens, u.cached_input_tokens, u.output_tokens, u.reasoning_tokens, u.cache_write_tokens, u.cache_write_1h_tokens,
+             u.web_searches, u.cost_micros, u.price_id, COALESCE(mp.pricing, f.pricing) AS unit_prices
+        FROM usage_records u
+        LEFT JOIN model_prices mp ON mp.id = u.price_id
+        LEFT JOIN LATERAL (
+          SELECT f.pricing FROM model_prices f
+           WHERE u.price_id IS NULL AND f.model_id = u.model AND f.changed_at <= u.created_at
+           ORDER BY f.id DESC LIMIT 1
+        ) f ON true
+       WHERE u.request_id = ${requestId} AND u.account_id = ${row.accountId}`;
+    return { ...view(row), usage: u ? { ...u, cost_micros: Number(u.cost_micros), price_id: u.price_id === null ? null : Number(u.price_id), unit_prices: u.unit_prices ?? {} } : null };
+  }
+
+  /** Per channel, in the last `minutes`: calls it served and how many of them failed (status >= 500). */
+  async channelOutcomes(minutes: number): Promise<Map<string, { requests: number; errors: number }>> {
+    const since = new Date(Date.now() - minutes * 60_000);
+    const rows = await this.prisma.$queryRaw<Array<{ channel_id: string; requests: bigint; errors: bigint }>>`
+      SELECT channel_id, COUNT(*) AS requests, COUNT(*) FILTER (WHERE status >= 500) AS errors
+        FROM request_log WHERE channel_id IS NOT NULL AND created_at >= ${since} GROUP BY channel_id`;
+    return new Map(rows.map((r) => [r.channel_id, { requests: Number(r.requests), errors: Number(r.errors) }]));
+  }
+}
+
+type Row = Awaited<ReturnType<PrismaClient['requestLog']['findUnique']>> & object;
+
+function view(r: Row): RequestLogEntry {
+  return {
+    request_id: r.requestId,
+    account_id: r.accountId,
+    key_id: r.keyId,
+    method: r.method,
+    path: r.path,
+    model: r.model,
+    status: r.status,
+    error_code: r.errorCode,
+    latency_ms: r.latencyMs,
+    stream: r.stream,
+    cache: (r.cache as RequestLogEntry['cache']) ?? null,
+    channel_id: r.channelId,
+    input_tokens: r.inputTokens,
+    output_tokens: r.outputTokens,
+    cost_micros: Number(r.costMicros),
+    created_at: r.createdAt.toISOString(),
+  };
+}
