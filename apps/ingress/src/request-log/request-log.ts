@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DomainError } from '@gateway/contracts';
+import type { IngressConfig } from '@gateway/config';
 import type { PrismaClient } from '@gateway/db';
-import { PRISMA } from '../shared/tokens';
+import { CONFIG, PRISMA } from '../shared/tokens';
 
 /** One call as the request log shows it (GET /v1/account/requests, /admin/requests). */
 export interface RequestLogEntry {
@@ -53,6 +54,9 @@ export interface RequestLogFilter {
 const MAX_PENDING = 20_000;
 const FLUSH_MS = 250;
 const BATCH = 1_000;
+/** how often old rows are pruned (each replica does; a DELETE of what another already deleted is a no-op) */
+const PRUNE_EVERY_MS = 10 * 60_000;
+const PRUNE_BATCH = 10_000;
 
 /**
  * The request log: one row per authenticated call, pushed when its response closes and written in
@@ -61,14 +65,44 @@ const BATCH = 1_000;
  * While Postgres is away rows wait (up to 20,000); a shutdown writes what is pending.
  */
 @Injectable()
-export class RequestLogService implements OnModuleDestroy {
+export class RequestLogService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RequestLog');
   private pending: Array<RequestLogEntry & { at: Date }> = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private dropped = 0;
+  private pruner: NodeJS.Timeout | null = null;
+  private readonly retentionDays: number;
 
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Optional() @Inject(CONFIG) config?: Pick<IngressConfig, 'REQUEST_LOG_RETENTION_DAYS'>,
+  ) {
+    this.retentionDays = config?.REQUEST_LOG_RETENTION_DAYS ?? 30;
+  }
+
+  onModuleInit(): void {
+    if (this.retentionDays <= 0) return;
+    this.pruner = setInterval(() => void this.prune().catch((err: Error) => this.logger.warn(`request log prune failed: ${err.message}`)), PRUNE_EVERY_MS);
+    this.pruner.unref();
+  }
+
+  /**
+   * Deletes rows older than the retention, at most 10,000 a statement (oldest first) until none is left,
+   * so a backlog never holds a long lock. Resolves with how many it deleted.
+   */
+  async prune(now = new Date()): Promise<number> {
+    if (this.retentionDays <= 0) return 0;
+    const cutoff = new Date(now.getTime() - this.retentionDays * 86_400_000);
+    let total = 0;
+    for (;;) {
+      const n = await this.prisma.$executeRaw`
+        DELETE FROM request_log WHERE request_id IN (
+          SELECT request_id FROM request_log WHERE created_at < ${cutoff} ORDER BY created_at LIMIT ${PRUNE_BATCH}::int)`;
+      total += n;
+      if (n < PRUNE_BATCH) return total;
+    }
+  }
 
   push(entry: Omit<RequestLogEntry, 'created_at'> & { at: Date }): void {
     this.pending.push({ ...entry, created_at: entry.at.toISOString() });
@@ -84,7 +118,7 @@ export class RequestLogService implements OnModuleDestroy {
     }
   }
 
-  /** Writes what is pending; resolves when it is written (or failed and was kept for the next try). */
+  /** Writes everything pending, a batch at a time; resolves when written (or failed and kept for a retry). */
   flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -94,16 +128,21 @@ export class RequestLogService implements OnModuleDestroy {
     if (this.pending.length === 0) return Promise.resolve();
     const batch = this.pending.splice(0, BATCH);
     this.flushing = this.write(batch)
-      .catch((err: Error) => {
-        this.pending.unshift(...batch);
-        this.logger.warn(`request log: ${batch.length} rows wait for the database (${err.message})`);
-      })
-      .finally(() => {
+      .then(
+        () => true,
+        (err: Error) => {
+          this.pending.unshift(...batch);
+          this.logger.warn(`request log: ${this.pending.length} rows wait for the database (${err.message})`);
+          return false;
+        },
+      )
+      .then((written) => {
         this.flushing = null;
         if (this.dropped) {
           this.logger.warn(`request log: ${this.dropped} rows dropped while the database was away`);
           this.dropped = 0;
         }
+        if (written && this.pending.length) return this.flush();
         if (this.pending.length && !this.timer) {
           this.timer = setTimeout(() => void this.flush(), FLUSH_MS * 4);
           this.timer.unref();
@@ -137,6 +176,7 @@ export class RequestLogService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    if (this.pruner) clearInterval(this.pruner);
     await this.flush().catch(() => undefined);
   }
 
