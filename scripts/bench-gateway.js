@@ -378,7 +378,7 @@ async function main() {
   prep.ensureInstalled();
   prep.ensurePrismaClient();
   prep.build();
-  prep.migrate(DATABASE_URL);
+  await prep.migrateIfNeeded(DATABASE_URL);
   await prep.checkServices(DATABASE_URL, process.env.REDIS_URL || prep.DEFAULT_REDIS_URL);
   const { startSystem, seedDemo } = require('./lib/system');
   const port = await freePort();

@@ -12,7 +12,7 @@ async function main() {
   await prep.checkServices(databaseUrl, redisUrl);
   prep.ensurePrismaClient();
   prep.build();
-  prep.migrate(databaseUrl);
+  await prep.migrateIfNeeded(databaseUrl);
 
   const { startSystem, seedDemo, adminToken, financeToken } = require('./lib/system');
   const stateDir = process.env.GATEWAY_STATE_DIR || path.join(prep.root, '.gateway');

@@ -17,7 +17,7 @@ async function main() {
   prep.run(process.execPath, [path.join(prep.root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit'], { what: 'type check' });
   prep.run(process.execPath, [path.join(prep.root, 'node_modules/typescript/bin/tsc'), '-p', 'apps/console/tsconfig.json', '--noEmit'], { what: 'console type check' });
   prep.log('migrating the test database…');
-  prep.migrate(testDb);
+  await prep.migrateIfNeeded(testDb);
   const args = [path.join(prep.root, 'node_modules/jest/bin/jest.js'), '--runInBand', ...process.argv.slice(2)];
   prep.run(process.execPath, args, { env: { TEST_DATABASE_URL: testDb, TEST_REDIS_URL: redisUrl }, what: 'tests' });
 }

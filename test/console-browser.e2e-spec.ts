@@ -173,8 +173,27 @@ describe('the web console in a browser', () => {
     expect(await page.getByTestId('spend-by-day').locator('.recharts-bar-rectangle, .recharts-rectangle, path.recharts-curve').count()).toBeGreaterThan(0);
     await shot(page, '01-overview');
 
+    // a video task made through the API shows in the Tasks page with its events and result
+    const sub = await fetch(`${g.base}/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${g.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sora-2', prompt: 'a console cat [[mock:duration_ms=300]]', seconds: 4 }),
+    });
+    expect(sub.status).toBe(202);
+    const task = (await sub.json()) as { id: string };
+    for (let i = 0; i < 200; i++) {
+      const t = (await (await fetch(`${g.base}/v1/tasks/${task.id}`, { headers: { authorization: `Bearer ${g.key}` } })).json()) as { status: string };
+      if (t.status === 'succeeded') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
     await page.getByTestId('nav-tasks').click();
-    await page.getByTestId('empty').or(page.getByTestId('tasks-table')).first().waitFor();
+    const taskRow = page.locator(`[data-testid="task-row"][data-task-id="${task.id}"]`);
+    await eventually(page, async () => {
+      await taskRow.filter({ hasText: 'succeeded' }).waitFor({ timeout: 1_000 });
+    });
+    await taskRow.click();
+    await page.getByTestId('task-events').filter({ hasText: 'succeeded' }).waitFor();
+    expect(await page.getByTestId('task-events').innerText()).toContain('queued');
     await shot(page, '04-tasks');
 
     // another account's request is not found from this account, in the page as at the API
@@ -269,8 +288,23 @@ describe('the web console in a browser', () => {
     await eventually(page, async () => {
       await page.getByTestId('statement-table').filter({ hasText: 'wire transfer 1234' }).waitFor({ timeout: 1_000 });
     });
+    // a refund by a named person: the Actor field goes with it as X-TT-Actor
+    await page.getByTestId('actor').fill('dana@example.com');
+    await page.getByTestId('entry-kind').selectOption('refund');
+    await page.getByTestId('entry-amount').fill('1.25');
+    await page.getByTestId('entry-reason').fill(`goodwill for ${requestId}`);
+    await page.getByTestId('entry-submit').click();
+    await page.getByTestId('entry-result').filter({ hasText: 'refund' }).waitFor();
+    const refund = await prisma.ledgerEntry.findFirst({ where: { accountId: g.accountId, kind: 'refund' } });
+    expect(refund).toMatchObject({ actor: 'dana@example.com', reason: `goodwill for ${requestId}` });
+    expect(Number(refund!.amountMicros)).toBe(1_250_000);
+    const final = await settledAccount(g, g.accountId);
+    expect(final.balance_micros).toBe(after.balance_micros + 1_250_000);
+    await eventually(page, async () => {
+      await page.getByTestId('statement-table').filter({ hasText: 'dana@example.com' }).waitFor({ timeout: 1_000 });
+    });
     const closing = await page.getByTestId('running-balance').last().innerText();
-    expect(closing.replace(/[$,\s]/g, '')).toBe(String(after.balance_micros / 1e6));
+    expect(closing.replace(/[$,\s]/g, '')).toBe(String(final.balance_micros / 1e6));
     await shot(page, '14-finance-statement');
   }, 120_000);
 

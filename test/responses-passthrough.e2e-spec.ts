@@ -144,7 +144,9 @@ describe('Responses API pass-through on OpenAI channels', () => {
     expect(sent3).toMatchObject({ provider: 'openai', path: '/v1/responses' });
     expect(sent3.body).toMatchObject({ model: 'o4-mini', previous_response_id: second.id, stream: true, max_output_tokens: LIMIT });
 
-    // billed from response.completed: the stored conversation's tokens are the upstream's input
+    // billed from response.completed: the stored conversation's tokens are the upstream's input (the settle
+    // reaches the ledger through the outbox after the stream's last event, so wait for it first)
+    expect((await settledAccount(g, accountId)).held_micros).toBe(0);
     const { rows } = await pg.query<UsageRow>('SELECT * FROM usage_records WHERE account_id = $1 ORDER BY id DESC LIMIT 1', [accountId]);
     expect(rows[0]).toMatchObject({ input_tokens: third.usage!.input_tokens, output_tokens: third.usage!.output_tokens, reasoning_tokens: 50 });
     expect(third.usage!.input_tokens).toBeGreaterThan(second.usage!.input_tokens);

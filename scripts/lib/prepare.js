@@ -52,6 +52,38 @@ function build() {
   run(process.execPath, [path.join(root, 'scripts/build.js')], { quiet: true, what: 'build' });
 }
 
+/**
+ * The migration directories not yet applied to the database (all of them when it or its migrations table
+ * does not exist). Read straight from `_prisma_migrations`, the table `prisma migrate deploy` keeps.
+ */
+async function pendingMigrations(databaseUrl) {
+  const dir = path.join(root, 'prisma', 'migrations');
+  const all = fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  const pg = require('pg');
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    const { rows } = await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+    const applied = new Set(rows.map((r) => r.migration_name));
+    return all.filter((name) => !applied.has(name));
+  } catch {
+    return all;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * `prisma migrate deploy`, when a migration is pending. The CLI (its wasm schema engine) keeps a 10-second
+ * timer alive after its work, so every run took over 11 s even with nothing to do; a database that has every
+ * migration is left alone instead (the CLI would only have checked the same table).
+ */
+async function migrateIfNeeded(databaseUrl) {
+  if ((await pendingMigrations(databaseUrl)).length === 0) return false;
+  migrate(databaseUrl);
+  return true;
+}
+
 function migrate(databaseUrl) {
   run(process.execPath, [path.join(root, 'node_modules/prisma/build/index.js'), 'migrate', 'deploy'], {
     quiet: true,
@@ -111,6 +143,8 @@ module.exports = {
   ensurePrismaClient,
   build,
   migrate,
+  migrateIfNeeded,
+  pendingMigrations,
   checkServices,
   redact,
 };
