@@ -5,39 +5,14 @@ import { TaskRepository, toTaskView } from '@gateway/tasks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AuthService } from '../auth/auth.service';
-import { createKeySchema, parseBody } from '../admin/admin.schemas';
-import { statementCsv, usageGroupedCsv } from '../admin/reports';
-import { wantsCsv } from './csv';
+import { clientUsageQuerySchema, createKeySchema, parseBody, requestLogQuerySchema, statementQuerySchema } from '../admin/admin.schemas';
+import { sendCsv, statementCsv, usageGroupedCsv, wantsCsv } from '../admin/reports';
 import { RequestLogService } from '../request-log/request-log';
 import { BILLING } from '../shared/tokens';
 
 const DAY_MS = 86_400_000;
 
-const clientUsageQuery = z.object({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  group_by: z
-    .string()
-    .default('day,model')
-    .transform((s) => s.split(',').map((g) => g.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(['day', 'model', 'key'])).min(1)),
-  format: z.enum(['json', 'csv']).optional(),
-});
-
-const periodQuery = z.object({
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  format: z.enum(['json', 'csv']).optional(),
-});
-
-const requestsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  before: z.iso.datetime({ offset: true }).optional(),
-  model: z.string().min(1).optional(),
-  status: z.string().regex(/^(ok|error|\d{3})$/, "a status code, 'ok' or 'error'").optional(),
-  key_id: z.string().min(1).optional(),
-  request_id: z.string().min(1).optional(),
-});
+const requestsQuery = requestLogQuerySchema.omit({ account_id: true });
 
 const tasksQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).optional(),
@@ -81,11 +56,9 @@ export class AccountController {
   @Get('usage')
   async usage(@Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const p = await this.caller(req);
-    const q = parseBody(clientUsageQuery, query);
+    const q = parseBody(clientUsageQuerySchema, query);
     const report = await this.billing.call('reports.usageGrouped', { ...lastDays(q), account_id: p.account_id, group_by: q.group_by });
-    if (!wantsCsv(req, q.format)) return report;
-    void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="usage.csv"');
-    return usageGroupedCsv(report);
+    return wantsCsv(req, q.format) ? sendCsv(reply, 'usage.csv', usageGroupedCsv(report)) : report;
   }
 
   @Get('keys')
@@ -161,10 +134,8 @@ export class AccountController {
   @Get('statement')
   async statement(@Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const p = await this.caller(req);
-    const q = parseBody(periodQuery, query);
+    const q = parseBody(statementQuerySchema, query);
     const statement = await this.billing.call('accounts.statement', { account_id: p.account_id, from: q.from ?? new Date(0).toISOString(), to: q.to ?? new Date().toISOString() });
-    if (!wantsCsv(req, q.format)) return statement;
-    void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="statement.csv"');
-    return statementCsv(statement);
+    return wantsCsv(req, q.format) ? sendCsv(reply, 'statement.csv', statementCsv(statement)) : statement;
   }
 }

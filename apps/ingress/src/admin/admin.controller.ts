@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Qu
 import { DomainError, type ModelKind, type RpcRequest } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { periodOf, reconciliationCsv, statementCsv, usageGroupedCsv } from './reports';
+import { periodOf, reconciliationCsv, sendCsv, statementCsv, usageGroupedCsv, wantsCsv } from './reports';
 import type { TaskProducer } from '@gateway/tasks';
 import { BILLING, MODELS, TASK_PRODUCER } from '../shared/tokens';
 import { AdminGuard, FinanceReadable } from './admin.guard';
@@ -27,16 +27,6 @@ import {
   updateKeySchema,
   updateModelSchema,
 } from './admin.schemas';
-
-/** A report route answers CSV for `?format=csv` or `Accept: text/csv`. */
-function wantsCsv(req: FastifyRequest, format?: string): boolean {
-  return format === 'csv' || String(req.headers.accept ?? '').includes('text/csv');
-}
-
-function sendCsv(reply: FastifyReply, filename: string, body: string): string {
-  void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`);
-  return body;
-}
 
 /**
  * Accounts, top-ups and keys: forwarded to billing, which owns them. Every change is written to the audit
@@ -170,9 +160,7 @@ export class AdminAccountsController {
   async reconciliation(@Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const q = parseBody(reconciliationQuerySchema, query);
     const report = await this.billing.call('reports.reconciliation', periodOf(q));
-    if (!wantsCsv(req, q.format)) return report;
-    void reply.header('content-type', 'text/csv; charset=utf-8');
-    return reconciliationCsv(report);
+    return wantsCsv(req, q.format) ? sendCsv(reply, 'reconciliation.csv', reconciliationCsv(report)) : report;
   }
 
   /** Holds that expired in the period and were never settled. Without from/to: from the beginning until now. */

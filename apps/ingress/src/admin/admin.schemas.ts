@@ -74,6 +74,17 @@ export const holdsQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });
 
+/** the request log's filters (GET /admin/requests; /v1/account/requests without account_id) */
+export const requestLogQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  before: z.iso.datetime({ offset: true }).optional(),
+  account_id: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
+  status: z.string().regex(/^(ok|error|\d{3})$/, "a status code, 'ok' or 'error'").optional(),
+  key_id: z.string().min(1).optional(),
+  request_id: z.string().min(1).optional(),
+});
+
 export const auditQuerySchema = z.object({
   target_type: z.enum(['account', 'key', 'model', 'channel']).optional(),
   target_id: z.string().min(1).optional(),
@@ -89,6 +100,10 @@ export const periodQuerySchema = z.object({
 export const reconciliationQuerySchema = periodQuerySchema.extend({ format });
 
 export const usageQuerySchema = periodQuerySchema.extend({ group_by: groupBy('account,model'), format });
+/** GET /v1/account/usage: a key's own account, so no grouping by account */
+export const clientUsageQuerySchema = statementQuerySchema.extend({
+  group_by: groupBy('day,model').refine((a) => !a.includes('account'), "a key sees its own account only: group by day, model or key"),
+});
 
 export const expiredHoldsQuerySchema = periodQuerySchema.extend({
   limit: z.coerce.number().int().min(1).max(10_000).optional(),

@@ -2,22 +2,12 @@ import { Controller, Get, Inject, Param, Query, Req, UseGuards } from '@nestjs/c
 import { DomainError } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
 import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { RequestLogService } from '../request-log/request-log';
 import { MODELS } from '../shared/tokens';
 import { CircuitBreaker } from '../upstream/circuit-breaker';
 import { AdminGuard, FinanceReadable } from './admin.guard';
-import { parseBody } from './admin.schemas';
+import { parseBody, requestLogQuerySchema } from './admin.schemas';
 
-const requestsQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).optional(),
-  before: z.iso.datetime({ offset: true }).optional(),
-  account_id: z.string().min(1).optional(),
-  model: z.string().min(1).optional(),
-  status: z.string().regex(/^(ok|error|\d{3})$/, "a status code, 'ok' or 'error'").optional(),
-  key_id: z.string().min(1).optional(),
-  request_id: z.string().min(1).optional(),
-});
 
 /** the window the channel error rates cover */
 const HEALTH_WINDOW_MIN = 15;
@@ -43,7 +33,7 @@ export class ConsoleAdminController {
   @Get('requests')
   @FinanceReadable()
   list(@Query() query: unknown) {
-    return this.requests.list(parseBody(requestsQuery, query));
+    return this.requests.list(parseBody(requestLogQuerySchema, query));
   }
 
   @Get('requests/:id')

@@ -1,4 +1,16 @@
 import type { Reconciliation, Statement, UsageGrouped, UsageGroupKey, UsageGroupRow } from '@gateway/contracts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/** A report route answers CSV for `?format=csv` or `Accept: text/csv` (the admin API and /v1/account alike). */
+export function wantsCsv(req: FastifyRequest, format?: string): boolean {
+  return format === 'csv' || String(req.headers.accept ?? '').includes('text/csv');
+}
+
+/** Marks the reply as a CSV download named `filename` and returns the body to send. */
+export function sendCsv(reply: FastifyReply, filename: string, body: string): string {
+  void reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${filename}"`);
+  return body;
+}
 
 /** The period of a report: from the beginning, until a second from now, unless given. */
 export function periodOf(q: { from?: string; to?: string; account_id?: string }): { from: string; to: string; account_id?: string } {
