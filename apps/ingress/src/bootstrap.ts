@@ -31,7 +31,7 @@ export async function createIngress(config: IngressConfig): Promise<NestFastifyA
   });
   const life = app.get(Lifecycle);
   lifecycle = life;
-  requestLog = app.get(RequestLogService);
+  if (config.REQUEST_LOG) requestLog = app.get(RequestLogService);
   app.useGlobalFilters(new StyleExceptionFilter());
   drainOnSignals(app, life, config.SHUTDOWN_GRACE_MS, logs.logger);
   return app;

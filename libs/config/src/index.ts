@@ -71,6 +71,8 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   QUEUE_UI: flag(true),
   /** let the dashboard change queues (retry, clean, pause, remove jobs…); off: read-only */
   QUEUE_UI_WRITE: flag(false),
+  /** write the request log (one row per call, in batches); off: the console's request pages stay empty */
+  REQUEST_LOG: flag(true),
   /** rows of the request log older than this many days are deleted (0: kept for ever); the money records are never */
   REQUEST_LOG_RETENTION_DAYS: int(30),
 });

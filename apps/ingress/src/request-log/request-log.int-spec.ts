@@ -33,7 +33,7 @@ describe('RequestLogService', () => {
   });
 
   it('writes what was pushed in batches and lists it newest first, with filters', async () => {
-    const log = new RequestLogService(prisma as never, { REQUEST_LOG_RETENTION_DAYS: 30 });
+    const log = new RequestLogService(prisma as never, { REQUEST_LOG_RETENTION_DAYS: 30, DATABASE_URL: process.env.DATABASE_URL! });
     const t0 = Date.now();
     for (let i = 0; i < 1_500; i++) log.push(entry(new Date(t0 - i * 1000), i % 10 === 0 ? 500 : 200));
     await log.flush();
@@ -49,7 +49,7 @@ describe('RequestLogService', () => {
   });
 
   it('prunes rows past the retention and keeps the rest', async () => {
-    const log = new RequestLogService(prisma as never, { REQUEST_LOG_RETENTION_DAYS: 2 });
+    const log = new RequestLogService(prisma as never, { REQUEST_LOG_RETENTION_DAYS: 2, DATABASE_URL: process.env.DATABASE_URL! });
     const now = new Date();
     const old = [entry(new Date(now.getTime() - 3 * 86_400_000)), entry(new Date(now.getTime() - 5 * 86_400_000))];
     const fresh = entry(new Date(now.getTime() - 86_400_000));

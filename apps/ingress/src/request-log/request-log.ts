@@ -1,7 +1,7 @@
-import { Inject, Injectable, Logger, Optional, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { DomainError } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
-import type { PrismaClient } from '@gateway/db';
+import { createPgPool, type PgPool, type PrismaClient } from '@gateway/db';
 import { CONFIG, PRISMA } from '../shared/tokens';
 
 /** One call as the request log shows it (GET /v1/account/requests, /admin/requests). */
@@ -58,6 +58,13 @@ const BATCH = 1_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 10_000;
 
+const INSERT = `
+  INSERT INTO request_log (request_id, account_id, key_id, method, path, model, status, error_code, latency_ms, stream, cache, channel_id,
+                           input_tokens, output_tokens, cost_micros, created_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::int[], $10::boolean[],
+                       $11::text[], $12::text[], $13::int[], $14::int[], $15::bigint[], $16::timestamptz[])
+  ON CONFLICT (request_id) DO NOTHING`;
+
 /**
  * The request log: one row per authenticated call, pushed when its response closes and written in
  * batches (one INSERT per batch, every 250 ms or 1,000 rows), so a call never waits on it. It is an
@@ -73,12 +80,15 @@ export class RequestLogService implements OnModuleInit, OnModuleDestroy {
   private dropped = 0;
   private pruner: NodeJS.Timeout | null = null;
   private readonly retentionDays: number;
+  private readonly databaseUrl: string;
+  private pool: PgPool | undefined;
 
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
-    @Optional() @Inject(CONFIG) config?: Pick<IngressConfig, 'REQUEST_LOG_RETENTION_DAYS'>,
+    @Inject(CONFIG) config: Pick<IngressConfig, 'REQUEST_LOG_RETENTION_DAYS' | 'DATABASE_URL'>,
   ) {
-    this.retentionDays = config?.REQUEST_LOG_RETENTION_DAYS ?? 30;
+    this.retentionDays = config.REQUEST_LOG_RETENTION_DAYS;
+    this.databaseUrl = config.DATABASE_URL;
   }
 
   onModuleInit(): void {
@@ -151,33 +161,41 @@ export class RequestLogService implements OnModuleInit, OnModuleDestroy {
     return this.flushing;
   }
 
+  /**
+   * One INSERT of the whole batch, its columns as arrays, through `pg` on a pool of its own (at most 2
+   * connections): through Prisma the same statement cost about 0.3 ms of ingress CPU a row.
+   */
   private async write(rows: Array<RequestLogEntry & { at: Date }>): Promise<void> {
-    await this.prisma.requestLog.createMany({
-      skipDuplicates: true,
-      data: rows.map((r) => ({
-        requestId: r.request_id,
-        accountId: r.account_id,
-        keyId: r.key_id,
-        method: r.method,
-        path: r.path,
-        model: r.model,
-        status: r.status,
-        errorCode: r.error_code,
-        latencyMs: r.latency_ms,
-        stream: r.stream,
-        cache: r.cache,
-        channelId: r.channel_id,
-        inputTokens: r.input_tokens,
-        outputTokens: r.output_tokens,
-        costMicros: BigInt(r.cost_micros),
-        createdAt: r.at,
-      })),
+    const col = <T>(f: (r: RequestLogEntry & { at: Date }) => T) => rows.map(f);
+    this.pool ??= createPgPool(this.databaseUrl, 2, { allowExitOnIdle: true });
+    await this.pool.query({
+      name: 'gw_request_log_insert',
+      text: INSERT,
+      values: [
+        col((r) => r.request_id),
+        col((r) => r.account_id),
+        col((r) => r.key_id),
+        col((r) => r.method),
+        col((r) => r.path),
+        col((r) => r.model),
+        col((r) => r.status),
+        col((r) => r.error_code),
+        col((r) => r.latency_ms),
+        col((r) => r.stream),
+        col((r) => r.cache),
+        col((r) => r.channel_id),
+        col((r) => r.input_tokens),
+        col((r) => r.output_tokens),
+        col((r) => String(r.cost_micros)),
+        col((r) => r.created_at),
+      ],
     });
   }
 
   async onModuleDestroy(): Promise<void> {
     if (this.pruner) clearInterval(this.pruner);
     await this.flush().catch(() => undefined);
+    await this.pool?.end().catch(() => undefined);
   }
 
   /** Newest first. */
