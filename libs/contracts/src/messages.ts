@@ -370,7 +370,6 @@ export interface RpcContract {
   'reports.reconciliation': { req: { from: string; to: string; account_id?: string }; res: Reconciliation };
   /** holds that expired in the period and are still unsettled, oldest expiry first */
   'reports.expiredHolds': { req: { from: string; to: string; account_id?: string; limit?: number }; res: ExpiredHoldView[] };
-  'reports.usage': { req: { from: string; to: string; account_id?: string }; res: UsageRow[] };
   'reports.usageGrouped': { req: { from: string; to: string; account_id?: string; group_by: UsageGroupKey[] }; res: UsageGrouped };
   /** appends one admin change to the audit log; details must already be redacted (billing redacts again) */
   'audit.record': { req: AuditRecordInput; res: AuditEntry };

@@ -1,15 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, newId, type AccountView, type RpcRequest, type RpcResponse, type Statement } from '@gateway/contracts';
 import { AccountRepository, toAccountView, toLedgerEntryView, toStatementEntry } from './account.repository';
-
-function period(req: { from: string; to: string }): [Date, Date] {
-  const from = new Date(req.from);
-  const to = new Date(req.to);
-  if (Number.isNaN(from.getTime())) throw new DomainError('invalid_request', `from is not an ISO 8601 time: ${req.from}`, 'from');
-  if (Number.isNaN(to.getTime())) throw new DomainError('invalid_request', `to is not an ISO 8601 time: ${req.to}`, 'to');
-  if (to < from) throw new DomainError('invalid_request', 'to is before from', 'to');
-  return [from, to];
-}
+import { period } from '../shared/period';
 
 @Injectable()
 export class AccountsService {

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ExpiredHoldView, UsageGroupKey } from '@gateway/contracts';
 import { Db, type PrismaClient } from '@gateway/db';
+import { PRISMA } from '../shared/tokens';
 
 const { Prisma } = Db;
 type Sql = Db.Prisma.Sql;
-import { PRISMA } from '../shared/tokens';
 
 export interface LedgerTotals {
   account_id: string;
@@ -94,15 +94,6 @@ export class ReportRepository {
        WHERE state = 'expired' AND resolved_at >= ${from} AND resolved_at < ${to} AND (${accountId}::text IS NULL OR account_id = ${accountId}::text)
        ORDER BY resolved_at, id
        LIMIT ${limit}::int`;
-  }
-
-  usage(from: Date, to: Date, accountId: string | null) {
-    return this.prisma.$queryRaw<Array<{ account_id: string; model: string; requests: bigint; input_tokens: bigint; cached_input_tokens: bigint; output_tokens: bigint; cost_micros: bigint }>>`
-      SELECT account_id, model, COUNT(*) AS requests, SUM(input_tokens)::bigint AS input_tokens, SUM(cached_input_tokens)::bigint AS cached_input_tokens,
-             SUM(output_tokens)::bigint AS output_tokens, SUM(cost_micros)::bigint AS cost_micros
-        FROM usage_records
-       WHERE created_at >= ${from} AND created_at < ${to} AND (${accountId}::text IS NULL OR account_id = ${accountId}::text)
-       GROUP BY account_id, model ORDER BY account_id, model`;
   }
 
   /**

@@ -22,8 +22,4 @@ export class ReportsController {
     return this.reports.usageGrouped(req);
   }
 
-  @MessagePattern('reports.usage')
-  usage(@Payload() req: RpcRequest<'reports.usage'>) {
-    return this.reports.usage(req);
-  }
 }

@@ -9,19 +9,10 @@ import {
   type UsageGrouped,
   type UsageGroupKey,
   type UsageGroupRow,
-  type UsageRow,
   type UsageTotals,
 } from '@gateway/contracts';
 import { ReportRepository } from './report.repository';
-
-function period(req: { from: string; to: string }): [Date, Date] {
-  const from = new Date(req.from);
-  const to = new Date(req.to);
-  if (Number.isNaN(from.getTime())) throw new DomainError('invalid_request', `from is not an ISO 8601 time: ${req.from}`, 'from');
-  if (Number.isNaN(to.getTime())) throw new DomainError('invalid_request', `to is not an ISO 8601 time: ${req.to}`, 'to');
-  if (to < from) throw new DomainError('invalid_request', 'to is before from', 'to');
-  return [from, to];
-}
+import { period } from '../shared/period';
 
 @Injectable()
 export class ReportsService {
@@ -80,19 +71,6 @@ export class ReportsService {
       amount_micros: Number(h.amount_micros),
       created_at: h.created_at.toISOString(),
       expired_at: h.expired_at.toISOString(),
-    }));
-  }
-
-  async usage(req: RpcRequest<'reports.usage'>): Promise<UsageRow[]> {
-    const [from, to] = period(req);
-    return (await this.reports.usage(from, to, req.account_id ?? null)).map((r) => ({
-      account_id: r.account_id,
-      model: r.model,
-      requests: Number(r.requests),
-      input_tokens: Number(r.input_tokens),
-      cached_input_tokens: Number(r.cached_input_tokens),
-      output_tokens: Number(r.output_tokens),
-      cost_micros: Number(r.cost_micros),
     }));
   }
 
