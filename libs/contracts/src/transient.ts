@@ -11,6 +11,8 @@ const TRANSIENT_CODES = new Set([
   '40001', // serialization_failure
   '40P01', // deadlock_detected
   '53300', // too_many_connections
+  'P2024', // Prisma: timed out fetching a connection from its pool
+  'P2028', // Prisma: a transaction could not start in time (its pool was busy); it never began
 ]);
 const TRANSIENT_NET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN']);
 const TRANSIENT_TEXT = /Connection is closed|Reached the max retries per request limit|Stream isn't writeable|terminat(ed|ing) connection|Connection terminated|connection (is )?closed|Client has encountered a connection error|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET/i;

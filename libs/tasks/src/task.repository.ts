@@ -43,7 +43,8 @@ export class TaskRepository {
       });
       await tx.taskEvent.create({ data: { taskId: t.id, seq: 1, type: 'queued', data: { model: t.model } } });
       return row;
-    });
+      // a burst of submits queues for the pool's connections: wait for one rather than refuse after 2 s
+    }, { maxWait: 10_000 });
   }
 
   find(id: string): Promise<Db.Task | null> {
