@@ -73,7 +73,7 @@ describe('console money: refunds, adjustments, usage, statements, price history'
 
     const refund = await admin<LedgerEntryView>('POST', `/admin/accounts/${a.id}/refunds`, { amount_micros: 5000, reference: 'rf-1', reason: 'outage credit', request_id: requestId }, { 'x-tt-actor': 'dana@example.com' });
     expect(refund.status).toBe(201);
-    expect(refund.json).toEqual<LedgerEntryView>({
+    expect(refund.json).toEqual<LedgerEntryView & { duplicate: boolean }>({
       id: expect.any(Number),
       account_id: a.id,
       kind: 'refund',
@@ -83,11 +83,12 @@ describe('console money: refunds, adjustments, usage, statements, price history'
       reason: 'outage credit',
       actor: 'dana@example.com',
       created_at: expect.any(String),
+      duplicate: false,
     });
     // the same reference again (even with another amount): the first entry, 200, nothing moved
     const again = await admin<LedgerEntryView>('POST', `/admin/accounts/${a.id}/refunds`, { amount_micros: 7000, reference: 'rf-1', reason: 'twice' });
     expect(again.status).toBe(200);
-    expect(again.json).toEqual(refund.json);
+    expect(again.json).toEqual({ ...refund.json, duplicate: true });
     expect(await prisma.ledgerEntry.count({ where: { accountId: a.id, kind: 'refund' } })).toBe(1);
 
     // validation: a reason is required, amounts are positive (refund) or non-zero (adjustment), a refunded request is this account's

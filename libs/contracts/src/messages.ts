@@ -202,6 +202,47 @@ export interface StatementUsage {
   price_id: number | null;
 }
 
+/** One call as the request log shows it (GET /v1/account/requests, /admin/requests); tokens and cost 0 when none. */
+export interface RequestLogEntry {
+  request_id: string;
+  account_id: string;
+  key_id: string | null;
+  method: string;
+  path: string;
+  model: string | null;
+  status: number;
+  error_code: string | null;
+  latency_ms: number;
+  stream: boolean;
+  cache: 'hit' | 'miss' | 'bypass' | null;
+  channel_id: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+  created_at: string;
+}
+
+/** A looked-up call (GET …/requests/{id}): its log entry and, when it was billed, its usage record. */
+export interface RequestLookup extends RequestLogEntry {
+  usage: (StatementUsage & { cost_micros: number }) | null;
+}
+
+/** A channel's health for operators (GET /admin/channels/health). */
+export interface ChannelHealth {
+  channel_id: string;
+  name: string;
+  provider: string;
+  enabled: boolean;
+  /** the circuit breaker's state, shared by every ingress through Redis */
+  state: 'closed' | 'open' | 'half_open';
+  consecutive_failures: number;
+  open_until: string | null;
+  /** from the request log: calls this channel answered in the last 15 minutes, and those with status >= 500 */
+  requests_15m: number;
+  errors_15m: number;
+  error_rate_15m: number;
+}
+
 export interface StatementEntry {
   id: number;
   created_at: string;

@@ -4,7 +4,7 @@ import { Link, useParams } from 'react-router-dom';
 import { api, enc } from '../api';
 import { useAuth } from '../auth';
 import { formatInt, formatSignedUsd, formatUsd, parseUsdToMicros } from '../money';
-import type { AccountView, KeyView, LedgerEntryView, ListOf } from '../types';
+import type { AccountView, AdjustmentAnswer, KeyView, ListOf, TopupAnswer } from '../types';
 import { Badge, Empty, ErrorBox, Mono, PageHeader, QueryState, TableWrap, Time } from '../ui';
 import { StatementView } from './Statement';
 
@@ -74,13 +74,13 @@ function MoneyForm({ accountId, available }: { accountId: string; available?: nu
   const [reason, setReason] = useState('');
   const [requestId, setRequestId] = useState('');
   const [invalid, setInvalid] = useState<string | null>(null);
-  const [result, setResult] = useState<{ entry: LedgerEntryView; kind: Kind; duplicate: boolean } | null>(null);
+  const [result, setResult] = useState<{ entry: TopupAnswer | AdjustmentAnswer; kind: Kind; duplicate: boolean } | null>(null);
 
   const post = useMutation({
     mutationFn: (v: { kind: Kind; body: EntryBody }) =>
-      api<LedgerEntryView>(`/admin/accounts/${enc(accountId)}/${v.kind === 'topup' ? 'topups' : v.kind === 'refund' ? 'refunds' : 'adjustments'}`, { method: 'POST', body: v.body }),
+      api<TopupAnswer | AdjustmentAnswer>(`/admin/accounts/${enc(accountId)}/${v.kind === 'topup' ? 'topups' : v.kind === 'refund' ? 'refunds' : 'adjustments'}`, { method: 'POST', body: v.body }),
     onSuccess: (entry, v) => {
-      setResult({ entry, kind: v.kind, duplicate: entry.duplicate === true });
+      setResult({ entry, kind: v.kind, duplicate: entry.duplicate });
       setAmount('');
       setReason('');
       setRequestId('');
@@ -112,7 +112,7 @@ function MoneyForm({ accountId, available }: { accountId: string; available?: nu
   }
 
   const parsedPreview = amount.trim() ? parseUsdToMicros(amount, { signed: kind === 'adjustment' }) : null;
-  const balanceAfter = result ? (result.entry.balance_after_micros ?? result.entry.balance_micros) : undefined;
+  const balanceAfter = result ? ('balance_after_micros' in result.entry ? result.entry.balance_after_micros : result.entry.balance_micros) : undefined;
 
   return (
     <form className="card form-grid" onSubmit={submit}>

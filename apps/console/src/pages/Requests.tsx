@@ -3,7 +3,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, enc, qs } from '../api';
 import { formatInt, formatUsd } from '../money';
-import type { RequestLogEntry, RequestPage, StatementUsage } from '../types';
+import type { RequestLogEntry, RequestLookup, RequestPage, StatementUsage } from '../types';
 import { Badge, Empty, ErrorBox, Loading, messageOf, Mono, PageHeader, QueryState, TableWrap, Time, pricingSummary, statusTone } from '../ui';
 
 const STATUS_SUGGESTIONS = ['ok', 'error', '200', '400', '401', '402', '403', '404', '429', '500', '502', '503', '504'];
@@ -186,7 +186,7 @@ export function Requests({ scope }: { scope: 'client' | 'admin' }) {
 }
 
 function RequestDetail({ base, id, onClose, scope, fallback }: { base: string; id: string; onClose: () => void; scope: 'client' | 'admin'; fallback?: RequestLogEntry }) {
-  const q = useQuery({ queryKey: ['request', base, id], queryFn: () => api<RequestLogEntry>(`${base}/${enc(id)}`) });
+  const q = useQuery({ queryKey: ['request', base, id], queryFn: () => api<RequestLookup>(`${base}/${enc(id)}`) });
   if (q.isError && !fallback) {
     // not found (or not this account's): say so without a panel that looks like a result
     return (
@@ -227,8 +227,9 @@ function RequestDetail({ base, id, onClose, scope, fallback }: { base: string; i
   );
 }
 
-function RequestFields({ r, scope }: { r: RequestLogEntry; scope: 'client' | 'admin' }) {
-  const tokens = r.usage;
+/** a looked-up call (with its usage record), or a row of the log while the lookup failed (usage unknown) */
+function RequestFields({ r, scope }: { r: RequestLookup | RequestLogEntry; scope: 'client' | 'admin' }) {
+  const tokens = 'usage' in r ? r.usage : undefined;
   return (
     <>
       <dl className="kv">
@@ -286,7 +287,7 @@ const USAGE_FIELDS: Array<[keyof StatementUsage, string]> = [
   ['web_searches', 'Web searches'],
 ];
 
-export function UsageDetail({ usage }: { usage: StatementUsage }) {
+export function UsageDetail({ usage }: { usage: StatementUsage & { cost_micros?: number } }) {
   const shown = USAGE_FIELDS.filter(([k]) => typeof usage[k] === 'number');
   return (
     <div className="usage-detail">

@@ -39,7 +39,7 @@ export function StatementView({ base, filePrefix }: { base: string; filePrefix: 
 }
 
 function StatementTable({ s }: { s: Statement }) {
-  const [open, setOpen] = useState<string | null>(null);
+  const [open, setOpen] = useState<number | null>(null);
   return (
     <>
       <div className="cards">

@@ -134,7 +134,8 @@ export class AdminAccountsController {
       details: { entry_id: entry.id, amount_micros: entry.amount_micros, reference: entry.reference, reason: entry.reason, request_id: input.request_id ?? null, duplicate },
     });
     void reply.code(duplicate ? 200 : 201);
-    return entry;
+    // as a top-up's answer: whether the reference was used before (nothing moved then)
+    return { ...entry, duplicate };
   }
 
   @Post('accounts/:id/keys')

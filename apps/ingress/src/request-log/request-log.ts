@@ -1,42 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DomainError } from '@gateway/contracts';
+import { DomainError, type Pricing, type RequestLogEntry, type RequestLookup } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import { createPgPool, type PgPool, type PrismaClient } from '@gateway/db';
 import { CONFIG, PRISMA } from '../shared/tokens';
-
-/** One call as the request log shows it (GET /v1/account/requests, /admin/requests). */
-export interface RequestLogEntry {
-  request_id: string;
-  account_id: string;
-  key_id: string | null;
-  method: string;
-  path: string;
-  model: string | null;
-  status: number;
-  error_code: string | null;
-  latency_ms: number;
-  stream: boolean;
-  cache: 'hit' | 'miss' | 'bypass' | null;
-  channel_id: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cost_micros: number;
-  created_at: string;
-}
-
-/** A billed call's usage record: what it consumed and the unit prices (micros) it was charged at. */
-export interface BilledUsage {
-  input_tokens: number;
-  cached_input_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  cache_write_tokens: number;
-  cache_write_1h_tokens: number;
-  web_searches: number;
-  cost_micros: number;
-  price_id: number | null;
-  unit_prices: Record<string, number>;
-}
 
 export interface RequestLogFilter {
   account_id?: string;
@@ -223,10 +189,11 @@ export class RequestLogService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** One call, with its usage record when it was billed: tokens, cost, and the unit prices it was charged at. */
-  async get(requestId: string, accountId?: string): Promise<(RequestLogEntry & { usage: BilledUsage | null }) | null> {
+  async get(requestId: string, accountId?: string): Promise<RequestLookup | null> {
     const row = await this.prisma.requestLog.findUnique({ where: { requestId } });
     if (!row || (accountId && row.accountId !== accountId)) return null;
-    const [u] = await this.prisma.$queryRaw<Array<Omit<BilledUsage, 'cost_micros' | 'price_id'> & { cost_micros: bigint; price_id: bigint | null }>>`
+    type Row = Omit<NonNullable<RequestLookup['usage']>, 'cost_micros' | 'price_id' | 'unit_prices'> & { cost_micros: bigint; price_id: bigint | null; unit_prices: Pricing | null };
+    const [u] = await this.prisma.$queryRaw<Row[]>`
       SELECT u.input_tokens, u.cached_input_tokens, u.output_tokens, u.reasoning_tokens, u.cache_write_tokens, u.cache_write_1h_tokens,
              u.web_searches, u.cost_micros, u.price_id, COALESCE(mp.pricing, f.pricing) AS unit_prices
         FROM usage_records u
