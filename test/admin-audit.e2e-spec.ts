@@ -1,6 +1,6 @@
 import type { AuditEntry, KeyView, Reconciliation } from '@gateway/contracts';
 import { testPrisma } from './support/db';
-import { startGateway, type StartedGateway } from './support/gateway';
+import { apiCall, type StartedGateway, startGateway } from './support/gateway';
 
 // Issue 11, security: a read-only finance token beside the admin token, and an audit log of admin changes
 // (who: the token's role and the X-TT-Actor header; what, on which target, when), with key material redacted.
@@ -17,21 +17,8 @@ describe('finance token and admin audit log end to end', () => {
     await prisma.$disconnect();
   });
 
-  async function call<T = Record<string, unknown>>(token: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
-    const r = await fetch(`${g.base}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await r.text();
-    let json: unknown = text;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      /* CSV */
-    }
-    return { status: r.status, json: json as T, text, contentType: r.headers.get('content-type') ?? '' };
-  }
+  const call = <T = Record<string, unknown>>(token: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) =>
+    apiCall<T>(g, token, method, route, body, headers);
   const admin = <T = Record<string, unknown>>(method: string, route: string, body?: unknown, headers?: Record<string, string>) => call<T>(g.adminToken, method, route, body, headers);
   const finance = <T = Record<string, unknown>>(method: string, route: string, body?: unknown) => call<T>(g.financeToken, method, route, body);
 

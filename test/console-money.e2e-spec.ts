@@ -1,6 +1,6 @@
 import type { AccountView, KeyView, LedgerEntryView, ModelPriceView, ModelView, Reconciliation, Statement, UsageGrouped, UsageGroupRow } from '@gateway/contracts';
 import { books, expectInvariants, testPrisma } from './support/db';
-import { adminCall, newAccount, settledAccount, startGateway, type StartedGateway } from './support/gateway';
+import { adminCall, apiCall, newAccount, settledAccount, type StartedGateway, startGateway } from './support/gateway';
 
 // The console's money routes (issue 12) through the started system: refunds and adjustments (idempotent,
 // who and why, a debit bounded by the available balance, under concurrency), usage grouped by key, model
@@ -19,21 +19,8 @@ describe('console money: refunds, adjustments, usage, statements, price history'
     await prisma.$disconnect();
   }, 30_000);
 
-  async function call<T = Record<string, unknown>>(token: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
-    const r = await fetch(`${g.base}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    const text = await r.text();
-    let json: unknown = text;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      /* CSV */
-    }
-    return { status: r.status, json: json as T, text, contentType: r.headers.get('content-type') ?? '' };
-  }
+  const call = <T = Record<string, unknown>>(token: string, method: string, route: string, body?: unknown, headers: Record<string, string> = {}) =>
+    apiCall<T>(g, token, method, route, body, headers);
   const admin = <T = Record<string, unknown>>(method: string, route: string, body?: unknown, headers?: Record<string, string>) => call<T>(g.adminToken, method, route, body, headers);
   const finance = <T = Record<string, unknown>>(method: string, route: string, body?: unknown, headers?: Record<string, string>) => call<T>(g.financeToken, method, route, body, headers);
 

@@ -131,13 +131,37 @@ export async function startGateway(env: Record<string, string> = {}, opts: { roo
   };
 }
 
-export async function adminCall<T = Record<string, unknown>>(g: StartedGateway, method: string, route: string, body?: unknown): Promise<{ status: number; json: T }> {
+/**
+ * One HTTP call with a bearer token: the status, the body parsed as JSON when it is JSON (else the text,
+ * e.g. a CSV), the raw text and the content type.
+ */
+export async function apiCall<T = Record<string, unknown>>(
+  g: Pick<StartedGateway, 'base'>,
+  token: string,
+  method: string,
+  route: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: T; text: string; contentType: string }> {
   const r = await fetch(`${g.base}${route}`, {
     method,
-    headers: { authorization: `Bearer ${g.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
   });
-  return { status: r.status, json: (await r.json()) as T };
+  const text = await r.text();
+  let json: unknown = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* CSV, or another non-JSON body */
+  }
+  return { status: r.status, json: json as T, text, contentType: r.headers.get('content-type') ?? '' };
+}
+
+/** A call with the admin token (see apiCall). */
+export async function adminCall<T = Record<string, unknown>>(g: StartedGateway, method: string, route: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const { status, json } = await apiCall<T>(g, g.adminToken, method, route, body);
+  return { status, json };
 }
 
 /**

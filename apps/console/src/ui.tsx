@@ -1,5 +1,7 @@
 import { useState, type ReactNode } from 'react';
 import { ApiError, downloadCsv } from './api';
+import { formatUsd } from './money';
+import type { AccountView } from './types';
 
 export function messageOf(err: unknown): string {
   if (err instanceof ApiError) return err.message;
@@ -241,3 +243,24 @@ export function pricingSummary(p: Record<string, unknown> | null | undefined, fm
   add('task', 'per_task_micros', '/task');
   return parts.length ? parts.join(' · ') : '—';
 }
+
+/** An account's balance, held and available amounts, and its debt (shown when any, or always with `showDebt`). */
+export function BalanceCards({ account: a, heldLabel = 'Held by running calls', showDebt = false }: { account: AccountView; heldLabel?: string; showDebt?: boolean }) {
+  const stat = (label: string, micros: number, testId: string, bad = false) => (
+    <div className={`card stat${bad ? ' stat-bad' : ''}`}>
+      <div className="stat-label">{label}</div>
+      <div className="stat-value" data-testid={testId}>
+        {formatUsd(micros)}
+      </div>
+    </div>
+  );
+  return (
+    <div className="cards">
+      {stat('Balance', a.balance_micros, 'balance')}
+      {stat(heldLabel, a.held_micros, 'held')}
+      {stat('Available', a.available_micros, 'available')}
+      {showDebt || a.debt_micros > 0 ? stat('Debt', a.debt_micros, 'debt', a.debt_micros > 0) : null}
+    </div>
+  );
+}
+

@@ -5,7 +5,7 @@ import { api, enc } from '../api';
 import { useAuth } from '../auth';
 import { formatInt, formatSignedUsd, formatUsd, parseUsdToMicros } from '../money';
 import type { AccountView, AdjustmentAnswer, KeyView, ListOf, TopupAnswer } from '../types';
-import { Badge, Empty, ErrorBox, Mono, PageHeader, QueryState, TableWrap, Time } from '../ui';
+import { BalanceCards, Badge, Empty, ErrorBox, Mono, PageHeader, QueryState, TableWrap, Time } from '../ui';
 import { StatementView } from './Statement';
 
 type Kind = 'topup' | 'refund' | 'adjustment';
@@ -27,28 +27,7 @@ export function AccountPage() {
       </p>
       <PageHeader title={account.data?.name ?? 'Account'} subtitle={<Mono>{accountId}</Mono>} />
       <QueryState query={account}>
-        {(a) => (
-          <div className="cards">
-            <div className="card stat">
-              <div className="stat-label">Balance</div>
-              <div className="stat-value" data-testid="balance">
-                {formatUsd(a.balance_micros)}
-              </div>
-            </div>
-            <div className="card stat">
-              <div className="stat-label">Held</div>
-              <div className="stat-value">{formatUsd(a.held_micros)}</div>
-            </div>
-            <div className="card stat">
-              <div className="stat-label">Available</div>
-              <div className="stat-value">{formatUsd(a.available_micros)}</div>
-            </div>
-            <div className={`card stat${a.debt_micros > 0 ? ' stat-bad' : ''}`}>
-              <div className="stat-label">Debt</div>
-              <div className="stat-value">{formatUsd(a.debt_micros)}</div>
-            </div>
-          </div>
-        )}
+        {(a) => <BalanceCards account={a} heldLabel="Held" showDebt />}
       </QueryState>
       {session?.role === 'admin' ? <MoneyForm accountId={accountId} available={account.data?.available_micros} /> : null}
       <h2>Statement</h2>

@@ -3,7 +3,7 @@ import { lazy, Suspense, useMemo, useState } from 'react';
 import { api, qs } from '../api';
 import { formatInt, formatUsd } from '../money';
 import type { ClientAccount, UsageReport } from '../types';
-import { Empty, ErrorBox, Loading, PageHeader, QueryState, TableWrap } from '../ui';
+import { BalanceCards, Empty, ErrorBox, Loading, PageHeader, QueryState, TableWrap } from '../ui';
 
 const SpendChart = lazy(() => import('../charts'));
 const DAY = 86_400_000;
@@ -24,34 +24,7 @@ export function Overview() {
     <div className="page">
       <PageHeader title="Overview" subtitle={account.data ? <>Account <strong>{account.data.name}</strong> · <code>{account.data.id}</code></> : null} />
       <QueryState query={account}>
-        {(a) => (
-          <div className="cards">
-            <div className="card stat">
-              <div className="stat-label">Balance</div>
-              <div className="stat-value" data-testid="balance">
-                {formatUsd(a.balance_micros)}
-              </div>
-            </div>
-            <div className="card stat">
-              <div className="stat-label">Held by running calls</div>
-              <div className="stat-value" data-testid="held">
-                {formatUsd(a.held_micros)}
-              </div>
-            </div>
-            <div className="card stat">
-              <div className="stat-label">Available</div>
-              <div className="stat-value" data-testid="available">
-                {formatUsd(a.available_micros)}
-              </div>
-            </div>
-            {a.debt_micros > 0 ? (
-              <div className="card stat stat-bad">
-                <div className="stat-label">Debt</div>
-                <div className="stat-value">{formatUsd(a.debt_micros)}</div>
-              </div>
-            ) : null}
-          </div>
-        )}
+        {(a) => <BalanceCards account={a} />}
       </QueryState>
       <UsageSection usage={usage} from={period.from} />
     </div>
