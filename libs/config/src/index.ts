@@ -55,6 +55,11 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   BREAKER_FAILURES: int(3),
   /** how long an open channel is skipped before one probe call is let through (an upstream Retry-After may lengthen it) */
   BREAKER_COOLDOWN_MS: int(30_000),
+  /**
+   * how long this replica trusts its own last reading that a channel is healthy (closed, no failures) before
+   * asking Redis again (0: ask on every call); failures seen here are shared at once, another replica's within this
+   */
+  BREAKER_LOCAL_MS: int(250),
   /** the wait before the one same-channel retry after a connect error or timeout */
   UPSTREAM_RETRY_BACKOFF_MS: int(200),
   /** a task still unfinished this long after creation fails and is released */
@@ -96,6 +101,12 @@ export const billingConfigSchema = baseConfigSchema.extend({
   OUTBOX_BATCH: int(500),
   /** an entry another consumer took and left unacknowledged this long is claimed (its consumer died) */
   OUTBOX_CLAIM_IDLE_MS: int(10_000),
+  /**
+   * after applying a batch smaller than OUTBOX_BATCH, wait this long before reading again, so that the next
+   * batch carries more settles (fewer statements, fences and round trips per call); settles are off the
+   * response path, so no client waits for it (0: read again at once)
+   */
+  OUTBOX_LINGER_MS: int(10),
   /**
    * signs webhooks (X-TT-Signature: HMAC-SHA256); the default is for development only: set a secret of
    * your own and give it to the receivers

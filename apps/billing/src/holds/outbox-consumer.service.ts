@@ -95,6 +95,10 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
         if (entries.length === 0) entries = await this.readNew();
         if (entries.length > 0) await this.process(entries);
         backoff = 50;
+        // under load, let the next batch gather (a full batch means a backlog: read on at once)
+        if (entries.length > 0 && entries.length < this.config.OUTBOX_BATCH && this.config.OUTBOX_LINGER_MS > 0 && this.running) {
+          await new Promise((r) => setTimeout(r, this.config.OUTBOX_LINGER_MS));
+        }
       } catch (err) {
         const msg = (err as Error).message;
         if (/NOGROUP/.test(msg)) ready = false; // Redis lost the group (restarted without persistence): make it again

@@ -71,9 +71,11 @@ type BreakerRedis = Redis & {
 
 /**
  * A circuit breaker per channel, shared by every ingress replica through Redis (one replica's failures
- * take the channel out for all, and one probe at a time tests it). Costs one script call per upstream call,
- * and a write only after a failure or to close a channel that had failed. Redis being away never fails a
- * call: every channel then counts as closed.
+ * take the channel out for all, and one probe at a time tests it). A channel read healthy (closed, no failures)
+ * is trusted here for BREAKER_LOCAL_MS without asking again, so a healthy channel costs one script call per
+ * BREAKER_LOCAL_MS rather than one per call; another replica's failures reach this one within that time, this
+ * replica's own at once. A write happens only after a failure or to close a channel that had failed. Redis
+ * being away never fails a call: every channel then counts as closed.
  */
 @Injectable()
 export class CircuitBreaker {
@@ -103,6 +105,9 @@ export class CircuitBreaker {
    */
   async plan(ordered: RouteTarget[]): Promise<PlannedTarget[]> {
     if (!this.enabled || ordered.length === 0) return ordered.map((target) => ({ target, state: 'closed', failures: 0 }));
+    // every channel read healthy here moments ago: no round trip (the common case)
+    const now = Date.now();
+    if (ordered.every((t) => (this.healthyUntil.get(t.channel_id) ?? 0) > now)) return ordered.map((target) => ({ target, state: 'closed', failures: 0 }));
     let reply: number[];
     try {
       // the probe's lease covers one attempt and its retry
@@ -111,7 +116,24 @@ export class CircuitBreaker {
       this.logger.warn(`circuit breaker unavailable, trying every channel: ${(err as Error).message}`);
       return ordered.map((target) => ({ target, state: 'closed', failures: 0 }));
     }
+    this.remember(ordered, reply, now);
     return planFrom(ordered, reply);
+  }
+
+  /**
+   * Channel id → until when this replica takes the channel as healthy without asking: set from a reading of
+   * closed with no failures, dropped when this replica records anything for the channel. Only a clean channel
+   * is trusted, so a half-open probe, an open channel or a failure count always comes from Redis.
+   */
+  private readonly healthyUntil = new Map<string, number>();
+
+  private remember(ordered: RouteTarget[], reply: number[], now: number): void {
+    const ttl = this.config.BREAKER_LOCAL_MS;
+    if (ttl <= 0) return;
+    ordered.forEach((t, i) => {
+      if (reply[3 * i] === 0 && reply[3 * i + 2] === 0) this.healthyUntil.set(t.channel_id, now + ttl);
+      else this.healthyUntil.delete(t.channel_id);
+    });
   }
 
   /**
@@ -140,6 +162,7 @@ export class CircuitBreaker {
   /** Records an attempt's result on its channel; resolves true when the channel is (now) open. */
   async record(p: PlannedTarget, ok: boolean, retryAfterS?: number): Promise<boolean> {
     if (!this.enabled || (ok && p.state === 'closed' && p.failures === 0)) return false;
+    this.healthyUntil.delete(p.target.channel_id);
     const cooldown = Math.max(this.config.BREAKER_COOLDOWN_MS, (retryAfterS ?? 0) * 1000);
     try {
       const open = await this.redis.gwBreakerResult(this.key(p.target.channel_id), ok ? 1 : 0, p.state === 'closed' ? 0 : 1, this.config.BREAKER_FAILURES, cooldown);
