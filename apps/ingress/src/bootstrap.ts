@@ -22,8 +22,8 @@ export async function createIngress(config: IngressConfig): Promise<NestFastifyA
   let lifecycle: Lifecycle | undefined;
   let requestLog: RequestLogService | undefined;
   installCallLogging(fastify, logs.logger, () => lifecycle, () => requestLog);
-  mountQueuesUi(fastify, config);
-  mountConsole(fastify); // the web console's static files at /console/ (console/console-static.ts) // BullMQ dashboard at /admin/queues (admin/queues-ui.ts)
+  mountQueuesUi(fastify, config); // BullMQ dashboard at /admin/queues (admin/queues-ui.ts)
+  mountConsole(fastify); // the web console's static files at /console/ (console/console-static.ts)
   // multipart bodies (image edits, transcriptions) arrive whole and are parsed by the route that takes them
   fastify.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit: config.BODY_LIMIT_BYTES }, (_req, body, done) => done(null, body));
   const app = await NestFactory.create<NestFastifyApplication>(IngressModule.forRoot(config), adapter, {

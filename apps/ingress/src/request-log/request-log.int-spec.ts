@@ -29,7 +29,7 @@ describe('RequestLogService', () => {
     input_tokens: 3,
     output_tokens: 4,
     cost_micros: 7,
-    at,
+    created_at: at.toISOString(),
   });
 
   it('writes what was pushed in batches and lists it newest first, with filters', async () => {

@@ -40,7 +40,7 @@ const INSERT = `
 @Injectable()
 export class RequestLogService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('RequestLog');
-  private pending: Array<RequestLogEntry & { at: Date }> = [];
+  private pending: RequestLogEntry[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private dropped = 0;
@@ -80,8 +80,8 @@ export class RequestLogService implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  push(entry: Omit<RequestLogEntry, 'created_at'> & { at: Date }): void {
-    this.pending.push({ ...entry, created_at: entry.at.toISOString() });
+  push(entry: RequestLogEntry): void {
+    this.pending.push(entry);
     if (this.pending.length > MAX_PENDING) {
       const over = this.pending.length - MAX_PENDING;
       this.pending.splice(0, over);
@@ -134,8 +134,8 @@ export class RequestLogService implements OnModuleInit, OnModuleDestroy {
    * fraction of a second of rows, as an ingress crash loses the rows still in memory), so each batch costs
    * Postgres no disk sync of its own.
    */
-  private async write(rows: Array<RequestLogEntry & { at: Date }>): Promise<void> {
-    const col = <T>(f: (r: RequestLogEntry & { at: Date }) => T) => rows.map(f);
+  private async write(rows: RequestLogEntry[]): Promise<void> {
+    const col = <T>(f: (r: RequestLogEntry) => T) => rows.map(f);
     this.pool ??= createPgPool(this.databaseUrl, 2, { allowExitOnIdle: true, options: '-c synchronous_commit=off' });
     await this.pool.query({
       name: 'gw_request_log_insert',

@@ -34,11 +34,10 @@ export function installCallLogging(
     const life = lifecycle();
     if (!ops) {
       const started = performance.now();
-      const at = new Date();
       reply.raw.once('close', () => {
-        const latency = Math.round(performance.now() - started);
-        access(logger, req, reply, ctx, latency);
-        logCall(requestLog(), req, reply, ctx, latency, at);
+        const latency = performance.now() - started;
+        access(logger, req, reply, ctx, Math.round(latency));
+        logCall(requestLog(), req, reply, ctx, latency);
       });
     }
     if (life?.draining && !ops) {
@@ -61,7 +60,8 @@ export function installCallLogging(
 const isConsoleRead = (url: string) => url.startsWith('/v1/account');
 
 /** A row in the request log for every call whose key was known, whatever its outcome. */
-function logCall(log: RequestLogService | undefined, req: FastifyRequest, reply: FastifyReply, ctx: CallLogContext, latency: number, at: Date): void {
+/** latency: ms since the request arrived (unrounded); the row's created_at is that arrival */
+function logCall(log: RequestLogService | undefined, req: FastifyRequest, reply: FastifyReply, ctx: CallLogContext, latency: number): void {
   if (!log || !ctx.account_id || isConsoleRead(req.url)) return;
   const res = reply.raw;
   const cache = res.getHeader(CACHE_STATUS_HEADER);
@@ -74,14 +74,14 @@ function logCall(log: RequestLogService | undefined, req: FastifyRequest, reply:
     model: ctx.model ?? null,
     status: res.statusCode,
     error_code: ctx.error_code ?? (res.statusCode >= 400 ? 'error' : null),
-    latency_ms: latency,
+    latency_ms: Math.round(latency),
     stream: String(res.getHeader('content-type') ?? '').includes('text/event-stream'),
     cache: cache === 'hit' || cache === 'miss' || cache === 'bypass' ? cache : null,
     channel_id: ctx.channel_id ?? null,
     input_tokens: ctx.input_tokens ?? 0,
     output_tokens: ctx.output_tokens ?? 0,
     cost_micros: ctx.cost_micros ?? 0,
-    at,
+    created_at: new Date(Date.now() - latency).toISOString(),
   });
 }
 
