@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   model_not_found: 404,
   idempotency_in_flight: 409,
+  /** a debit the account's state does not allow (an admin adjustment beyond the available balance): not a payment the caller could make */
+  balance_conflict: 409,
   payload_too_large: 413,
   idempotency_mismatch: 422,
   rate_limited: 429,

@@ -68,7 +68,7 @@ export class AccountsService {
     if (r.status === 'account_not_found') throw new DomainError('not_found', `account ${req.account_id} not found`);
     if (r.status === 'insufficient_balance') {
       throw new DomainError(
-        'insufficient_balance',
+        'balance_conflict',
         `a debit of ${-req.amount_micros} micros is larger than the account's available balance of ${Number(r.available_micros)} micros`,
         'amount_micros',
       );

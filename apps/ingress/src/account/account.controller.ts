@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { AuthService } from '../auth/auth.service';
 import { clientUsageQuerySchema, createKeySchema, parseBody, requestLogQuerySchema, statementQuerySchema } from '../admin/admin.schemas';
-import { sendCsv, statementCsv, usageGroupedCsv, wantsCsv } from '../admin/reports';
+import { periodOf, sendCsv, statementCsv, usageGroupedCsv, wantsCsv } from '../admin/reports';
 import { RequestLogService } from '../request-log/request-log';
 import { BILLING } from '../shared/tokens';
 
@@ -135,7 +135,7 @@ export class AccountController {
   async statement(@Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const p = await this.caller(req);
     const q = parseBody(statementQuerySchema, query);
-    const statement = await this.billing.call('accounts.statement', { account_id: p.account_id, from: q.from ?? new Date(0).toISOString(), to: q.to ?? new Date().toISOString() });
+    const statement = await this.billing.call('accounts.statement', { ...periodOf(q), account_id: p.account_id });
     return wantsCsv(req, q.format) ? sendCsv(reply, 'statement.csv', statementCsv(statement)) : statement;
   }
 }

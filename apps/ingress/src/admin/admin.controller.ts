@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { DomainError, type ModelKind, type RpcRequest } from '@gateway/contracts';
+import type { ModelKind, RpcRequest } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { periodOf, reconciliationCsv, sendCsv, statementCsv, usageGroupedCsv, wantsCsv } from './reports';
@@ -84,7 +84,7 @@ export class AdminAccountsController {
   @FinanceReadable()
   async statement(@Param('id') id: string, @Query() query: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     const q = parseBody(statementQuerySchema, query);
-    const statement = await this.billing.call('accounts.statement', { account_id: id, from: q.from ?? new Date(0).toISOString(), to: q.to ?? new Date().toISOString() });
+    const statement = await this.billing.call('accounts.statement', { ...periodOf(q), account_id: id });
     return wantsCsv(req, q.format) ? sendCsv(reply, 'statement.csv', statementCsv(statement)) : statement;
   }
 
@@ -116,17 +116,8 @@ export class AdminAccountsController {
   }
 
   private async adjust(input: RpcRequest<'accounts.adjust'>, req: FastifyRequest, reply: FastifyReply) {
-    let result;
-    try {
-      result = await this.billing.call('accounts.adjust', input);
-    } catch (err) {
-      const e = DomainError.from(err);
-      if (e.code !== 'insufficient_balance') throw e;
-      // a conflict with the account's state, not a payment the caller could make: 409 in the admin API's shape
-      void reply.code(409);
-      return { error: { message: e.message, type: 'conflict_error', param: e.param ?? 'amount_micros', code: 'insufficient_balance' } };
-    }
-    const { duplicate, ...entry } = result;
+    // a debit beyond the available balance is billing's balance_conflict: a 409 in the admin API's shape
+    const { duplicate, ...entry } = await this.billing.call('accounts.adjust', input);
     await this.audit.record(req, {
       action: `account.${input.kind}`,
       target_type: 'account',

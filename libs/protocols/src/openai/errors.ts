@@ -20,6 +20,7 @@ const TYPE_BY_STATUS: Record<number, string> = {
 const CODE_OVERRIDES: Partial<Record<ErrorBody['code'], string>> = {
   unauthorized: 'invalid_api_key',
   model_not_found: 'model_not_found',
+  balance_conflict: 'insufficient_balance',
 };
 
 /** OpenAI's error shape: `{"error":{"message","type","param","code"}}`, so the SDK raises its typed errors. */
