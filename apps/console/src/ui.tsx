@@ -244,16 +244,22 @@ export function pricingSummary(p: Record<string, unknown> | null | undefined, fm
   return parts.length ? parts.join(' · ') : '—';
 }
 
-/** An account's balance, held and available amounts, and its debt (shown when any, or always with `showDebt`). */
-export function BalanceCards({ account: a, heldLabel = 'Held by running calls', showDebt = false }: { account: AccountView; heldLabel?: string; showDebt?: boolean }) {
-  const stat = (label: string, micros: number, testId: string, bad = false) => (
+/** One figure in a card: its label, the value, and an optional line under it. */
+export function StatCard({ label, value, testId, bad = false, note }: { label: string; value: ReactNode; testId?: string; bad?: boolean; note?: ReactNode }) {
+  return (
     <div className={`card stat${bad ? ' stat-bad' : ''}`}>
       <div className="stat-label">{label}</div>
       <div className="stat-value" data-testid={testId}>
-        {formatUsd(micros)}
+        {value}
       </div>
+      {note ? <div className="muted small">{note}</div> : null}
     </div>
   );
+}
+
+/** An account's balance, held and available amounts, and its debt (shown when any, or always with `showDebt`). */
+export function BalanceCards({ account: a, heldLabel = 'Held by running calls', showDebt = false }: { account: AccountView; heldLabel?: string; showDebt?: boolean }) {
+  const stat = (label: string, micros: number, testId: string, bad = false) => <StatCard label={label} value={formatUsd(micros)} testId={testId} bad={bad} />;
   return (
     <div className="cards">
       {stat('Balance', a.balance_micros, 'balance')}

@@ -3,7 +3,7 @@ import { Fragment, useState } from 'react';
 import { api, qs } from '../api';
 import { formatInt, formatSignedUsd, formatUsd } from '../money';
 import type { Statement, StatementEntry } from '../types';
-import { Badge, CsvButton, Empty, Mono, PageHeader, PeriodPicker, QueryState, TableWrap, Time, makePeriod, periodLabel, pricingSummary, type Period } from '../ui';
+import { Badge, CsvButton, Empty, Mono, PageHeader, PeriodPicker, QueryState, StatCard, TableWrap, Time, makePeriod, periodLabel, pricingSummary, type Period } from '../ui';
 
 const KIND_TONE: Record<string, 'ok' | 'warn' | 'bad' | 'neutral' | 'info'> = {
   topup: 'ok',
@@ -43,28 +43,9 @@ function StatementTable({ s }: { s: Statement }) {
   return (
     <>
       <div className="cards">
-        <div className="card stat">
-          <div className="stat-label">Opening balance</div>
-          <div className="stat-value" data-testid="opening-balance">
-            {formatUsd(s.opening_balance_micros)}
-          </div>
-          <div className="muted small">
-            <Time iso={s.from} />
-          </div>
-        </div>
-        <div className="card stat">
-          <div className="stat-label">Closing balance</div>
-          <div className="stat-value" data-testid="closing-balance">
-            {formatUsd(s.closing_balance_micros)}
-          </div>
-          <div className="muted small">
-            <Time iso={s.to} />
-          </div>
-        </div>
-        <div className="card stat">
-          <div className="stat-label">Entries</div>
-          <div className="stat-value">{formatInt(s.entries.length)}</div>
-        </div>
+        <StatCard label="Opening balance" value={formatUsd(s.opening_balance_micros)} testId="opening-balance" note={<Time iso={s.from} />} />
+        <StatCard label="Closing balance" value={formatUsd(s.closing_balance_micros)} testId="closing-balance" note={<Time iso={s.to} />} />
+        <StatCard label="Entries" value={formatInt(s.entries.length)} />
       </div>
       {s.entries.length === 0 ? <Empty>No balance changes in this period.</Empty> : null}
       {(
