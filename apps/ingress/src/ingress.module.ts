@@ -10,6 +10,7 @@ import { ResponseCacheService } from './cache/response-cache.service';
 import { CallBillingService } from './conversation/call-billing.service';
 import { HoldKeeper } from './money/hold-keeper.service';
 import { HoldPlacer } from './money/hold-placer.service';
+import { LeaseBook } from './money/lease-book.service';
 import { SettleOutbox } from './money/settle-outbox.service';
 import { ConversationService } from './conversation/conversation.service';
 import { TokenCountService } from './conversation/token-count.service';
@@ -52,6 +53,7 @@ export class IngressModule {
         SettleOutbox,
         HoldPlacer,
         HoldKeeper,
+        LeaseBook,
         CallBillingService,
         ConversationService,
         TokenCountService,

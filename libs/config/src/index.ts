@@ -68,6 +68,17 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   HOLD_TTL_MS: int(10 * 60_000),
   /** how often the holds of calls still running are extended (0: a third of HOLD_TTL_MS) */
   HOLD_EXTEND_INTERVAL_MS: int(0),
+  /**
+   * credit leases: a call's hold is drawn in Redis from a lease billing granted the account (one Postgres
+   * row per lease, not per call, on the call's path); off: every hold is placed in billing
+   */
+  HOLD_LEASE: flag(false),
+  /** the most a lease reserves (billing also caps it at a LEASE_SHARE-th of the available balance) */
+  LEASE_MAX_MICROS: int(5_000_000),
+  /** a lease is only taken if it covers at least this many holds of the size of the call asking for it */
+  LEASE_MIN_DRAWS: int(20),
+  /** how long calls draw from one lease before the next is granted and it is closed (0: the lesser of 30 s and a quarter of HOLD_TTL_MS) */
+  LEASE_DRAW_MS: int(0),
   /** the response cache's TTL for a request that sends `X-TT-Cache: on` from a key with no cache_ttl_s of its own */
   CACHE_DEFAULT_TTL_S: int(300),
   /** a response (a whole stream included) larger than this is not stored in the response cache */
@@ -88,6 +99,10 @@ export const billingConfigSchema = baseConfigSchema.extend({
   /** group commit of holds and settlements (several per transaction) */
   BILLING_BATCH: flag(true),
   HOLD_TTL_MS: int(10 * 60_000),
+  /** a credit lease reserves at most this fraction (1/LEASE_SHARE) of an account's available balance */
+  LEASE_SHARE: z.coerce.number().int().positive().default(10),
+  /** how long a credit lease lives if it is never closed (0: HOLD_TTL_MS); ingress stops drawing well before */
+  LEASE_TTL_MS: int(0),
   SWEEP_INTERVAL_MS: int(5000),
   /**
    * fast: a hold's commit does not wait for the WAL flush (about 1 ms less per call). A Postgres crash

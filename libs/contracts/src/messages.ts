@@ -90,6 +90,31 @@ export interface HoldPlaced {
   hold_id: string;
   amount_micros: number;
   expires_at: string;
+  /** the hold was drawn from a credit lease in Redis: it becomes a hold row of its own by this split */
+  split?: LeaseSplit;
+}
+
+/**
+ * A call's draw from a credit lease, as billing needs it to make the draw a hold of its own (see the
+ * credit_leases migration): sent with the call's settle or release, or with its first extension.
+ */
+export interface LeaseSplit {
+  lease_id: string;
+  hold_id: string;
+  draw_micros: number;
+  account_id: string;
+  key_id: string | null;
+  request_id: string;
+  model: string;
+}
+
+export interface LeaseGranted {
+  status: 'ok' | 'too_small' | 'account_debt' | 'account_not_found';
+  lease_id: string;
+  amount_micros: number;
+  expires_at: string | null;
+  /** the account's keys with a budget: they never draw from a lease */
+  budgeted_keys: string[];
 }
 
 export interface HoldSettled {
@@ -111,7 +136,7 @@ export interface HoldView {
   account_id: string;
   key_id: string | null;
   request_id: string | null;
-  kind: 'call' | 'task';
+  kind: 'call' | 'task' | 'lease';
   model: string | null;
   state: 'active' | 'settled' | 'released' | 'expired';
   amount_micros: number;
@@ -404,7 +429,12 @@ export interface RpcContract {
   /** many places in one message; each answers on its own (one refused place does not refuse the others) */
   'holds.placeMany': { req: { items: PlaceHoldRequest[] }; res: Array<{ ok?: HoldPlaced; err?: ErrorBody }> };
   /** running calls keep their holds: pushes the deadlines of active holds forward */
-  'holds.extend': { req: { ids: string[]; ttl_ms?: number }; res: { extended: number } };
+  /** splits: draws of long calls, made holds of their own before the extension (their ids are in ids) */
+  'holds.extend': { req: { ids: string[]; ttl_ms?: number; splits?: LeaseSplit[] }; res: { extended: number } };
+  /** a credit lease of up to max_micros for the account, at most a LEASE_SHARE-th of its available balance */
+  'holds.lease': { req: { lease_id: string; account_id: string; max_micros: number; min_micros: number }; res: LeaseGranted };
+  /** closes a lease: what no call drew (unused_micros, read from Redis as the lease was retired) goes back */
+  'holds.closeLease': { req: { lease_id: string; unused_micros: number }; res: { status: 'ok' | 'not_open'; released_micros: number } };
   'holds.settle': { req: { hold_id: string; cost_micros: number; usage?: UsageReport }; res: HoldSettled };
   'holds.release': { req: { hold_id: string; reason: string }; res: HoldReleased };
   'holds.list': { req: { state?: HoldView['state']; account_id?: string; limit?: number }; res: HoldView[] };
@@ -452,12 +482,22 @@ export interface PlaceHoldRequest {
  * Settles and releases are idempotent (a hold resolves once), so a redelivered entry changes nothing.
  */
 export type OutboxOp = (
-  | { op: 'settle'; hold_id: string; cost_micros: number; usage?: UsageReport }
-  | { op: 'release'; hold_id: string; reason: string }
+  | { op: 'settle'; hold_id: string; cost_micros: number; usage?: UsageReport; split?: LeaseSplit }
+  | { op: 'release'; hold_id: string; reason: string; split?: LeaseSplit }
+  | { op: 'close'; lease_id: string; unused_micros: number }
 ) & {
   /** the call's trace context (W3C headers), when it is traced: billing's span of the op joins the call's trace */
   trace?: Record<string, string>;
 };
+
+/**
+ * An account's credit lease in Redis, a hash: id (the lease hold's id), left (micros not yet drawn), until
+ * (epoch ms after which no call draws from it), and nb:<key id> for each key with a budget (never draws).
+ */
+export const LEASE = {
+  key: (prefix: string, accountId: string) => `${prefix}lease:${accountId}`,
+  noDrawField: (keyId: string) => `nb:${keyId}`,
+} as const;
 
 export const OUTBOX = {
   stream: (prefix: string) => `${prefix}billing:outbox`,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { UsageReport } from '@gateway/contracts';
+import type { LeaseSplit, UsageReport } from '@gateway/contracts';
 import type { PgPool, PrismaClient } from '@gateway/db';
 import { PG, PG_FAST, PRISMA } from '../shared/tokens';
 import { holdOutcomes } from '../ops/billing-metrics';
@@ -101,6 +101,22 @@ const RELEASE_MANY = `
            ORDER BY h.account_id, r.hold_id, r.idx) q
    CROSS JOIN LATERAL gw_release_hold(q.hold_id, q.state, q.reason) rl`;
 
+// leases in one order (and a lease's draws by id): two batches cannot deadlock on lease rows
+const SPLIT_MANY = `
+  SELECT q.idx, gw_split_hold(q.lease_id, q.hold_id, q.draw, q.account_id, q.key_id, q.request_id, q.model, $9::bigint) AS status
+    FROM (SELECT r.* FROM unnest($1::int[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[])
+                 AS r(idx, lease_id, hold_id, draw, account_id, key_id, request_id, model)
+           ORDER BY r.lease_id, r.hold_id) q`;
+
+export type SplitStatus = 'ok' | 'exists' | 'lease_gone';
+
+export interface LeaseGrantRow {
+  status: 'ok' | 'too_small' | 'account_debt' | 'account_not_found';
+  amount_micros: bigint;
+  expires_at: Date | null;
+  budgeted_keys: string[];
+}
+
 /**
  * Every money movement is one call of a SQL function from the migrations: atomic, one round trip. The
  * batch forms run many calls in one statement, so one transaction (group commit). The money statements
@@ -187,6 +203,38 @@ export class HoldRepository {
       if (r.status === 'ok') (items[r.idx].state === 'expired' ? holdOutcomes.expired : holdOutcomes.released).inc();
     }
     return out;
+  }
+
+  /** Makes calls' draws holds of their own (see gw_split_hold); in the order given. */
+  async splitMany(items: LeaseSplit[], ttlMs: number): Promise<SplitStatus[]> {
+    const { rows } = await this.fast.query<{ idx: number; status: SplitStatus }>(named('gw_split_many', SPLIT_MANY, [
+      items.map((_, i) => i),
+      items.map((s) => s.lease_id),
+      items.map((s) => s.hold_id),
+      items.map((s) => String(s.draw_micros)),
+      items.map((s) => s.account_id),
+      items.map((s) => s.key_id),
+      items.map((s) => s.request_id),
+      items.map((s) => s.model),
+      String(ttlMs),
+    ]));
+    const out: SplitStatus[] = new Array(items.length);
+    for (const r of rows) out[r.idx] = r.status;
+    return out;
+  }
+
+  async grantLease(id: string, accountId: string, maxMicros: number, minMicros: number, share: number, ttlMs: number): Promise<LeaseGrantRow> {
+    const { rows } = await this.pg.query<{ status: LeaseGrantRow['status']; amount_micros: string; expires_at: Date | null; budgeted_keys: string[] }>(
+      'SELECT * FROM gw_grant_lease($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint)',
+      [id, accountId, String(maxMicros), String(minMicros), String(share), String(ttlMs)],
+    );
+    const r = rows[0];
+    return { status: r.status, amount_micros: big(r.amount_micros), expires_at: r.expires_at, budgeted_keys: r.budgeted_keys ?? [] };
+  }
+
+  async closeLease(id: string, unusedMicros: number, opts: { fast?: boolean } = {}): Promise<{ status: 'ok' | 'not_open'; released_micros: bigint }> {
+    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ status: 'ok' | 'not_open'; released_micros: string }>('SELECT * FROM gw_close_lease($1, $2::bigint)', [id, String(unusedMicros)]);
+    return { status: rows[0].status, released_micros: big(rows[0].released_micros) };
   }
 
   async place(p: PlaceInput): Promise<PlaceRow> {

@@ -19,7 +19,17 @@ export class HoldsController {
 
   @MessagePattern('holds.extend')
   extend(@Payload() req: RpcRequest<'holds.extend'>) {
-    return this.holds.extend(req.ids, req.ttl_ms);
+    return this.holds.extend(req.ids, req.ttl_ms, req.splits);
+  }
+
+  @MessagePattern('holds.lease')
+  lease(@Payload() req: RpcRequest<'holds.lease'>) {
+    return this.holds.lease(req);
+  }
+
+  @MessagePattern('holds.closeLease')
+  closeLease(@Payload() req: RpcRequest<'holds.closeLease'>) {
+    return this.holds.closeLease(req);
   }
 
   @MessagePattern('holds.settle')

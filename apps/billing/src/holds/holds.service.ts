@@ -9,6 +9,8 @@ import {
   type HoldReleased,
   type HoldSettled,
   type HoldView,
+  type LeaseGranted,
+  type LeaseSplit,
   type OutboxOp,
   type PlaceHoldRequest,
   type RpcRequest,
@@ -123,11 +125,40 @@ export class HoldsService {
     );
   }
 
-  async extend(ids: string[], ttlMs?: number): Promise<{ extended: number }> {
+  async extend(ids: string[], ttlMs?: number, splits?: LeaseSplit[]): Promise<{ extended: number }> {
     if (ids.length === 0) return { extended: 0 };
     try {
+      // a long call drawn from a lease first becomes a hold of its own, which is then extended like any other
+      if (splits?.length) await retryTransient(() => this.holds.splitMany(splits.slice(0, 10_000), this.config.HOLD_TTL_MS), { until: Date.now() + this.config.RPC_TIMEOUT_MS });
       const extended = await retryTransient(() => this.holds.extend(ids.slice(0, 10_000), ttlMs ?? this.config.HOLD_TTL_MS), { until: Date.now() + this.config.RPC_TIMEOUT_MS });
       return { extended };
+    } catch (err) {
+      throw dbFailure(err);
+    }
+  }
+
+  /** A credit lease for the account (see the credit_leases migration); its id is the caller's, so a retry gives one lease. */
+  async lease(req: RpcRequest<'holds.lease'>): Promise<LeaseGranted> {
+    if (!Number.isSafeInteger(req.max_micros) || !Number.isSafeInteger(req.min_micros) || req.min_micros < 0 || req.max_micros < req.min_micros) {
+      throw new DomainError('invalid_request', `lease bounds must be integers of micros with 0 <= min <= max, got ${req.min_micros}..${req.max_micros}`);
+    }
+    try {
+      const row = await retryTransient(
+        () => this.holds.grantLease(req.lease_id, req.account_id, req.max_micros, req.min_micros, this.config.LEASE_SHARE, this.config.LEASE_TTL_MS || this.config.HOLD_TTL_MS),
+        { until: Date.now() + this.config.RPC_TIMEOUT_MS },
+      );
+      if (row.status === 'ok') this.logger.log({ msg: 'lease granted', lease_id: req.lease_id, account_id: req.account_id, amount_micros: Number(row.amount_micros) });
+      return { status: row.status, lease_id: req.lease_id, amount_micros: Number(row.amount_micros), expires_at: row.expires_at?.toISOString() ?? null, budgeted_keys: row.budgeted_keys };
+    } catch (err) {
+      throw dbFailure(err);
+    }
+  }
+
+  async closeLease(req: RpcRequest<'holds.closeLease'>): Promise<{ status: 'ok' | 'not_open'; released_micros: number }> {
+    if (!Number.isSafeInteger(req.unused_micros) || req.unused_micros < 0) throw new DomainError('invalid_request', `unused_micros must be a non-negative integer, got ${req.unused_micros}`);
+    try {
+      const r = await retryTransient(() => this.holds.closeLease(req.lease_id, req.unused_micros), { until: Date.now() + this.config.RPC_TIMEOUT_MS });
+      return { status: r.status, released_micros: Number(r.released_micros) };
     } catch (err) {
       throw dbFailure(err);
     }
@@ -175,8 +206,21 @@ export class HoldsService {
     const poison: Array<{ op: OutboxOp; error: string }> = [];
     const settles: SettleInput[] = [];
     const releases: ReleaseInput[] = [];
+    const splits: LeaseSplit[] = [];
+    const closes: Array<{ lease_id: string; unused_micros: number }> = [];
     for (const op of ops) {
-      if (op.op === 'settle') {
+      if ((op.op === 'settle' || op.op === 'release') && op.split) {
+        const sp = op.split;
+        if (typeof sp.lease_id !== 'string' || sp.hold_id !== op.hold_id || !Number.isSafeInteger(sp.draw_micros) || sp.draw_micros < 0) {
+          poison.push({ op, error: 'bad lease split' });
+          continue;
+        }
+        splits.push(sp);
+      }
+      if (op.op === 'close') {
+        if (typeof op.lease_id !== 'string' || !Number.isSafeInteger(op.unused_micros) || op.unused_micros < 0) poison.push({ op, error: `bad lease close: ${op.unused_micros}` });
+        else closes.push({ lease_id: op.lease_id, unused_micros: op.unused_micros });
+      } else if (op.op === 'settle') {
         if (!Number.isSafeInteger(op.cost_micros) || op.cost_micros < 0 || typeof op.hold_id !== 'string') poison.push({ op, error: `bad settle: cost ${op.cost_micros}` });
         else settles.push({ holdId: op.hold_id, costMicros: op.cost_micros, usage: op.usage });
       } else if (op.op === 'release' && typeof op.hold_id === 'string') {
@@ -190,9 +234,23 @@ export class HoldsService {
     const count = (rows: Array<{ status: string }>) => {
       for (const r of rows) r.status === 'ok' ? applied++ : ignored++;
     };
+    // draws become holds of their own before they settle or release (a replayed split changes nothing; a
+    // lease already gone leaves the settle to charge as a settle of a lost hold does; a split that fails
+    // otherwise does the same, and its draw stays held in the lease until the lease expires)
+    if (splits.length) await this.isolate(splits, (b) => this.holds.splitMany(b, this.config.HOLD_TTL_MS), (sp, e) => this.logger.error(`split of ${sp.hold_id} from lease ${sp.lease_id} failed: ${e}`));
     // settles first: a release that races a settle of the same hold must not win by ordering alone
     if (settles.length) count(await this.isolate(settles, (b) => this.holds.settleMany(b, { fast: true }), (s, e) => poison.push({ op: { op: 'settle', hold_id: s.holdId, cost_micros: s.costMicros, usage: s.usage }, error: e })));
     if (releases.length) count(await this.isolate(releases, (b) => this.holds.releaseMany(b, { fast: true }), (r, e) => poison.push({ op: { op: 'release', hold_id: r.holdId, reason: r.reason }, error: e })));
+    // a lease is closed after the splits of its draws that came in the same batch
+    for (const c of closes) {
+      try {
+        const r = await this.holds.closeLease(c.lease_id, c.unused_micros, { fast: true });
+        r.status === 'ok' ? applied++ : ignored++;
+      } catch (err) {
+        if (isTransientDbError(err)) throw err;
+        poison.push({ op: { op: 'close', ...c }, error: (err as Error).message });
+      }
+    }
     // acknowledged entries must be on disk: one flush for the whole batch, after its locks are gone
     await this.holds.fence();
     return { applied, ignored, poison };

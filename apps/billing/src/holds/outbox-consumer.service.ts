@@ -143,7 +143,7 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
       else unreadable.push(e);
     }
     // one span per traced op, in its call's trace, covering the wait for the batch's commit
-    const spans = tracingActive() ? ops.filter((o) => o.trace).map((o) => tracer('billing').startSpan(`outbox ${o.op}`, { kind: SpanKind.CONSUMER, attributes: { 'gateway.hold_id': o.hold_id } }, extractContext(o.trace))) : [];
+    const spans = tracingActive() ? ops.filter((o) => o.trace).map((o) => tracer('billing').startSpan(`outbox ${o.op}`, { kind: SpanKind.CONSUMER, attributes: { 'gateway.hold_id': o.op === 'close' ? o.lease_id : o.hold_id } }, extractContext(o.trace))) : [];
     // retried until it commits; only a clean shutdown stops it (the entries stay pending for the next owner)
     let backoff = 50;
     let result: Awaited<ReturnType<HoldsService['applyOutbox']>>;
@@ -171,10 +171,12 @@ export class OutboxConsumerService implements OnApplicationBootstrap, BeforeAppl
     tx.xack(this.stream, OUTBOX.group, ...ids).xdel(this.stream, ...ids);
     await tx.exec();
     if (parked.length) this.logger.error(`outbox: ${parked.length} op(s) could not be applied and were parked in ${this.dead}`);
-    const poisoned = new Set(result.poison.map((p) => p.op.hold_id));
+    const opId = (o: OutboxOp) => (o.op === 'close' ? o.lease_id : o.hold_id);
+    const poisoned = new Set(result.poison.map((p) => opId(p.op)));
     for (const o of ops) {
-      if (poisoned.has(o.hold_id)) continue;
-      if (o.op === 'settle') runWithRequestId(o.usage?.request_id, () => this.logger.log({ msg: 'settle applied', hold_id: o.hold_id, cost_micros: o.cost_micros }));
+      if (poisoned.has(opId(o))) continue;
+      if (o.op === 'close') this.logger.log({ msg: 'lease closed', lease_id: o.lease_id, unused_micros: o.unused_micros });
+      else if (o.op === 'settle') runWithRequestId(o.usage?.request_id, () => this.logger.log({ msg: 'settle applied', hold_id: o.hold_id, cost_micros: o.cost_micros }));
       else this.logger.log({ msg: 'release applied', hold_id: o.hold_id, reason: o.reason });
     }
     this.applied += result.applied;

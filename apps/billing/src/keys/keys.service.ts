@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   CHANGE_CHANNELS,
   DomainError,
+  LEASE,
   newId,
   type BudgetSettings,
   type BudgetView,
@@ -91,6 +92,7 @@ export class KeysService {
         ...(req.budget ? { budget: { create: budgetData(req.budget) } } : {}),
       },
     });
+    if (req.budget) await this.markBudgeted(row.accountId, row.id, true);
     return { ...toView(row, await this.budgets.find(row.id)), key: plaintext };
   }
 
@@ -132,8 +134,19 @@ export class KeysService {
         budget,
       },
     });
+    if (req.budget !== undefined) await this.markBudgeted(row.accountId, row.id, req.budget !== null);
     await this.redis.publish(`${this.config.REDIS_PREFIX}${CHANGE_CHANNELS.keys}`, row.keyHash);
     return toView(row, await this.budgets.find(row.id));
+  }
+
+  /**
+   * A key with a budget never draws from its account's credit lease (its holds are placed one by one, where
+   * the budget is checked): the lease's hash in Redis says which keys have one. Grants rebuild that list.
+   */
+  private async markBudgeted(accountId: string, keyId: string, budgeted: boolean): Promise<void> {
+    const key = LEASE.key(this.config.REDIS_PREFIX, accountId);
+    if (budgeted) await this.redis.hset(key, LEASE.noDrawField(keyId), '1');
+    else await this.redis.hdel(key, LEASE.noDrawField(keyId));
   }
 
   async revoke(id: string): Promise<KeyView> {

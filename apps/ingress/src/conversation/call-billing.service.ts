@@ -13,6 +13,7 @@ import { injectContext } from '@gateway/tracing';
 import type { FastifyReply } from 'fastify';
 import { HoldKeeper } from '../money/hold-keeper.service';
 import { HoldPlacer, type Admission } from '../money/hold-placer.service';
+import { LeaseBook } from '../money/lease-book.service';
 import { SettleOutbox } from '../money/settle-outbox.service';
 import { RateLimitService } from '../rate-limit/rate-limit.service';
 import { recordCharge } from '../ops/ingress-metrics';
@@ -33,6 +34,7 @@ export class CallBillingService {
     private readonly outbox: SettleOutbox,
     private readonly keeper: HoldKeeper,
     private readonly limits: RateLimitService,
+    private readonly leases: LeaseBook,
   ) {}
 
   /**
@@ -49,18 +51,28 @@ export class CallBillingService {
     const holdId = newId('hold');
     const kind = opts.kind ?? 'call';
     annotateCall({ key_id: principal.key_id, model: model.id });
+    const req = {
+      hold_id: holdId,
+      account_id: principal.account_id,
+      key_id: principal.key_id,
+      request_id: requestId,
+      model: model.id,
+      amount_micros: amountMicros,
+      kind,
+      ttl_ms: opts.ttlMs,
+    };
     try {
-      const placed = await this.placer.place({
-        hold_id: holdId,
-        account_id: principal.account_id,
-        key_id: principal.key_id,
-        request_id: requestId,
-        model: model.id,
-        amount_micros: amountMicros,
-        kind,
-        ttl_ms: opts.ttlMs,
-      }, opts.admit && this.admission(principal, opts.admit));
-      if (kind === 'call') this.keeper.track(holdId, opts.admit?.reply.raw ?? opts.reply?.raw);
+      let placed: HoldPlaced;
+      try {
+        // a call's hold may be drawn from the account's credit lease (LeaseBook), in the admission's round trip
+        placed = await this.placer.place(req, opts.admit && this.admission(principal, opts.admit), kind === 'call');
+      } catch (err) {
+        // refused for balance while the account's lease held part of it: the lease is closed (its unused
+        // part back) and the place tried once more, without counting the call again
+        if (!this.leases.enabled || DomainError.from(err).code !== 'insufficient_balance' || (await this.leases.retire(principal.account_id)) === 0) throw err;
+        placed = await this.placer.place(req);
+      }
+      if (kind === 'call') this.keeper.track(holdId, opts.admit?.reply.raw ?? opts.reply?.raw, placed.split);
       return placed;
     } catch (err) {
       const e = DomainError.from(err);
@@ -100,6 +112,7 @@ export class CallBillingService {
       // price_id: the pricing the cost was computed from, kept on the usage record for the statement
       usage: { request_id: requestId, account_id: principal.account_id, key_id: principal.key_id, model: model.id, channel_id: channelId, tokens, price_id: model.price_id ?? null },
       trace: injectContext(),
+      ...(hold.split ? { split: hold.split } : {}),
     }, tokens && principal.key_id ? { key: this.limits.tokenKey(principal.key_id), n: tokens.input_tokens + tokens.output_tokens } : undefined);
     this.keeper.untrack(hold.hold_id);
     recordCharge(model.id, cost, tokens);
@@ -112,8 +125,8 @@ export class CallBillingService {
     return { dry_run: true, model, estimated_cost_micros: estimate };
   }
 
-  async release(hold: Pick<HoldPlaced, 'hold_id'>, reason: string): Promise<void> {
-    this.outbox.push({ op: 'release', hold_id: hold.hold_id, reason, trace: injectContext() });
+  async release(hold: Pick<HoldPlaced, 'hold_id' | 'split'>, reason: string): Promise<void> {
+    this.outbox.push({ op: 'release', hold_id: hold.hold_id, reason, trace: injectContext(), ...(hold.split ? { split: hold.split } : {}) });
     this.keeper.untrack(hold.hold_id);
   }
 }

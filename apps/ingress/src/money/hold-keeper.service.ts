@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { IngressConfig } from '@gateway/config';
+import type { LeaseSplit } from '@gateway/contracts';
 import type { RedisRpcClient } from '@gateway/transport';
 import { BILLING, CONFIG } from '../shared/tokens';
 
@@ -17,6 +18,8 @@ export class HoldKeeper implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(HoldKeeper.name);
   /** hold id -> when its call started */
   private readonly live = new Map<string, number>();
+  /** holds drawn from a lease that have no row yet: their first extension makes one (the split) */
+  private readonly unsplit = new Map<string, LeaseSplit>();
   private timer?: NodeJS.Timeout;
   private readonly intervalMs: number;
 
@@ -41,13 +44,15 @@ export class HoldKeeper implements OnModuleInit, OnApplicationShutdown {
    * happened, the hold is no longer extended (a settle that comes later still charges). A hold is never
    * kept longer than MAX_KEEP_MS, so a call that lost track of its hold cannot keep money held forever.
    */
-  track(holdId: string, until?: { once(event: 'close', f: () => void): unknown }): void {
+  track(holdId: string, until?: { once(event: 'close', f: () => void): unknown }, split?: LeaseSplit): void {
     this.live.set(holdId, Date.now());
-    until?.once('close', () => this.live.delete(holdId));
+    if (split) this.unsplit.set(holdId, split);
+    until?.once('close', () => this.untrack(holdId));
   }
 
   untrack(holdId: string): void {
     this.live.delete(holdId);
+    this.unsplit.delete(holdId);
   }
 
   get size(): number {
@@ -57,11 +62,14 @@ export class HoldKeeper implements OnModuleInit, OnApplicationShutdown {
   private async extend(): Promise<void> {
     if (this.live.size === 0) return;
     const oldest = Date.now() - MAX_KEEP_MS;
-    for (const [id, since] of this.live) if (since < oldest) this.live.delete(id);
+    for (const [id, since] of this.live) if (since < oldest) this.untrack(id);
     const ids = [...this.live.keys()];
     try {
       for (let i = 0; i < ids.length; i += 5000) {
-        await this.billing.call('holds.extend', { ids: ids.slice(i, i + 5000), ttl_ms: this.config.HOLD_TTL_MS });
+        const chunk = ids.slice(i, i + 5000);
+        const splits = chunk.flatMap((id) => this.unsplit.get(id) ?? []);
+        await this.billing.call('holds.extend', { ids: chunk, ttl_ms: this.config.HOLD_TTL_MS, ...(splits.length ? { splits } : {}) });
+        for (const sp of splits) this.unsplit.delete(sp.hold_id);
       }
     } catch (err) {
       // the next round tries again; a hold that expires meanwhile is still charged by its late settle

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, type HoldPlaced, type PlaceHoldRequest } from '@gateway/contracts';
+import { DomainError, LEASE, type HoldPlaced, type PlaceHoldRequest } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import type Redis from 'ioredis';
 import { ADMIT_FN } from '../rate-limit/rate-limit.service';
 import { BILLING, CONFIG, REDIS_CMD } from '../shared/tokens';
+import { LeaseBook } from './lease-book.service';
 
 /** What a place also asks the rate limiter, in the same round trip. */
 export interface Admission {
@@ -18,31 +19,76 @@ export interface Admission {
   onResult: (r: [number, number, number, number]) => void;
 }
 
-// Admits each call of a tick under its key's limits and puts one 'holds.placeMany' request with the
-// admitted places on billing's queue: admission and the hold's request in one round trip. KEYS[1] is
-// billing's queue, then a request and a token counter per item; ARGV[1..3] are the envelope's head
-// and tail and the window, then per item rpm, tpm, count (1/0; rpm -1: no limit) and the place's JSON.
+// Admits each call of a tick under its key's limits, draws the admitted calls' holds that it can from their
+// accounts' credit leases (LeaseBook), and puts one 'holds.placeMany' request with the rest on billing's
+// queue: admission and the hold in one round trip, and no billing message for a drawn hold. KEYS[1] is
+// billing's queue, KEYS[2] the settle outbox, then per item a request counter, a token counter and the
+// account's lease hash (or ''). ARGV[1..5]: the envelope's head and tail, the window, LEASE_MIN_DRAWS and
+// how long before a lease's window ends a fresh one is asked for; then per item rpm, tpm, count (1/0; rpm
+// -1: no limit), the place's JSON, the hold to draw (-1: place it) and the key's no-draw field. Per item:
+// the limiter's answer, then the lease drawn from ('' if placed) and 1 if a fresh lease should be asked for.
 const ADMIT_AND_PLACE = `${ADMIT_FN}
 local out = {}
 local parts = {}
 local window = tonumber(ARGV[3])
-for i = 1, (#KEYS - 1) / 2 do
-  local a = 3 + (i - 1) * 4
+local minDraws = tonumber(ARGV[4])
+local refreshMs = tonumber(ARGV[5])
+local now = nil
+for i = 1, (#KEYS - 2) / 3 do
+  local k = 2 + (i - 1) * 3
+  local a = 5 + (i - 1) * 6
   local rpm = tonumber(ARGV[a + 1])
   local r = {1, 0, 0, 0}
-  if rpm >= 0 then r = admit(KEYS[2 * i], KEYS[2 * i + 1], rpm, tonumber(ARGV[a + 2]), window, ARGV[a + 3] == '1') end
-  if r[1] == 1 then parts[#parts + 1] = ARGV[a + 4] end
+  if rpm >= 0 then r = admit(KEYS[k + 1], KEYS[k + 2], rpm, tonumber(ARGV[a + 2]), window, ARGV[a + 3] == '1') end
+  r[5] = ''
+  r[6] = 0
+  if r[1] == 1 then
+    local draw = tonumber(ARGV[a + 5])
+    local drawn = false
+    if draw >= 0 then
+      local lk = KEYS[k + 3]
+      local l = redis.call('HMGET', lk, 'id', 'left', 'until', ARGV[a + 6])
+      if l[4] then
+        -- a key with a budget: its hold is placed, where the budget is checked
+      elseif not l[1] then
+        r[6] = 1
+      else
+        if not now then
+          local t = redis.call('TIME')
+          now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+        local untilMs = tonumber(l[3])
+        if untilMs <= now then
+          -- its window has passed: retired here, its unused part given back through the outbox
+          redis.call('HDEL', lk, 'id', 'left', 'until')
+          redis.call('XADD', KEYS[2], '*', 'm', '[{"op":"close","lease_id":"' .. l[1] .. '","unused_micros":' .. l[2] .. '}]')
+          r[6] = 1
+        elseif tonumber(l[2]) >= draw then
+          local left = redis.call('HINCRBY', lk, 'left', -draw)
+          r[5] = l[1]
+          drawn = true
+          if left < draw * minDraws / 4 or untilMs - now < refreshMs then r[6] = 1 end
+        else
+          r[6] = 1
+        end
+      end
+    end
+    if not drawn then parts[#parts + 1] = ARGV[a + 4] end
+  end
   out[i] = r
 end
 if #parts > 0 then redis.call('LPUSH', KEYS[1], ARGV[1] .. table.concat(parts, ',') .. ARGV[2]) end
 return out
 `;
 
-type PlacerRedis = Redis & { gwAdmitPlace(...args: Array<string | number>): Promise<Array<[number, number, number, number]>> };
+type Verdict = [ok: number, requests: number, tokens: number, ttl: number, lease: string, wantLease: number];
+type PlacerRedis = Redis & { gwAdmitPlace(...args: Array<string | number>): Promise<Verdict[]> };
 
 interface Pending {
   req: PlaceHoldRequest;
   admit?: Admission;
+  /** may be drawn from the account's lease (only with an admission) */
+  draw: boolean;
   resolve: (h: HoldPlaced) => void;
   reject: (e: unknown) => void;
 }
@@ -63,14 +109,19 @@ export class HoldPlacer {
     @Inject(BILLING) private readonly billing: RedisRpcClient,
     @Inject(REDIS_CMD) redis: Redis,
     @Inject(CONFIG) private readonly config: IngressConfig,
+    private readonly leases: LeaseBook,
   ) {
     redis.defineCommand('gwAdmitPlace', { lua: ADMIT_AND_PLACE });
     this.redis = redis as PlacerRedis;
   }
 
-  place(req: PlaceHoldRequest, admit?: Admission): Promise<HoldPlaced> {
+  /**
+   * draw: the hold may come from the account's credit lease (HOLD_LEASE, a call's hold with an admission,
+   * no larger than LeaseBook.maxDraw); the answer then carries the split that makes it a hold row later.
+   */
+  place(req: PlaceHoldRequest, admit?: Admission, draw = false): Promise<HoldPlaced> {
     return new Promise((resolve, reject) => {
-      this.tick.push({ req, admit, resolve, reject });
+      this.tick.push({ req, admit, draw: draw && admit !== undefined && this.leases.enabled && req.amount_micros <= this.leases.maxDraw, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -99,20 +150,26 @@ export class HoldPlacer {
 
   private admitAndPlace(batch: Pending[]): void {
     const call = this.billing.prepareCall('holds.placeMany');
-    const keys: string[] = [call.queue];
-    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS];
+    const keys: string[] = [call.queue, this.leases.outboxStream];
+    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4)];
     for (const b of batch) {
-      keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '');
-      args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', JSON.stringify(b.req));
+      keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '', b.draw ? this.leases.key(b.req.account_id) : '');
+      args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', JSON.stringify(b.req), b.draw ? b.req.amount_micros : -1, b.req.key_id ? LEASE.noDrawField(b.req.key_id) : 'nb:');
     }
     this.redis.gwAdmitPlace(keys.length, ...keys, ...args).then(
       (verdicts) => {
         const placed: Pending[] = [];
         batch.forEach((b, i) => {
+          const v = verdicts[i];
           try {
-            b.admit?.onResult(verdicts[i]);
-            if (verdicts[i][0] === 1) placed.push(b);
-            else b.reject(new DomainError('rate_limited', 'rate limited'));
+            b.admit?.onResult([v[0], v[1], v[2], v[3]]);
+            if (v[0] !== 1) {
+              b.reject(new DomainError('rate_limited', 'rate limited'));
+              return;
+            }
+            if (v[5] === 1) this.leases.want(b.req.account_id, b.req.amount_micros);
+            if (v[4]) b.resolve(this.drawn(b.req, v[4]));
+            else placed.push(b);
           } catch (err) {
             b.reject(err); // the limiter refused it (429): it was not placed
           }
@@ -129,5 +186,16 @@ export class HoldPlacer {
         batch.forEach((b) => b.reject(e));
       },
     );
+  }
+
+  /** A hold drawn from a lease: its row is made by the split its settle, release or extension carries. */
+  private drawn(req: PlaceHoldRequest, leaseId: string): HoldPlaced {
+    const holdId = req.hold_id!;
+    return {
+      hold_id: holdId,
+      amount_micros: req.amount_micros,
+      expires_at: new Date(Date.now() + this.config.HOLD_TTL_MS).toISOString(),
+      split: { lease_id: leaseId, hold_id: holdId, draw_micros: req.amount_micros, account_id: req.account_id, key_id: req.key_id, request_id: req.request_id, model: req.model },
+    };
   }
 }
