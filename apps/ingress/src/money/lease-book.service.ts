@@ -124,7 +124,12 @@ export class LeaseBook implements OnModuleInit, OnApplicationShutdown {
 
   /** Asks billing for a fresh lease for the account, in the background; one ask at a time across replicas. */
   want(accountId: string, drawMicros: number): void {
-    if (this.asking.has(accountId) || (this.refusedUntil.get(accountId) ?? 0) > Date.now()) return;
+    if (this.asking.has(accountId)) return;
+    const refused = this.refusedUntil.get(accountId);
+    if (refused !== undefined) {
+      if (refused > Date.now()) return;
+      this.refusedUntil.delete(accountId);
+    }
     this.asking.add(accountId);
     void this.grant(accountId, drawMicros).finally(() => this.asking.delete(accountId));
   }
