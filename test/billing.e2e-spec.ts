@@ -36,7 +36,7 @@ describe('billing as finance sees it', () => {
     const conflict = responses.find((r) => r.status === 409);
     if (conflict) expect(await conflict.json()).toMatchObject({ error: { code: 'idempotency_in_flight' } });
     expect((await mockRequests(g)).length).toBe(1);
-    expect(await prisma.hold.count({ where: { accountId: a.id } })).toBe(1);
+    expect(await prisma.hold.count({ where: { accountId: a.id, kind: 'call' } })).toBe(1);
     expect(await prisma.ledgerEntry.count({ where: { accountId: a.id, kind: 'charge' } })).toBe(1);
 
     // once done, the same key replays the first response and charges nothing more

@@ -88,7 +88,7 @@ describe('the response cache', () => {
     const after = await account(a.id);
     expect(after).toMatchObject({ balance_micros: afterMiss.balance_micros, held_micros: 0 });
     expect(await prisma.usageRecord.count({ where: { accountId: a.id } })).toBe(1);
-    expect(await prisma.hold.count({ where: { accountId: a.id } })).toBe(1);
+    expect(await prisma.hold.count({ where: { accountId: a.id, kind: 'call' } })).toBe(1);
     expect(await prisma.usageRecord.findUnique({ where: { requestId: hitId! } })).toBeNull();
 
     // a dry run is never a hit: it prices the call as usual

@@ -3,13 +3,14 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { books, expectInvariants, testPrisma } from './support/db';
 import { freePort, resetTestDatabase } from './support/gateway';
-import { spawnService, stop, type Service } from './support/services';
+import { kill9, spawnService, stop, type Service } from './support/services';
 
 // Credit leases (HOLD_LEASE=on) against the real services: calls' holds drawn from an account's lease in
 // Redis are each charged exactly once, under concurrency, from two ingress replicas; every lease closes and
 // gives back what no call drew; a key with a budget never draws; a long call's draw becomes a hold of its
 // own that is kept alive; a replayed split, settle or close changes nothing; and a place refused for
-// balance while a lease held part of it succeeds once the lease is closed.
+// balance while a lease held part of it succeeds once the lease is closed; and what an ingress killed
+// mid-call leaves behind expires and is reported with its amount.
 
 const ADMIN = 'credit-lease-admin-token';
 const PRICE = { input_per_mtok_micros: 1_000_000, output_per_mtok_micros: 3_000_000 };
@@ -71,9 +72,9 @@ describe('credit leases', () => {
     await resetTestDatabase();
     mockPort = await freePort();
     ports.push(await freePort(), await freePort());
-    // a lease lives 60 s if never closed (a call's hold 2 s)
+    // a lease lives 12 s if never closed (a call's hold 2 s)
     services.push(await spawnService('mock-upstream', env(), /listening/));
-    services.push(await spawnService('billing', env({ LEASE_TTL_MS: '60000' }), /listening/));
+    services.push(await spawnService('billing', env({ LEASE_TTL_MS: '12000' }), /listening/));
     services.push(await spawnService('models', env(), /listening/));
     // the second replica's leases last 10 s: long enough that a test's calls surely find one open
     services.push(await spawnService('ingress', env({ PORT: String(ports[0]) }), /listening/));
@@ -248,5 +249,36 @@ describe('credit leases', () => {
     const tooBig = await chat(ports[1], key, 'too big', { max_tokens: 399_000 });
     expect(tooBig.status).toBe(402);
     expectInvariants(await drained(accountId));
+  }, 60_000);
+  it('kill -9 of an ingress mid-stream: the draw it left expires (in its lease or as its own hold) and is reported with its amount', async () => {
+    const accountId = await account(100_000_000);
+    const key = await newKey(accountId);
+    for (let i = 0; i < 3; i++) expect((await chat(ports[0], key, 'warm', { max_tokens: 10 })).status).toBe(200);
+    for (let i = 0; i < 50 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
+    for (let i = 0; i < 100 && (await prisma.usageRecord.count({ where: { accountId } })) < 3; i++) await sleep(20);
+    const before = await books(prisma, accountId);
+    const r = await chat(ports[0], key, `slow ${'w '.repeat(40)} [[mock:chunk_delay=200]]`, { stream: true, max_tokens: 100 });
+    expect(r.status).toBe(200);
+    const holdId = r.headers.get('x-tt-hold-id')!;
+    await r.body!.getReader().read(); // under way, its hold drawn
+    const victim = services.find((s) => s.name === 'ingress')!;
+    await kill9(victim);
+    // the other replica's closer gives back what no call drew; the dead call's draw stays held until its
+    // hold (if it was split off before the kill) or its lease expires, then nothing is held
+    const after = await drained(accountId);
+    expect(after).toMatchObject({ balance: before.balance, held: 0, debt: 0 });
+    expectInvariants(after);
+    const expired = await prisma.hold.findMany({ where: { accountId, state: 'expired' } });
+    expect(expired).toHaveLength(1);
+    const e = expired[0];
+    // either the call's own hold (split at an extension before the kill) or the lease holding its draw
+    if (e.kind === 'call') expect(e.id).toBe(holdId);
+    else expect(e.kind).toBe('lease');
+    // (asked of the replica still running)
+    const rec = await fetch(`${base(ports[1])}/admin/reconciliation?account_id=${accountId}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const report = (await rec.json()) as { ties_out: boolean; accounts: Array<{ expired_unsettled_holds: number; expired_unsettled_micros: number }> };
+    expect(report.ties_out).toBe(true);
+    expect(report.accounts[0]).toMatchObject({ expired_unsettled_holds: 1, expired_unsettled_micros: Number(e.amountMicros) });
+    expect(Number(e.amountMicros)).toBeGreaterThan(0);
   }, 60_000);
 });

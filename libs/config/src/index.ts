@@ -72,7 +72,7 @@ export const ingressConfigSchema = baseConfigSchema.extend({
    * credit leases: a call's hold is drawn in Redis from a lease billing granted the account (one Postgres
    * row per lease, not per call, on the call's path); off: every hold is placed in billing
    */
-  HOLD_LEASE: flag(false),
+  HOLD_LEASE: flag(true),
   /** the most a lease reserves (billing also caps it at a LEASE_SHARE-th of the available balance) */
   LEASE_MAX_MICROS: int(5_000_000),
   /** a lease is only taken if it covers at least this many holds of the size of the call asking for it */
