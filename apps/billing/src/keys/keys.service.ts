@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CHANGE_CHANNELS,
   DomainError,
@@ -66,6 +66,8 @@ const budgetData = (b: BudgetSettings) => ({ limitMicros: BigInt(b.limit_micros)
 
 @Injectable()
 export class KeysService {
+  private readonly logger = new Logger(KeysService.name);
+
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(REDIS) private readonly redis: Redis,
@@ -145,8 +147,13 @@ export class KeysService {
    */
   private async markBudgeted(accountId: string, keyId: string, budgeted: boolean): Promise<void> {
     const key = LEASE.key(this.config.REDIS_PREFIX, accountId);
-    if (budgeted) await this.redis.hset(key, LEASE.noDrawField(keyId), '1');
-    else await this.redis.hdel(key, LEASE.noDrawField(keyId));
+    try {
+      if (budgeted) await this.redis.hset(key, LEASE.noDrawField(keyId), '1');
+      else await this.redis.hdel(key, LEASE.noDrawField(keyId));
+    } catch (err) {
+      // the key's settings are saved; the account's next lease (within its draw window) lists the key again
+      this.logger.warn(`could not mark key ${keyId} as ${budgeted ? '' : 'not '}budgeted for leases: ${(err as Error).message}`);
+    }
   }
 
   async revoke(id: string): Promise<KeyView> {
