@@ -250,6 +250,30 @@ describe('credit leases', () => {
     expect(tooBig.status).toBe(402);
     expectInvariants(await drained(accountId));
   }, 60_000);
+  it('an admin debit refused while a lease reserved part of the balance closes the lease and goes through', async () => {
+    const accountId = await account(1_000_000);
+    const key = await newKey(accountId);
+    expect((await chat(ports[1], key, 'small', { max_tokens: 10 })).status).toBe(200);
+    for (let i = 0; i < 100 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
+    const leaseId = await redis.hget(LEASE.key(prefix, accountId), 'id');
+    expect(leaseId).toMatch(/^lease_/);
+    for (let i = 0; i < 100 && (await prisma.usageRecord.count({ where: { accountId } })) < 1; i++) await sleep(20);
+    const before = await books(prisma, accountId);
+    expect(before.held).toBeGreaterThan(90_000); // the lease: about a tenth of the balance
+    const debit = -(before.balance - 10_000); // more than balance - held, less than the balance
+    const r = await fetch(`${base(ports[1])}/admin/accounts/${accountId}/adjustments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ amount_micros: debit, reference: 'lease-debit', reason: 'test debit' }),
+    });
+    expect(r.status).toBe(201);
+    const closed = await prisma.hold.findUniqueOrThrow({ where: { id: leaseId! } });
+    expect(closed.closedAt).not.toBeNull();
+    const after = await drained(accountId);
+    expect(after.balance).toBe(10_000);
+    expectInvariants(after);
+  }, 60_000);
+
   it('kill -9 of an ingress mid-stream: the draw it left expires (in its lease or as its own hold) and is reported with its amount', async () => {
     const accountId = await account(100_000_000);
     const key = await newKey(accountId);

@@ -497,7 +497,30 @@ export type OutboxOp = (
 export const LEASE = {
   key: (prefix: string, accountId: string) => `${prefix}lease:${accountId}`,
   noDrawField: (keyId: string) => `nb:${keyId}`,
+  /** the accounts whose lease is open, scored by the end of its draw window (the closers' to-do list) */
+  due: (prefix: string) => `${prefix}lease:due`,
 } as const;
+
+/**
+ * Retires an account's lease: no call draws from it any more. KEYS: the lease hash, the outbox stream,
+ * LEASE.due. ARGV[1]: 'due' (only if its window has passed; ARGV[2] is now in epoch ms, ARGV[3] the
+ * account) or 'now'; ARGV[4]: '1' to append its close to the outbox, '0' to return it for the caller to
+ * close. Returns {lease id, unused micros} or nil.
+ */
+export const LEASE_RETIRE_LUA = `
+local l = redis.call('HMGET', KEYS[1], 'id', 'left', 'until')
+if not l[1] then
+  if ARGV[1] == 'due' then redis.call('ZREM', KEYS[3], ARGV[3]) end
+  return false
+end
+if ARGV[1] == 'due' and tonumber(l[3]) > tonumber(ARGV[2]) then return false end
+redis.call('HDEL', KEYS[1], 'id', 'left', 'until')
+if ARGV[1] == 'due' then redis.call('ZREM', KEYS[3], ARGV[3]) end
+if ARGV[4] == '1' then
+  redis.call('XADD', KEYS[2], '*', 'm', '[{"op":"close","lease_id":"' .. l[1] .. '","unused_micros":' .. l[2] .. '}]')
+end
+return {l[1], l[2]}
+`;
 
 export const OUTBOX = {
   stream: (prefix: string) => `${prefix}billing:outbox`,

@@ -218,4 +218,10 @@ export class AccountRepository {
        WHERE l.account_id = ${accountId} AND l.created_at >= ${from} AND l.created_at < ${to}
        ORDER BY l.id`;
   }
+
+  /** gw_close_lease: the lease's undrawn part back to its account, once; the micros given back. */
+  async closeLease(leaseId: string, unusedMicros: number): Promise<number> {
+    const [r] = await this.prisma.$queryRaw<Array<{ status: string; released_micros: bigint }>>`SELECT status, released_micros FROM gw_close_lease(${leaseId}, ${unusedMicros}::bigint)`;
+    return Number(r.released_micros);
+  }
 }

@@ -1,11 +1,28 @@
-import { Injectable } from '@nestjs/common';
-import { DomainError, newId, type AccountView, type RpcRequest, type RpcResponse, type Statement } from '@gateway/contracts';
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError, LEASE, LEASE_RETIRE_LUA, OUTBOX, newId, type AccountView, type RpcRequest, type RpcResponse, type Statement } from '@gateway/contracts';
+import type { BillingConfig } from '@gateway/config';
+import type Redis from 'ioredis';
+import { CONFIG, REDIS } from '../shared/tokens';
 import { AccountRepository, toAccountView, toLedgerEntryView, toStatementEntry } from './account.repository';
 import { period } from '../shared/period';
 
 @Injectable()
 export class AccountsService {
-  constructor(private readonly accounts: AccountRepository) {}
+  constructor(
+    private readonly accounts: AccountRepository,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(CONFIG) private readonly config: BillingConfig,
+  ) {}
+
+  /** Takes the account's open credit lease out of use and closes it; the micros given back (0: none open). */
+  private async closeLease(accountId: string): Promise<number> {
+    const prefix = this.config.REDIS_PREFIX;
+    const got = (await this.redis
+      .eval(LEASE_RETIRE_LUA, 3, LEASE.key(prefix, accountId), OUTBOX.stream(prefix), LEASE.due(prefix), 'now', Date.now(), accountId, '0')
+      .catch(() => null)) as [string, string] | null;
+    if (!got) return 0;
+    return this.accounts.closeLease(got[0], Number(got[1]));
+  }
 
   async create(req: RpcRequest<'accounts.create'>): Promise<AccountView> {
     const account = await this.accounts.create(newId('acct'), req.name);
@@ -56,7 +73,7 @@ export class AccountsService {
       const usage = await this.accounts.usageRecord(req.request_id);
       if (!usage || usage.accountId !== req.account_id) throw new DomainError('not_found', `request ${req.request_id} not found for account ${req.account_id}`, 'request_id');
     }
-    const r = await this.accounts.adjust({
+    const input = {
       accountId: req.account_id,
       kind: req.kind,
       amountMicros: req.amount_micros,
@@ -64,7 +81,11 @@ export class AccountsService {
       reason: req.reason,
       actor: req.actor ?? null,
       requestId: req.request_id ?? null,
-    });
+    };
+    let r = await this.accounts.adjust(input);
+    // a debit refused while the account's credit lease reserved part of the balance: the lease is closed
+    // (its undrawn part back, as ingress does for a refused place) and the debit tried once more
+    if (r.status === 'insufficient_balance' && (await this.closeLease(req.account_id)) > 0) r = await this.accounts.adjust(input);
     if (r.status === 'account_not_found') throw new DomainError('not_found', `account ${req.account_id} not found`);
     if (r.status === 'insufficient_balance') {
       throw new DomainError(

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { LEASE, OUTBOX, newId } from '@gateway/contracts';
+import { LEASE, LEASE_RETIRE_LUA, OUTBOX, newId } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import type Redis from 'ioredis';
@@ -24,26 +24,6 @@ if old[1] then
   redis.call('XADD', KEYS[2], '*', 'm', ${CLOSE_ENTRY_LUA})
 end
 return 1
-`;
-
-// Retires the account's lease: no call draws from it any more. KEYS: the lease hash, the outbox stream,
-// the index. ARGV[1]: 'due' (only if its window has passed; ARGV[2] is now, ARGV[3] the account) or
-// 'now'; ARGV[4]: '1' to append its close to the outbox, '0' to return it for the caller to close.
-// Returns {id, unused} or false.
-const RETIRE = `
-local l = redis.call('HMGET', KEYS[1], 'id', 'left', 'until')
-if not l[1] then
-  if ARGV[1] == 'due' then redis.call('ZREM', KEYS[3], ARGV[3]) end
-  return false
-end
-if ARGV[1] == 'due' and tonumber(l[3]) > tonumber(ARGV[2]) then return false end
-redis.call('HDEL', KEYS[1], 'id', 'left', 'until')
-if ARGV[1] == 'due' then redis.call('ZREM', KEYS[3], ARGV[3]) end
-if ARGV[4] == '1' then
-  local id, left = l[1], l[2]
-  redis.call('XADD', KEYS[2], '*', 'm', ${CLOSE_ENTRY_LUA})
-end
-return {l[1], l[2]}
 `;
 
 type LeaseRedis = Redis & {
@@ -92,9 +72,9 @@ export class LeaseBook implements OnModuleInit, OnApplicationShutdown {
     this.extendEveryMs = config.HOLD_EXTEND_INTERVAL_MS || Math.max(50, Math.floor(config.HOLD_TTL_MS / 3));
     this.prefix = config.REDIS_PREFIX;
     this.stream = OUTBOX.stream(config.REDIS_PREFIX);
-    this.index = `${config.REDIS_PREFIX}lease:due`;
+    this.index = LEASE.due(config.REDIS_PREFIX);
     redis.defineCommand('gwLeaseInstall', { lua: INSTALL });
-    redis.defineCommand('gwLeaseRetire', { lua: RETIRE });
+    redis.defineCommand('gwLeaseRetire', { lua: LEASE_RETIRE_LUA });
     this.redis = redis as LeaseRedis;
   }
 
