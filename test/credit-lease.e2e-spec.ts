@@ -68,6 +68,17 @@ describe('credit leases', () => {
   const account = async (credit: number) => (await admin('POST', '/admin/accounts', { name: 'leases', credit_micros: credit })).id;
   const newKey = async (accountId: string, body: Record<string, unknown> = {}) => (await admin('POST', `/admin/accounts/${accountId}/keys`, { name: 'k', ...body })).key;
 
+  /**
+   * `calls` small calls through one replica, then waits until the account has a lease in Redis (the first
+   * call asked for it) and every one of those calls is settled; returns the lease's id
+   */
+  const warmLease = async (port: number, key: string, accountId: string, calls: number) => {
+    for (let i = 0; i < calls; i++) expect((await chat(port, key, 'warm', { max_tokens: 10 })).status).toBe(200);
+    for (let i = 0; i < 100 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
+    for (let i = 0; i < 100 && (await prisma.usageRecord.count({ where: { accountId } })) < calls; i++) await sleep(20);
+    return redis.hget(LEASE.key(prefix, accountId), 'id');
+  };
+
   beforeAll(async () => {
     await resetTestDatabase();
     mockPort = await freePort();
@@ -142,9 +153,7 @@ describe('credit leases', () => {
     const free = await newKey(accountId);
     const capped = await newKey(accountId, { budget: { limit_micros: 1_000_000, period: 'day' } });
     // a lease exists for the account (the free key's calls asked for it)
-    for (let i = 0; i < 5; i++) expect((await chat(ports[0], free, 'warm', { max_tokens: 10 })).status).toBe(200);
-    for (let i = 0; i < 50 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
-    expect(await redis.hget(LEASE.key(prefix, accountId), 'id')).toMatch(/^lease_/);
+    expect(await warmLease(ports[0], free, accountId, 5)).toMatch(/^lease_/);
     const r = await chat(ports[1], capped, 'budgeted', { max_tokens: 10 });
     expect(r.status).toBe(200);
     const hold = await prisma.hold.findUniqueOrThrow({ where: { id: r.headers.get('x-tt-hold-id')! }, include: { events: { orderBy: { id: 'asc' } } } });
@@ -157,10 +166,8 @@ describe('credit leases', () => {
   it('a stream longer than the hold TTL: its draw becomes a hold of its own at the first extension, kept alive, charged in full', async () => {
     const accountId = await account(100_000_000);
     const key = await newKey(accountId);
-    for (let i = 0; i < 3; i++) expect((await chat(ports[1], key, 'warm', { max_tokens: 10 })).status).toBe(200);
-    for (let i = 0; i < 50 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
     // the warm-up calls' settles applied (the lease itself stays open: the stream draws from it)
-    for (let i = 0; i < 100 && (await prisma.usageRecord.count({ where: { accountId } })) < 3; i++) await sleep(20);
+    expect(await warmLease(ports[1], key, accountId, 3)).toMatch(/^lease_/);
     const before = await books(prisma, accountId);
     const words = Array.from({ length: 25 }, (_, i) => `w${i}`).join(' ');
     const r = await chat(ports[1], key, `go [[mock:reply=${words}]] [[mock:chunk_delay=200]]`, { stream: true, stream_options: { include_usage: true }, max_tokens: 100 });
@@ -229,9 +236,7 @@ describe('credit leases', () => {
     // $1: a lease takes at most a tenth of it; then a call whose hold needs 95 % of the balance
     const accountId = await account(1_000_000);
     const key = await newKey(accountId);
-    expect((await chat(ports[1], key, 'small', { max_tokens: 10 })).status).toBe(200);
-    for (let i = 0; i < 100 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
-    const leaseId = await redis.hget(LEASE.key(prefix, accountId), 'id');
+    const leaseId = await warmLease(ports[1], key, accountId, 1);
     expect(leaseId).toMatch(/^lease_/);
     const leased = await prisma.hold.findUniqueOrThrow({ where: { id: leaseId! } });
     expect(Number(leased.amountMicros)).toBeGreaterThan(90_000); // about a tenth of the balance
@@ -253,11 +258,8 @@ describe('credit leases', () => {
   it('an admin debit refused while a lease reserved part of the balance closes the lease and goes through', async () => {
     const accountId = await account(1_000_000);
     const key = await newKey(accountId);
-    expect((await chat(ports[1], key, 'small', { max_tokens: 10 })).status).toBe(200);
-    for (let i = 0; i < 100 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
-    const leaseId = await redis.hget(LEASE.key(prefix, accountId), 'id');
+    const leaseId = await warmLease(ports[1], key, accountId, 1);
     expect(leaseId).toMatch(/^lease_/);
-    for (let i = 0; i < 100 && (await prisma.usageRecord.count({ where: { accountId } })) < 1; i++) await sleep(20);
     const before = await books(prisma, accountId);
     expect(before.held).toBeGreaterThan(90_000); // the lease: about a tenth of the balance
     const debit = -(before.balance - 10_000); // more than balance - held, less than the balance
@@ -277,9 +279,7 @@ describe('credit leases', () => {
   it('kill -9 of an ingress mid-stream: the draw it left expires (in its lease or as its own hold) and is reported with its amount', async () => {
     const accountId = await account(100_000_000);
     const key = await newKey(accountId);
-    for (let i = 0; i < 3; i++) expect((await chat(ports[0], key, 'warm', { max_tokens: 10 })).status).toBe(200);
-    for (let i = 0; i < 50 && !(await redis.hget(LEASE.key(prefix, accountId), 'id')); i++) await sleep(20);
-    for (let i = 0; i < 100 && (await prisma.usageRecord.count({ where: { accountId } })) < 3; i++) await sleep(20);
+    await warmLease(ports[0], key, accountId, 3);
     const before = await books(prisma, accountId);
     const r = await chat(ports[0], key, `slow ${'w '.repeat(40)} [[mock:chunk_delay=200]]`, { stream: true, max_tokens: 100 });
     expect(r.status).toBe(200);
