@@ -502,12 +502,22 @@ export const LEASE = {
 } as const;
 
 /**
+ * A Lua function for scripts that retire a lease: appends its close (the undrawn part to give back) to the
+ * settle outbox stream, as one entry. Ids and amounts are plain tokens, so the JSON is built by concatenation.
+ */
+export const LEASE_CLOSE_FN = `
+local function closeLease(stream, id, unused)
+  redis.call('XADD', stream, '*', 'm', '[{"op":"close","lease_id":"' .. id .. '","unused_micros":' .. unused .. '}]')
+end
+`;
+
+/**
  * Retires an account's lease: no call draws from it any more. KEYS: the lease hash, the outbox stream,
  * LEASE.due. ARGV[1]: 'due' (only if its window has passed; ARGV[2] is now in epoch ms, ARGV[3] the
  * account) or 'now'; ARGV[4]: '1' to append its close to the outbox, '0' to return it for the caller to
  * close. Returns {lease id, unused micros} or nil.
  */
-export const LEASE_RETIRE_LUA = `
+export const LEASE_RETIRE_LUA = `${LEASE_CLOSE_FN}
 local l = redis.call('HMGET', KEYS[1], 'id', 'left', 'until')
 if not l[1] then
   if ARGV[1] == 'due' then redis.call('ZREM', KEYS[3], ARGV[3]) end
@@ -516,9 +526,7 @@ end
 if ARGV[1] == 'due' and tonumber(l[3]) > tonumber(ARGV[2]) then return false end
 redis.call('HDEL', KEYS[1], 'id', 'left', 'until')
 if ARGV[1] == 'due' then redis.call('ZREM', KEYS[3], ARGV[3]) end
-if ARGV[4] == '1' then
-  redis.call('XADD', KEYS[2], '*', 'm', '[{"op":"close","lease_id":"' .. l[1] .. '","unused_micros":' .. l[2] .. '}]')
-end
+if ARGV[4] == '1' then closeLease(KEYS[2], l[1], l[2]) end
 return {l[1], l[2]}
 `;
 

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, LEASE, type HoldPlaced, type PlaceHoldRequest } from '@gateway/contracts';
+import { DomainError, LEASE, LEASE_CLOSE_FN, type HoldPlaced, type PlaceHoldRequest } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import type Redis from 'ioredis';
@@ -27,7 +27,7 @@ export interface Admission {
 // how long before a lease's window ends a fresh one is asked for; then per item rpm, tpm, count (1/0; rpm
 // -1: no limit), the place's JSON, the hold to draw (-1: place it) and the key's no-draw field. Per item:
 // the limiter's answer, then the lease drawn from ('' if placed) and 1 if a fresh lease should be asked for.
-const ADMIT_AND_PLACE = `${ADMIT_FN}
+const ADMIT_AND_PLACE = `${ADMIT_FN}${LEASE_CLOSE_FN}
 local out = {}
 local parts = {}
 local window = tonumber(ARGV[3])
@@ -61,7 +61,7 @@ for i = 1, (#KEYS - 2) / 3 do
         if untilMs <= now then
           -- its window has passed: retired here, its unused part given back through the outbox
           redis.call('HDEL', lk, 'id', 'left', 'until')
-          redis.call('XADD', KEYS[2], '*', 'm', '[{"op":"close","lease_id":"' .. l[1] .. '","unused_micros":' .. l[2] .. '}]')
+          closeLease(KEYS[2], l[1], l[2])
           r[6] = 1
         elseif tonumber(l[2]) >= draw then
           local left = redis.call('HINCRBY', lk, 'left', -draw)

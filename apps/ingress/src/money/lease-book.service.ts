@@ -1,28 +1,22 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { LEASE, LEASE_RETIRE_LUA, OUTBOX, newId } from '@gateway/contracts';
+import { LEASE, LEASE_CLOSE_FN, LEASE_RETIRE_LUA, OUTBOX, newId } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import type Redis from 'ioredis';
 import { BILLING, CONFIG, REDIS_CMD } from '../shared/tokens';
 import { SettleOutbox } from './settle-outbox.service';
 
-/** the close of a lease, as one outbox entry built inside a script (ids and amounts are plain tokens) */
-const CLOSE_ENTRY_LUA = `'[{"op":"close","lease_id":"' .. id .. '","unused_micros":' .. left .. '}]'`;
-
 // Installs a granted lease as the account's current one. KEYS: the lease hash, the outbox stream, the
 // index of leases by the end of their window. ARGV: id, amount, until (epoch ms), the hash's TTL (ms),
 // account id, then the account's keys with a budget. The lease it replaces is closed through the outbox
 // in the same step, so its unused part goes back exactly once.
-const INSTALL = `
+const INSTALL = `${LEASE_CLOSE_FN}
 local old = redis.call('HMGET', KEYS[1], 'id', 'left')
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'left', ARGV[2], 'until', ARGV[3])
 for i = 6, #ARGV do redis.call('HSET', KEYS[1], 'nb:' .. ARGV[i], '1') end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])
-if old[1] then
-  local id, left = old[1], old[2]
-  redis.call('XADD', KEYS[2], '*', 'm', ${CLOSE_ENTRY_LUA})
-end
+if old[1] then closeLease(KEYS[2], old[1], old[2]) end
 return 1
 `;
 
