@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { books, expectInvariants, testPrisma } from './support/db';
 import { freePort, resetTestDatabase } from './support/gateway';
+import { metric, scrape } from './support/metrics';
 import { kill9, spawnService, stop, type Service } from './support/services';
 
 // Credit leases (HOLD_LEASE=on) against the real services: calls' holds drawn from an account's lease in
@@ -22,6 +23,8 @@ describe('credit leases', () => {
   const prefix = `lease-${randomUUID()}:`;
   const services: Service[] = [];
   const ports: number[] = [];
+  /** the ops ports (metrics) of billing and the two ingress replicas */
+  const ops: number[] = [];
   let mockPort = 0;
   let redis: Redis;
 
@@ -83,13 +86,14 @@ describe('credit leases', () => {
     await resetTestDatabase();
     mockPort = await freePort();
     ports.push(await freePort(), await freePort());
+    ops.push(await freePort(), await freePort(), await freePort());
     // a lease lives 12 s if never closed (a call's hold 2 s)
     services.push(await spawnService('mock-upstream', env(), /listening/));
-    services.push(await spawnService('billing', env({ LEASE_TTL_MS: '12000' }), /listening/));
+    services.push(await spawnService('billing', env({ LEASE_TTL_MS: '12000', OPS_PORT: String(ops[0]) }), /listening/));
     services.push(await spawnService('models', env(), /listening/));
     // the second replica's leases last 10 s: long enough that a test's calls surely find one open
-    services.push(await spawnService('ingress', env({ PORT: String(ports[0]) }), /listening/));
-    services.push(await spawnService('ingress', env({ PORT: String(ports[1]), LEASE_DRAW_MS: '10000' }), /listening/));
+    services.push(await spawnService('ingress', env({ PORT: String(ports[0]), OPS_PORT: String(ops[1]) }), /listening/));
+    services.push(await spawnService('ingress', env({ PORT: String(ports[1]), OPS_PORT: String(ops[2]), LEASE_DRAW_MS: '10000' }), /listening/));
     await admin('POST', '/admin/models', { id: 'lease-model', kind: 'chat', pricing: PRICE, limits: { max_output_tokens: 400_000 } });
     await admin('POST', '/admin/channels', { name: 'mock', provider: 'openai', base_url: `${base(mockPort)}/v1`, api_key: 'k', models: ['lease-model'] });
     redis = new Redis(process.env.REDIS_URL as string);
@@ -105,6 +109,12 @@ describe('credit leases', () => {
     const accountId = await account(100_000_000);
     const keys = [await newKey(accountId), await newKey(accountId)];
     const before = await books(prisma, accountId);
+    const counters = async () => {
+      const [b, i0, i1] = await Promise.all(ops.map((p) => scrape(`http://127.0.0.1:${p}`)));
+      const via = (v: string) => metric(i0, 'gateway_call_holds_total', { via: v }) + metric(i1, 'gateway_call_holds_total', { via: v });
+      return { lease: via('lease'), billing: via('billing'), split: metric(b, 'gateway_holds_total', { outcome: 'split' }), granted: metric(b, 'gateway_leases_total', { outcome: 'granted' }), closed: metric(b, 'gateway_leases_total', { outcome: 'closed' }) };
+    };
+    const c0 = await counters();
     let expected = 0;
     const holdIds: string[] = [];
     // 300 calls, 16 at a time, spread over both keys and both ingress replicas, for about 3 lease windows
@@ -132,10 +142,17 @@ describe('credit leases', () => {
     expect(await prisma.ledgerEntry.count({ where: { accountId, kind: 'charge' } })).toBe(300);
     const drawn = calls.filter((h) => h.events[0].reason?.startsWith('drawn from lease_'));
     expect(drawn.length).toBeGreaterThan(250);
+    // the metrics say the same: drawn in Redis or placed in billing, every draw split once
+    const c1 = await counters();
+    expect(c1.lease - c0.lease).toBe(drawn.length);
+    expect(c1.billing - c0.billing).toBe(300 - drawn.length);
+    expect(c1.split - c0.split).toBe(drawn.length);
     // the leases: each granted once, closed, resolved, nothing left in them
     const leases = await prisma.hold.findMany({ where: { accountId, kind: 'lease' } });
     expect(leases.length).toBeGreaterThanOrEqual(1);
     expect(leases.every((l) => l.state === 'released' && l.amountMicros === 0n && l.closedAt !== null)).toBe(true);
+    expect(c1.granted - c0.granted).toBe(leases.length);
+    expect(c1.closed - c0.closed).toBe(leases.length);
     // a lease's grant, less what its calls drew, is what its close gave back
     for (const l of leases) {
       const ev = await prisma.holdEvent.findMany({ where: { holdId: l.id }, orderBy: { id: 'asc' } });

@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { LeaseSplit, UsageReport } from '@gateway/contracts';
 import type { PgPool, PrismaClient } from '@gateway/db';
 import { PG, PG_FAST, PRISMA } from '../shared/tokens';
-import { holdOutcomes } from '../ops/billing-metrics';
+import { holdOutcomes, leaseOutcomes } from '../ops/billing-metrics';
 
 /** key_budget_exceeded: expires_at is when the key's budget resets, available_micros what is left of it. */
 export interface PlaceRow {
@@ -219,7 +219,10 @@ export class HoldRepository {
       String(ttlMs),
     ]));
     const out: SplitStatus[] = new Array(items.length);
-    for (const r of rows) out[r.idx] = r.status;
+    for (const r of rows) {
+      out[r.idx] = r.status;
+      if (r.status === 'ok') holdOutcomes.split.inc();
+    }
     return out;
   }
 
@@ -229,11 +232,13 @@ export class HoldRepository {
       [id, accountId, String(maxMicros), String(minMicros), String(share), String(ttlMs)],
     );
     const r = rows[0];
+    (r.status === 'ok' ? leaseOutcomes.granted : leaseOutcomes.refused).inc();
     return { status: r.status, amount_micros: big(r.amount_micros), expires_at: r.expires_at, budgeted_keys: r.budgeted_keys ?? [] };
   }
 
   async closeLease(id: string, unusedMicros: number, opts: { fast?: boolean } = {}): Promise<{ status: 'ok' | 'not_open'; released_micros: bigint }> {
     const { rows } = await (opts.fast ? this.fast : this.pg).query<{ status: 'ok' | 'not_open'; released_micros: string }>('SELECT * FROM gw_close_lease($1, $2::bigint)', [id, String(unusedMicros)]);
+    if (rows[0].status === 'ok') leaseOutcomes.closed.inc();
     return { status: rows[0].status, released_micros: big(rows[0].released_micros) };
   }
 

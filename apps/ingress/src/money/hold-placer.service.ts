@@ -5,6 +5,7 @@ import type { RedisRpcClient } from '@gateway/transport';
 import type Redis from 'ioredis';
 import { ADMIT_FN } from '../rate-limit/rate-limit.service';
 import { BILLING, CONFIG, REDIS_CMD } from '../shared/tokens';
+import { callHoldsVia } from '../ops/ingress-metrics';
 import { LeaseBook } from './lease-book.service';
 
 /** What a place also asks the rate limiter, in the same round trip. */
@@ -144,7 +145,10 @@ export class HoldPlacer {
   }
 
   private answer(b: Pending, r: { ok?: HoldPlaced; err?: unknown } | undefined): void {
-    if (r?.ok) b.resolve(r.ok);
+    if (r?.ok) {
+      if (b.req.kind !== 'task') callHoldsVia.billing.inc();
+      b.resolve(r.ok);
+    }
     else b.reject(DomainError.from(r?.err ?? { code: 'internal', message: 'no answer for this hold' }));
   }
 
@@ -168,8 +172,10 @@ export class HoldPlacer {
               return;
             }
             if (v[5] === 1) this.leases.want(b.req.account_id, b.req.amount_micros);
-            if (v[4]) b.resolve(this.drawn(b.req, v[4]));
-            else placed.push(b);
+            if (v[4]) {
+              callHoldsVia.lease.inc();
+              b.resolve(this.drawn(b.req, v[4]));
+            } else placed.push(b);
           } catch (err) {
             b.reject(err); // the limiter refused it (429): it was not placed
           }
