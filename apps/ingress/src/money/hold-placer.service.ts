@@ -23,20 +23,26 @@ export interface Admission {
 // Admits each call of a tick under its key's limits, draws the admitted calls' holds that it can from their
 // accounts' credit leases (LeaseBook), and puts one 'holds.placeMany' request with the rest on billing's
 // queue: admission and the hold in one round trip, and no billing message for a drawn hold. KEYS[1] is
-// billing's queue, KEYS[2] the settle outbox, then per item a request counter, a token counter and the
-// account's lease hash (or ''). ARGV[1..5]: the envelope's head and tail, the window, LEASE_MIN_DRAWS and
-// how long before a lease's window ends a fresh one is asked for; then per item rpm, tpm, count (1/0; rpm
-// -1: no limit), the place's JSON, the hold to draw (-1: place it) and the key's no-draw field. Per item:
-// the limiter's answer, then the lease drawn from ('' if placed) and 1 if a fresh lease should be asked for.
-const ADMIT_AND_PLACE = `${ADMIT_FN}${LEASE_CLOSE_FN}
+// billing's queue, KEYS[2] the settle outbox, then per item a request counter, a token counter, the
+// account's lease hash and the draw's marker (both '' when the hold may not be drawn). ARGV[1..5]: the
+// envelope's head and tail, the window, LEASE_MIN_DRAWS and how long before a lease's window ends a fresh
+// one is asked for; then per item rpm, tpm, count (1/0; rpm -1: no limit), the place's JSON, the hold to
+// draw (-1: place it) and the key's no-draw field. Per item: the limiter's answer, then the lease drawn
+// from ('' if placed) and 1 if a fresh lease should be asked for. The marker (the hold's id, kept for
+// DRAW_MARK_MS) makes a draw happen once: a script that ran but whose answer was lost (a Redis restart
+// mid-reply) is sent again by the client, and must not draw twice.
+/** how long a draw's marker is kept: longer than any reconnect and resend of the admission script */
+const DRAW_MARK_MS = 15_000;
+
+export const ADMIT_AND_PLACE_LUA = `${ADMIT_FN}${LEASE_CLOSE_FN}
 local out = {}
 local parts = {}
 local window = tonumber(ARGV[3])
 local minDraws = tonumber(ARGV[4])
 local refreshMs = tonumber(ARGV[5])
 local now = nil
-for i = 1, (#KEYS - 2) / 3 do
-  local k = 2 + (i - 1) * 3
+for i = 1, (#KEYS - 2) / 4 do
+  local k = 2 + (i - 1) * 4
   local a = 5 + (i - 1) * 6
   local rpm = tonumber(ARGV[a + 1])
   local r = {1, 0, 0, 0}
@@ -46,7 +52,11 @@ for i = 1, (#KEYS - 2) / 3 do
   if r[1] == 1 then
     local draw = tonumber(ARGV[a + 5])
     local drawn = false
-    if draw >= 0 then
+    local done = draw >= 0 and redis.call('GET', KEYS[k + 4])
+    if done then
+      r[5] = done
+      drawn = true
+    elseif draw >= 0 then
       local lk = KEYS[k + 3]
       local l = redis.call('HMGET', lk, 'id', 'left', 'until', ARGV[a + 6])
       if l[4] then
@@ -66,6 +76,7 @@ for i = 1, (#KEYS - 2) / 3 do
           r[6] = 1
         elseif tonumber(l[2]) >= draw then
           local left = redis.call('HINCRBY', lk, 'left', -draw)
+          redis.call('SET', KEYS[k + 4], l[1], 'PX', ${DRAW_MARK_MS})
           r[5] = l[1]
           drawn = true
           if left < draw * minDraws / 4 or untilMs - now < refreshMs then r[6] = 1 end
@@ -112,7 +123,7 @@ export class HoldPlacer {
     @Inject(CONFIG) private readonly config: IngressConfig,
     private readonly leases: LeaseBook,
   ) {
-    redis.defineCommand('gwAdmitPlace', { lua: ADMIT_AND_PLACE });
+    redis.defineCommand('gwAdmitPlace', { lua: ADMIT_AND_PLACE_LUA });
     this.redis = redis as PlacerRedis;
   }
 
@@ -157,7 +168,7 @@ export class HoldPlacer {
     const keys: string[] = [call.queue, this.leases.outboxStream];
     const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4)];
     for (const b of batch) {
-      keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '', b.draw ? this.leases.key(b.req.account_id) : '');
+      keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '', b.draw ? this.leases.key(b.req.account_id) : '', b.draw ? this.leases.drawMark(b.req.hold_id!) : '');
       args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', JSON.stringify(b.req), b.draw ? b.req.amount_micros : -1, b.req.key_id ? LEASE.noDrawField(b.req.key_id) : 'nb:');
     }
     this.redis.gwAdmitPlace(keys.length, ...keys, ...args).then(

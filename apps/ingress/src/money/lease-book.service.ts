@@ -9,9 +9,11 @@ import { SettleOutbox } from './settle-outbox.service';
 // Installs a granted lease as the account's current one. KEYS: the lease hash, the outbox stream, the
 // index of leases by the end of their window. ARGV: id, amount, until (epoch ms), the hash's TTL (ms),
 // account id, then the account's keys with a budget. The lease it replaces is closed through the outbox
-// in the same step, so its unused part goes back exactly once.
-const INSTALL = `${LEASE_CLOSE_FN}
+// in the same step, so its unused part goes back exactly once; a resent install of the same lease (its
+// answer lost to a Redis restart) changes nothing.
+export const LEASE_INSTALL_LUA = `${LEASE_CLOSE_FN}
 local old = redis.call('HMGET', KEYS[1], 'id', 'left')
+if old[1] == ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'left', ARGV[2], 'until', ARGV[3])
 for i = 6, #ARGV do redis.call('HSET', KEYS[1], 'nb:' .. ARGV[i], '1') end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -67,7 +69,7 @@ export class LeaseBook implements OnModuleInit, OnApplicationShutdown {
     this.prefix = config.REDIS_PREFIX;
     this.stream = OUTBOX.stream(config.REDIS_PREFIX);
     this.index = LEASE.due(config.REDIS_PREFIX);
-    redis.defineCommand('gwLeaseInstall', { lua: INSTALL });
+    redis.defineCommand('gwLeaseInstall', { lua: LEASE_INSTALL_LUA });
     redis.defineCommand('gwLeaseRetire', { lua: LEASE_RETIRE_LUA });
     this.redis = redis as LeaseRedis;
   }
@@ -90,6 +92,11 @@ export class LeaseBook implements OnModuleInit, OnApplicationShutdown {
 
   key(accountId: string): string {
     return LEASE.key(this.prefix, accountId);
+  }
+
+  /** the marker of a call's draw (see HoldPlacer): its hold drawn once, however often the script is sent */
+  drawMark(holdId: string): string {
+    return `${this.prefix}lease:drawn:${holdId}`;
   }
 
   get outboxStream(): string {

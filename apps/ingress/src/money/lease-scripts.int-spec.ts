@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { LEASE, OUTBOX } from '@gateway/contracts';
+import { ADMIT_AND_PLACE_LUA } from './hold-placer.service';
+import { LEASE_INSTALL_LUA } from './lease-book.service';
+
+// The lease scripts against the real Redis, sent twice as a client does when a Redis restart loses a reply
+// after the script ran (ioredis resends unanswered commands on reconnect): a call's hold is drawn once, and a
+// lease installed once, however often the script arrives.
+describe('credit lease scripts (real Redis)', () => {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const prefix = `lease-scripts-${randomUUID()}:`;
+  const lease = LEASE.key(prefix, 'acct_1');
+  const outbox = OUTBOX.stream(prefix);
+  const due = LEASE.due(prefix);
+  const queue = `${prefix}rpc:q:billing`;
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  const install = (id: string, amount: number) => redis.eval(LEASE_INSTALL_LUA, 3, lease, outbox, due, id, amount, Date.now() + 60_000, 120_000, 'acct_1');
+
+  /** one call's admission with a draw of `amount`, as HoldPlacer sends it (no rate limit: rpm -1) */
+  const admit = (holdId: string, amount: number) =>
+    redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:${holdId}`, 'HEAD{"items":[', ']}TAIL', 60_000, 20, 1000, -1, -1, '1', `{"hold_id":"${holdId}"}`, amount, 'nb:key_1') as Promise<
+      Array<[number, number, number, number, string, number]>
+    >;
+
+  it('installs a lease once, and draws a call\'s hold once, when each script is sent twice', async () => {
+    expect(await install('lease_a', 10_000)).toBe(1);
+    expect(await install('lease_a', 10_000)).toBe(0); // the resend changes nothing
+    expect(await redis.hget(lease, 'left')).toBe('10000');
+    expect(await redis.xlen(outbox)).toBe(0); // nothing closed
+
+    const [first] = await admit('hold_1', 300);
+    const [again] = await admit('hold_1', 300);
+    expect(first[4]).toBe('lease_a');
+    expect(again[4]).toBe('lease_a');
+    expect(await redis.hget(lease, 'left')).toBe('9700'); // drawn once
+    const [other] = await admit('hold_2', 300);
+    expect(other[4]).toBe('lease_a');
+    expect(await redis.hget(lease, 'left')).toBe('9400');
+    expect(await redis.llen(queue)).toBe(0); // no place went to billing
+
+    // the next lease replaces it and closes it (the undrawn part, once), a resend of that install too
+    expect(await install('lease_b', 5_000)).toBe(1);
+    expect(await install('lease_b', 5_000)).toBe(0);
+    const entries = await redis.xrange(outbox, '-', '+');
+    expect(entries.map((e) => JSON.parse(e[1][1]))).toEqual([[{ op: 'close', lease_id: 'lease_a', unused_micros: 9400 }]]);
+  });
+
+  it('a budgeted key, a missing lease or a draw larger than what is left: the hold is placed in billing', async () => {
+    await redis.hset(lease, 'nb:key_b', '1');
+    const budgeted = (await redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:hold_b`, 'H[', ']T', 60_000, 20, 1000, -1, -1, '1', '{"b":1}', 10, 'nb:key_b')) as Array<[number, number, number, number, string, number]>;
+    expect(budgeted[0][4]).toBe('');
+    expect(budgeted[0][5]).toBe(0); // no lease asked for a budgeted key
+    const big = (await admit('hold_big', 1_000_000))[0];
+    expect(big[4]).toBe('');
+    expect(big[5]).toBe(1); // a fresh lease is asked for
+    expect(await redis.lrange(queue, 0, -1)).toEqual(['HEAD{"items":[{"hold_id":"hold_big"}]}TAIL', 'H[{"b":1}]T']);
+  });
+});
