@@ -552,9 +552,9 @@ async function main() {
     await pg.connect();
     let held = NaN;
     let usage = NaN;
-    // with credit leases (HOLD_LEASE=on) the account's last lease is closed at the end of its draw window
+    // with credit leases (HOLD_LEASE, on unless set off) the account's last lease is closed at the end of its draw window
     // (LEASE_DRAW_MS, 30 s by default), and only then is nothing held
-    const leaseOn = /^(on|true|1)$/.test(process.env.HOLD_LEASE || '');
+    const leaseOn = !/^(off|false|0)$/.test(process.env.HOLD_LEASE || 'on');
     const deadline = Date.now() + 30_000 + (leaseOn ? Number(process.env.LEASE_DRAW_MS || 30_000) + 5_000 : 0);
     const waitStart = Date.now();
     try {
