@@ -576,6 +576,16 @@ async function main() {
     out(`  held_micros ${held}${held === 0 ? ' (every hold settled)' : ' (holds still open)'}`);
     out(`  reconciliation ties_out: ${rec.status === 200 ? rec.json?.ties_out : `HTTP ${rec.status}`}${recRow ? ` (charges ${int(recRow.charges_micros)} micros, open holds ${int(recRow.open_holds_micros)}, debt ${int(recRow.debt_micros)})` : ''}`);
     out(`  usage_records ${int(usage)} vs 200 responses from the gateway ${int(gateway200)} (all cases, warm-ups included)`);
+    // how the calls' holds were taken: drawn from the account's credit lease in Redis, or placed in billing
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${env.INGRESS_OPS_PORT}/metrics`)).text();
+      const via = (v) => Number(text.match(new RegExp(`^gateway_call_holds_total\\{via="${v}"[^}]*\\} (\\d+)`, 'm'))?.[1] ?? 0);
+      const drawn = via('lease');
+      const placed = via('billing');
+      out(`  call holds: ${int(drawn)} drawn from credit leases, ${int(placed)} placed in billing (${ms((100 * drawn) / Math.max(1, drawn + placed), 1)} % drawn)`);
+    } catch (err) {
+      out(`  call holds: ingress metrics unreadable (${err.message})`);
+    }
     const problems = [];
     if (held !== 0) problems.push(`held_micros is ${held}, not 0, after ${ms(waited, 0)} s`);
     if (!tiesOut) problems.push(`reconciliation does not tie out (${rec.status} ${JSON.stringify(rec.json).slice(0, 200)})`);

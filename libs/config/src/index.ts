@@ -74,7 +74,7 @@ export const ingressConfigSchema = baseConfigSchema.extend({
    */
   HOLD_LEASE: flag(true),
   /** the most a lease reserves (billing also caps it at a LEASE_SHARE-th of the available balance) */
-  LEASE_MAX_MICROS: int(5_000_000),
+  LEASE_MAX_MICROS: int(50_000_000),
   /** a lease is only taken if it covers at least this many holds of the size of the call asking for it */
   LEASE_MIN_DRAWS: int(20),
   /** how long calls draw from one lease before the next is granted and it is closed (0: the lesser of 30 s and a quarter of HOLD_TTL_MS) */

@@ -58,7 +58,7 @@ for i = 1, (#KEYS - 2) / 4 do
       drawn = true
     elseif draw >= 0 then
       local lk = KEYS[k + 3]
-      local l = redis.call('HMGET', lk, 'id', 'left', 'until', ARGV[a + 6])
+      local l = redis.call('HMGET', lk, 'id', 'left', 'until', ARGV[a + 6], 'size')
       if l[4] then
         -- a key with a budget: its hold is placed, where the budget is checked
       elseif not l[1] then
@@ -79,7 +79,9 @@ for i = 1, (#KEYS - 2) / 4 do
           redis.call('SET', KEYS[k + 4], l[1], 'PX', ${DRAW_MARK_MS})
           r[5] = l[1]
           drawn = true
-          if left < draw * minDraws / 4 or untilMs - now < refreshMs then r[6] = 1 end
+          -- the next lease is asked for while a quarter of this one is left: its grant then lands before calls
+          -- run out of it, at any rate of calls a lease lasts a second or more for
+          if left < math.max(draw * minDraws, tonumber(l[5] or 0)) / 4 or untilMs - now < refreshMs then r[6] = 1 end
         else
           r[6] = 1
         end

@@ -14,7 +14,7 @@ import { SettleOutbox } from './settle-outbox.service';
 export const LEASE_INSTALL_LUA = `${LEASE_CLOSE_FN}
 local old = redis.call('HMGET', KEYS[1], 'id', 'left')
 if old[1] == ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'left', ARGV[2], 'until', ARGV[3])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'left', ARGV[2], 'until', ARGV[3], 'size', ARGV[2])
 for i = 6, #ARGV do redis.call('HSET', KEYS[1], 'nb:' .. ARGV[i], '1') end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[5])

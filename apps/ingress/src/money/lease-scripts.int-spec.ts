@@ -52,6 +52,16 @@ describe('credit lease scripts (real Redis)', () => {
     expect(entries.map((e) => JSON.parse(e[1][1]))).toEqual([[{ op: 'close', lease_id: 'lease_a', unused_micros: 9400 }]]);
   });
 
+  it('asks for the next lease once a quarter of the current one is left, not before', async () => {
+    expect(await install('lease_q', 10_000)).toBe(1);
+    // draws of 100 with 20 draws wanted: the old rule (a quarter of 20 draws, 500) would wait until 500 is left
+    const wants: number[] = [];
+    for (let i = 0; i < 76; i++) wants.push((await admit(`hold_q${i}`, 100))[0][5]);
+    expect(await redis.hget(lease, 'left')).toBe('2400');
+    expect(wants.slice(0, 75).every((w) => w === 0)).toBe(true); // 2,500 left after 75 draws: not yet
+    expect(wants[75]).toBe(1); // 2,400 left: below a quarter of its 10,000
+  });
+
   it('a budgeted key, a missing lease or a draw larger than what is left: the hold is placed in billing', async () => {
     await redis.hset(lease, 'nb:key_b', '1');
     const budgeted = (await redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:hold_b`, 'H[', ']T', 60_000, 20, 1000, -1, -1, '1', '{"b":1}', 10, 'nb:key_b')) as Array<[number, number, number, number, string, number]>;
