@@ -39,6 +39,8 @@ export interface SettleInput {
   costMicros: number;
   /** what the call consumed: recorded with the charge */
   usage?: UsageReport;
+  /** the call's hold was drawn from this lease (settleDrawnMany) */
+  split?: LeaseSplit;
 }
 
 export interface ReleaseInput {
@@ -92,6 +94,28 @@ const SETTLE_MANY = `
     ON CONFLICT (request_id) DO NOTHING
   )
   SELECT idx, status, charged_micros, released_micros, debt_micros FROM s`;
+
+// the settles of drawn calls (SettleInput.split): the draw leaves its lease and the call's hold is written
+// once, settled (gw_settle_drawn_many); the usage rows as in SETTLE_MANY. $1..$16 as there, then the splits.
+const SETTLE_DRAWN_MANY = `
+  WITH s AS (
+    SELECT d.idx, d.hold_id, d.status, d.charged_micros, d.released_micros, d.debt_micros, d.drawn
+      FROM gw_settle_drawn_many($1::int[], $17::text[], $2::text[], $18::bigint[], $3::bigint[], $19::text[], $20::text[], $21::text[], $22::text[], $23::bigint) d
+  ), usage AS (
+    INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                               cache_write_tokens, cache_write_1h_tokens, web_searches, cost_micros, price_id)
+    SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
+           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.web_searches, s.charged_micros,
+           r.price_id
+      FROM s
+      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::int[], $16::bigint[])
+           AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                cache_write_tokens, cache_write_1h_tokens, web_searches, price_id)
+        ON r.idx = s.idx
+     WHERE s.status = 'ok' AND r.request_id IS NOT NULL
+    ON CONFLICT (request_id) DO NOTHING
+  )
+  SELECT idx, status, charged_micros, released_micros, debt_micros, drawn FROM s`;
 
 const RELEASE_MANY = `
   SELECT q.idx, rl.status, rl.released_micros
@@ -186,6 +210,51 @@ export class HoldRepository {
     for (const r of rows) {
       out[r.idx] = { status: r.status, charged_micros: big(r.charged_micros), released_micros: big(r.released_micros), debt_micros: big(r.debt_micros) };
       if (r.status === 'ok') holdOutcomes.settled.inc();
+    }
+    return out;
+  }
+
+  /**
+   * Settles calls whose holds were drawn from credit leases (each item has a split): a draw still in its
+   * lease is settled in one step, its hold row written once; one that was split off before (or settled: a
+   * replay) or whose lease is gone settles as settleMany would. One statement, one transaction.
+   */
+  async settleDrawnMany(items: Array<SettleInput & { split: LeaseSplit }>, ttlMs: number): Promise<SettleRow[]> {
+    const col = <T>(f: (s: SettleInput & { split: LeaseSplit }) => T) => items.map(f);
+    const t = (s: SettleInput) => s.usage?.tokens;
+    const { rows } = await this.fast.query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string; drawn: boolean }>(
+      named('gw_settle_drawn_many', SETTLE_DRAWN_MANY, [
+        items.map((_, i) => i),
+        col((s) => s.holdId),
+        col((s) => String(s.costMicros)),
+        col((s) => s.usage?.request_id ?? null),
+        col((s) => s.usage?.account_id ?? null),
+        col((s) => s.usage?.key_id ?? null),
+        col((s) => s.usage?.model ?? null),
+        col((s) => s.usage?.channel_id ?? null),
+        col((s) => t(s)?.input_tokens ?? 0),
+        col((s) => t(s)?.cached_input_tokens ?? 0),
+        col((s) => t(s)?.output_tokens ?? 0),
+        col((s) => t(s)?.reasoning_tokens ?? 0),
+        col((s) => t(s)?.cache_write_tokens ?? 0),
+        col((s) => t(s)?.cache_write_1h_tokens ?? 0),
+        col((s) => t(s)?.web_searches ?? 0),
+        col((s) => (s.usage?.price_id == null ? null : String(s.usage.price_id))),
+        col((s) => s.split.lease_id),
+        col((s) => String(s.split.draw_micros)),
+        col((s) => s.split.account_id),
+        col((s) => s.split.key_id),
+        col((s) => s.split.request_id),
+        col((s) => s.split.model),
+        String(ttlMs),
+      ]),
+    );
+    const out: SettleRow[] = new Array(items.length);
+    for (const r of rows) {
+      out[r.idx] = { status: r.status, charged_micros: big(r.charged_micros), released_micros: big(r.released_micros), debt_micros: big(r.debt_micros) };
+      if (r.status === 'ok') holdOutcomes.settled.inc();
+      // the draw became a hold of its own here (the split and the settle in one step)
+      if (r.drawn) holdOutcomes.split.inc();
     }
     return out;
   }

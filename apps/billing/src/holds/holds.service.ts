@@ -207,6 +207,7 @@ export class HoldsService {
     const settles: SettleInput[] = [];
     const releases: ReleaseInput[] = [];
     const splits: LeaseSplit[] = [];
+    const drawnSettles: Array<SettleInput & { split: LeaseSplit }> = [];
     const closes: Array<{ lease_id: string; unused_micros: number }> = [];
     for (const op of ops) {
       if ((op.op === 'settle' || op.op === 'release') && op.split) {
@@ -215,13 +216,15 @@ export class HoldsService {
           poison.push({ op, error: 'bad lease split' });
           continue;
         }
-        splits.push(sp);
+        // a drawn call's settle splits and settles in one step (settleDrawnMany); a release splits first
+        if (op.op === 'release') splits.push(sp);
       }
       if (op.op === 'close') {
         if (typeof op.lease_id !== 'string' || !Number.isSafeInteger(op.unused_micros) || op.unused_micros < 0) poison.push({ op, error: `bad lease close: ${op.unused_micros}` });
         else closes.push({ lease_id: op.lease_id, unused_micros: op.unused_micros });
       } else if (op.op === 'settle') {
         if (!Number.isSafeInteger(op.cost_micros) || op.cost_micros < 0 || typeof op.hold_id !== 'string') poison.push({ op, error: `bad settle: cost ${op.cost_micros}` });
+        else if (op.split) drawnSettles.push({ holdId: op.hold_id, costMicros: op.cost_micros, usage: op.usage, split: op.split });
         else settles.push({ holdId: op.hold_id, costMicros: op.cost_micros, usage: op.usage });
       } else if (op.op === 'release' && typeof op.hold_id === 'string') {
         releases.push({ holdId: op.hold_id, state: 'released', reason: String(op.reason ?? 'released') });
@@ -234,11 +237,12 @@ export class HoldsService {
     const count = (rows: Array<{ status: string }>) => {
       for (const r of rows) r.status === 'ok' ? applied++ : ignored++;
     };
-    // draws become holds of their own before they settle or release (a replayed split changes nothing; a
-    // lease already gone leaves the settle to charge as a settle of a lost hold does; a split that fails
-    // otherwise does the same, and its draw stays held in the lease until the lease expires)
+    // a released call's draw becomes a hold of its own first (a replayed split changes nothing; a lease
+    // already gone leaves nothing to release; a split that fails otherwise leaves its draw held in the
+    // lease until the lease expires); a settled call's draw does so in its settle (settleDrawnMany)
     if (splits.length) await this.isolate(splits, (b) => this.holds.splitMany(b, this.config.HOLD_TTL_MS), (sp, e) => this.logger.error(`split of ${sp.hold_id} from lease ${sp.lease_id} failed: ${e}`));
     // settles first: a release that races a settle of the same hold must not win by ordering alone
+    if (drawnSettles.length) count(await this.isolate(drawnSettles, (b) => this.holds.settleDrawnMany(b, this.config.HOLD_TTL_MS), (s, e) => poison.push({ op: { op: 'settle', hold_id: s.holdId, cost_micros: s.costMicros, usage: s.usage, split: s.split }, error: e })));
     if (settles.length) count(await this.isolate(settles, (b) => this.holds.settleMany(b, { fast: true }), (s, e) => poison.push({ op: { op: 'settle', hold_id: s.holdId, cost_micros: s.costMicros, usage: s.usage }, error: e })));
     if (releases.length) count(await this.isolate(releases, (b) => this.holds.releaseMany(b, { fast: true }), (r, e) => poison.push({ op: { op: 'release', hold_id: r.holdId, reason: r.reason }, error: e })));
     // a lease is closed after the splits of its draws that came in the same batch
