@@ -25,8 +25,7 @@ describe('settling drawn calls in one step (Postgres)', () => {
     expect(g.status).toBe('ok');
     return { id, amount: Number(g.amount_micros) };
   };
-  const drawn = (accountId: string, leaseId: string, draw: number, cost: number): SettleInput & { split: LeaseSplit } => {
-    const holdId = newId('hold');
+  const drawn = (accountId: string, leaseId: string, draw: number, cost: number, holdId = newId('hold')): SettleInput & { split: LeaseSplit } => {
     const requestId = newId('req');
     return {
       holdId,
@@ -83,6 +82,40 @@ describe('settling drawn calls in one step (Postgres)', () => {
     expect(b.balance).toBe(100_000 - 900);
     expect(b.held).toBe(0);
     expectInvariants(b);
+  });
+
+  it('one batch of everything: two accounts, a split-off draw, a duplicate, a cost beyond the balance (debt)', async () => {
+    const rich = await makeAccount(prisma, 100_000);
+    const poor = await makeAccount(prisma, 10_000);
+    const lr = await lease(rich, 10_000);
+    const lp = await lease(poor, 10_000); // all of it
+    const split = drawn(rich, lr.id, 2_000, 700);
+    expect(await holds.splitMany([split.split], TTL)).toEqual(['ok']);
+    const a = drawn(rich, lr.id, 1_000, 300);
+    // an account's calls are charged in hold id order: these two ids make the costly one first
+    const base = newId('hold');
+    const over = drawn(poor, lp.id, 1_000, 15_000, `${base}-1`); // available with its draw: 1,000; the rest is debt
+    const after = drawn(poor, lp.id, 1_000, 500, `${base}-2`); // its own draw covers it
+    const rows = await holds.settleDrawnMany([over, a, split, a, after], TTL);
+    expect(rows.map((r) => [r.status, Number(r.charged_micros), Number(r.debt_micros)])).toEqual([
+      ['ok', 1_000, 14_000],
+      ['ok', 300, 0],
+      ['ok', 700, 0],
+      ['already_settled', 300, 0],
+      ['ok', 500, 0],
+    ]);
+    const br = await books(prisma, rich);
+    expect([br.balance, br.held, br.debt]).toEqual([100_000 - 1_000, 10_000 - 3_000, 0]);
+    expectInvariants(br);
+    const bp = await books(prisma, poor);
+    expect([bp.balance, bp.held, bp.debt]).toEqual([10_000 - 1_500, 10_000 - 2_000, 14_000]);
+    expectInvariants(bp);
+    // the ledger's running balance follows the charges in order
+    const ledger = await prisma.ledgerEntry.findMany({ where: { accountId: poor, kind: 'charge' }, orderBy: { id: 'asc' } });
+    expect(ledger.map((e) => [Number(e.amountMicros), Number(e.balanceAfterMicros)])).toEqual([
+      [-1_000, 9_000],
+      [-500, 8_500],
+    ]);
   });
 
   it('the last draw of a closed lease resolves it', async () => {
