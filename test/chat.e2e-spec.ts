@@ -154,6 +154,25 @@ describe('chat completions end to end, with the official openai SDK', () => {
     expect(ids).toContain('gpt-4o-mini');
     expect((await b.client.models.retrieve('gpt-4o-mini')).id).toBe('gpt-4o-mini');
     await expect(b.client.models.retrieve('no-such-model')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    // a name no registry can hold (a NUL: Postgres text refuses it) is a model that does not exist, not a 500
+    const nul = await b.client.chat.completions.create({ model: 'gpt-4o-mini\u0000x', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+    expect(nul).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((nul as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+    await expect(b.client.models.retrieve('x\u0000y')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('a NUL in an id or a field Postgres would be given is a 400 that says so, never a 500', async () => {
+    const a = await newAccount(1_000_000);
+    const mine = await fetch(`${g.base}/v1/account/requests/x%00`, { headers: { authorization: `Bearer ${a.key}` } });
+    expect(mine.status).toBe(400);
+    expect((await mine.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request' });
+    for (const route of ['/admin/accounts/x%00', '/admin/keys/x%00', '/admin/channels/x%00', '/admin/models/x%00', '/admin/requests/x%00', '/admin/accounts/x%00/statement']) {
+      const r = await adminCall<{ error: { code: string; message: string } }>(g, 'GET', route);
+      expect([route, r.status, r.json.error.code]).toEqual([route, 400, 'invalid_request']);
+      expect(r.json.error.message).toMatch(/NUL character/);
+    }
+    const created = await adminCall<{ error: { code: string } }>(g, 'POST', '/admin/accounts', { name: 'a\u0000b' });
+    expect([created.status, created.json.error.code]).toEqual([400, 'invalid_request']);
   });
 
   it('a malformed body gets a 400 that names the field', async () => {

@@ -34,3 +34,20 @@ export function isTransientDbError(err: unknown): boolean {
   return false;
 }
 
+
+/** what a client is told when a value it sent cannot be stored as text (a NUL character) */
+export const UNSTORABLE_TEXT_MESSAGE = 'A value in this request holds a NUL character (\\u0000), which the gateway cannot store or look up.';
+
+/**
+ * True when Postgres refused a statement because a text value holds a character it cannot store: a NUL
+ * (0x00) in text, or \u0000 in JSON. That is the request's fault, not the server's: a 400, not a 500.
+ */
+export function isUnstorableTextError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
+    const x = e as { code?: unknown; message?: unknown; cause?: unknown; meta?: { code?: unknown }; originalCode?: unknown };
+    for (const c of [x.code, x.meta?.code, x.originalCode]) if (c === '22021' || c === '22P05') return true;
+    if (typeof x.message === 'string' && /invalid byte sequence for encoding "UTF8": 0x00|unsupported Unicode escape sequence/.test(x.message)) return true;
+    e = x.cause;
+  }
+  return false;
+}

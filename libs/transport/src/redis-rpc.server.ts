@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { BaseRpcContext, CustomTransportStrategy, Server } from '@nestjs/microservices';
-import { DomainError, isTransientDbError, type ErrorBody } from '@gateway/contracts';
+import { DomainError, isTransientDbError, isUnstorableTextError, UNSTORABLE_TEXT_MESSAGE, type ErrorBody } from '@gateway/contracts';
 import { FAST_BUCKETS, histogram, histogramChildren } from '@gateway/ops';
 import { runWithRequestId } from '@gateway/logging';
 import { extractContext, SpanKind, tracingActive, withSpan } from '@gateway/tracing';
@@ -192,5 +192,7 @@ export function toErrorBody(err: unknown): ErrorBody {
   if (body && body.code !== 'internal') return body;
   // a database that went away is a 503 for the caller, never the driver's own text
   if (!body && isTransientDbError(err)) return { code: 'service_unavailable', message: 'a database the service needs is unavailable; try again shortly' };
+  // a NUL in a value the caller sent: its fault (a 400), not ours
+  if (!body && isUnstorableTextError(err)) return { code: 'invalid_request', message: UNSTORABLE_TEXT_MESSAGE };
   return { code: 'internal', message: INTERNAL_RPC_MESSAGE };
 }

@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
-import { DomainError, isTransientDbError, type ErrorBody, type ErrorCode } from '@gateway/contracts';
+import { DomainError, isTransientDbError, isUnstorableTextError, UNSTORABLE_TEXT_MESSAGE, type ErrorBody, type ErrorCode } from '@gateway/contracts';
 import { toAnthropicError, toGeminiError, toOpenAIError } from '@gateway/protocols';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -41,6 +41,8 @@ export function toErrorBody(exception: unknown): ErrorBody {
   }
   // Postgres or Redis went away under the call: a 503 the client may retry, never the driver's text
   if (isTransientDbError(exception)) return { code: 'service_unavailable', message: 'The gateway lost a connection it needs; try again shortly.', retryAfterSeconds: 1 };
+  // a NUL in something the client sent, refused by Postgres: a 400 that says so
+  if (isUnstorableTextError(exception)) return { code: 'invalid_request', message: UNSTORABLE_TEXT_MESSAGE };
   return DomainError.from(exception).toBody();
 }
 

@@ -63,6 +63,8 @@ export class RegistryService {
 
   /** The model and the channels that serve it, best first (priority high to low). */
   async resolve(name: string): Promise<ResolvedModel | null> {
+    // a NUL cannot be in a stored name, and Postgres refuses it in a query: no such model
+    if (name.includes('\u0000')) return null;
     const row = await this.models.findByName(name);
     if (!row) return null;
     const model = toModelView(row);
