@@ -165,7 +165,7 @@ describe('chat completions end to end, with the official openai SDK', () => {
     const a = await newAccount(1_000_000);
     const mine = await fetch(`${g.base}/v1/account/requests/x%00`, { headers: { authorization: `Bearer ${a.key}` } });
     expect(mine.status).toBe(400);
-    expect((await mine.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request' });
+    expect(((await mine.json()) as { error: unknown }).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request' });
     for (const route of ['/admin/accounts/x%00', '/admin/keys/x%00', '/admin/channels/x%00', '/admin/models/x%00', '/admin/requests/x%00', '/admin/accounts/x%00/statement']) {
       const r = await adminCall<{ error: { code: string; message: string } }>(g, 'GET', route);
       expect([route, r.status, r.json.error.code]).toEqual([route, 400, 'invalid_request']);
