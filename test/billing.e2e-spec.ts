@@ -36,6 +36,7 @@ describe('billing as finance sees it', () => {
     const conflict = responses.find((r) => r.status === 409);
     if (conflict) expect(await conflict.json()).toMatchObject({ error: { code: 'idempotency_in_flight' } });
     expect((await mockRequests(g)).length).toBe(1);
+    await settledAccount(g, a.id); // the settle (and a drawn hold's row) lands after the response
     expect(await prisma.hold.count({ where: { accountId: a.id, kind: 'call' } })).toBe(1);
     expect(await prisma.ledgerEntry.count({ where: { accountId: a.id, kind: 'charge' } })).toBe(1);
 
@@ -77,6 +78,7 @@ describe('billing as finance sees it', () => {
     expect(replay.headers.get('x-tt-idempotent-replay')).toBe('true');
     expect(await replay.text()).toBe(firstText);
     expect(firstText.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    await settledAccount(g, a.id); // the settle lands after the response
     expect(await prisma.ledgerEntry.count({ where: { accountId: a.id, kind: 'charge' } })).toBe(1);
   });
 

@@ -135,11 +135,12 @@ describe('the console API', () => {
     for (const route of ['/admin/whoami', '/admin/requests', `/admin/accounts/${a.id}`, '/admin/reconciliation']) {
       expect((await get(a.key, route)).status).toBe(401);
     }
-    // A's own view
+    // A's own view, once its calls' settles have reached the ledger (they land after the responses)
+    const settled = await settledAccount(g, a.id);
     const me = (await (await get(a.key, '/v1/account')).json()) as { id: string; key: { id: string }; balance_micros: number };
     expect(me.id).toBe(a.id);
     expect(me.key.id).toBe(a.keyId);
-    expect(me.balance_micros).toBe((await settledAccount(g, a.id)).balance_micros);
+    expect(me.balance_micros).toBe(settled.balance_micros);
   }, 60_000);
 
   it('lets a key create and revoke keys of its own account, never wider than itself', async () => {
