@@ -61,7 +61,12 @@ describe('the console API', () => {
     const ok = await chat(a.key);
     expect(ok.status).toBe(200);
     const e = await logged(a.key, ok.requestId);
-    const usage = await prisma.usageRecord.findUnique({ where: { requestId: ok.requestId } });
+    // the usage record comes with the settle, which lands after the response (up to OUTBOX_LINGER_MS later)
+    let usage = await prisma.usageRecord.findUnique({ where: { requestId: ok.requestId } });
+    for (let i = 0; i < 300 && !usage; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      usage = await prisma.usageRecord.findUnique({ where: { requestId: ok.requestId } });
+    }
     expect(usage).not.toBeNull();
     expect(e).toMatchObject({ request_id: ok.requestId, account_id: a.id, key_id: a.keyId, model: 'gpt-4o-mini', status: 200, error_code: null, stream: false });
     expect(e.input_tokens).toBe(usage!.inputTokens);
