@@ -91,6 +91,7 @@ const SETTLE_MANY = `
                 cache_write_tokens, cache_write_1h_tokens, web_searches, price_id)
         ON r.idx = s.idx
      WHERE s.status = 'ok' AND r.request_id IS NOT NULL
+     ORDER BY s.idx
     ON CONFLICT (request_id) DO NOTHING
   )
   SELECT idx, status, charged_micros, released_micros, debt_micros FROM s`;
@@ -113,6 +114,7 @@ const SETTLE_DRAWN_MANY = `
                 cache_write_tokens, cache_write_1h_tokens, web_searches, price_id)
         ON r.idx = s.idx
      WHERE s.status = 'ok' AND r.request_id IS NOT NULL
+     ORDER BY s.idx
     ON CONFLICT (request_id) DO NOTHING
   )
   SELECT idx, status, charged_micros, released_micros, debt_micros, drawn FROM s`;

@@ -92,10 +92,10 @@ describe('settling drawn calls in one step (Postgres)', () => {
     const split = drawn(rich, lr.id, 2_000, 700);
     expect(await holds.splitMany([split.split], TTL)).toEqual(['ok']);
     const a = drawn(rich, lr.id, 1_000, 300);
-    // an account's calls are charged in hold id order: these two ids make the costly one first
+    // an account's calls are charged in the batch's order, whatever their hold ids (these sort the other way)
     const base = newId('hold');
-    const over = drawn(poor, lp.id, 1_000, 15_000, `${base}-1`); // available with its draw: 1,000; the rest is debt
-    const after = drawn(poor, lp.id, 1_000, 500, `${base}-2`); // its own draw covers it
+    const over = drawn(poor, lp.id, 1_000, 15_000, `${base}-2`); // available with its draw: 1,000; the rest is debt
+    const after = drawn(poor, lp.id, 1_000, 500, `${base}-1`); // its own draw covers it
     const rows = await holds.settleDrawnMany([over, a, split, a, after], TTL);
     expect(rows.map((r) => [r.status, Number(r.charged_micros), Number(r.debt_micros)])).toEqual([
       ['ok', 1_000, 14_000],
@@ -110,12 +110,14 @@ describe('settling drawn calls in one step (Postgres)', () => {
     const bp = await books(prisma, poor);
     expect([bp.balance, bp.held, bp.debt]).toEqual([10_000 - 1_500, 10_000 - 2_000, 14_000]);
     expectInvariants(bp);
-    // the ledger's running balance follows the charges in order
+    // the ledger's running balance and the usage records follow the calls in order
     const ledger = await prisma.ledgerEntry.findMany({ where: { accountId: poor, kind: 'charge' }, orderBy: { id: 'asc' } });
-    expect(ledger.map((e) => [Number(e.amountMicros), Number(e.balanceAfterMicros)])).toEqual([
-      [-1_000, 9_000],
-      [-500, 8_500],
+    expect(ledger.map((e) => [e.holdId, Number(e.amountMicros), Number(e.balanceAfterMicros)])).toEqual([
+      [over.holdId, -1_000, 9_000],
+      [after.holdId, -500, 8_500],
     ]);
+    const usage = await prisma.usageRecord.findMany({ where: { accountId: poor }, orderBy: { id: 'asc' } });
+    expect(usage.map((u) => u.holdId)).toEqual([over.holdId, after.holdId]);
   });
 
   it('the last draw of a closed lease resolves it', async () => {
