@@ -68,6 +68,49 @@ const PLACE_MANY = `
          AS r(idx, id, account_id, key_id, request_id, kind, model, amount, ttl)
    CROSS JOIN LATERAL gw_place_hold(r.id, r.account_id, r.key_id, r.request_id, r.kind, r.model, r.amount, r.ttl) p`;
 
+// The usage rows of a settle batch's settled calls (s: idx, hold_id, status, charged_micros), in the batch's
+// order, written in the settle's statement (so its transaction). Parameters $1 (idx) and $4..$16: request id,
+// account, key, model, channel, the seven token counts, the price id (usageParams).
+const USAGE_CTE = `), usage AS (
+    INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                               cache_write_tokens, cache_write_1h_tokens, web_searches, cost_micros, price_id)
+    SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
+           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.web_searches, s.charged_micros,
+           r.price_id
+      FROM s
+      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::int[], $16::bigint[])
+           AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
+                cache_write_tokens, cache_write_1h_tokens, web_searches, price_id)
+        ON r.idx = s.idx
+     WHERE s.status = 'ok' AND r.request_id IS NOT NULL
+     ORDER BY s.idx
+    ON CONFLICT (request_id) DO NOTHING
+  )`;
+
+/** $1..$16 of a settle batch: idx, hold id, cost, then USAGE_CTE's usage columns. */
+function settleParams(items: SettleInput[]): unknown[] {
+  const col = <T>(f: (s: SettleInput) => T) => items.map(f);
+  const t = (s: SettleInput) => s.usage?.tokens;
+  return [
+    items.map((_, i) => i),
+    col((s) => s.holdId),
+    col((s) => String(s.costMicros)),
+    col((s) => s.usage?.request_id ?? null),
+    col((s) => s.usage?.account_id ?? null),
+    col((s) => s.usage?.key_id ?? null),
+    col((s) => s.usage?.model ?? null),
+    col((s) => s.usage?.channel_id ?? null),
+    col((s) => t(s)?.input_tokens ?? 0),
+    col((s) => t(s)?.cached_input_tokens ?? 0),
+    col((s) => t(s)?.output_tokens ?? 0),
+    col((s) => t(s)?.reasoning_tokens ?? 0),
+    col((s) => t(s)?.cache_write_tokens ?? 0),
+    col((s) => t(s)?.cache_write_1h_tokens ?? 0),
+    col((s) => t(s)?.web_searches ?? 0),
+    col((s) => (s.usage?.price_id == null ? null : String(s.usage.price_id))),
+  ];
+}
+
 // the sub-select orders the calls by account (a hold's account never changes): the same lock order as
 // PLACE_MANY and the sweeper. The usage record is written in the same statement, so the same transaction
 // as its charge.
@@ -79,21 +122,7 @@ const SETTLE_MANY = `
               LEFT JOIN holds h ON h.id = r.hold_id
              ORDER BY COALESCE(h.account_id, r.account_id), r.hold_id, r.idx) q
      CROSS JOIN LATERAL gw_settle_call(q.hold_id, q.cost, q.account_id, q.key_id, q.request_id, q.model) st
-  ), usage AS (
-    INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                               cache_write_tokens, cache_write_1h_tokens, web_searches, cost_micros, price_id)
-    SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
-           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.web_searches, s.charged_micros,
-           r.price_id
-      FROM s
-      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::int[], $16::bigint[])
-           AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                cache_write_tokens, cache_write_1h_tokens, web_searches, price_id)
-        ON r.idx = s.idx
-     WHERE s.status = 'ok' AND r.request_id IS NOT NULL
-     ORDER BY s.idx
-    ON CONFLICT (request_id) DO NOTHING
-  )
+${USAGE_CTE}
   SELECT idx, status, charged_micros, released_micros, debt_micros FROM s`;
 
 // the settles of drawn calls (SettleInput.split): the draw leaves its lease and the call's hold is written
@@ -102,21 +131,7 @@ const SETTLE_DRAWN_MANY = `
   WITH s AS (
     SELECT d.idx, d.hold_id, d.status, d.charged_micros, d.released_micros, d.debt_micros, d.drawn
       FROM gw_settle_drawn_many($1::int[], $17::text[], $2::text[], $18::bigint[], $3::bigint[], $19::text[], $20::text[], $21::text[], $22::text[], $23::bigint) d
-  ), usage AS (
-    INSERT INTO usage_records (request_id, account_id, key_id, hold_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                               cache_write_tokens, cache_write_1h_tokens, web_searches, cost_micros, price_id)
-    SELECT r.request_id, r.account_id, r.key_id, s.hold_id, r.model, r.channel_id,
-           r.input_tokens, r.cached_input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_write_tokens, r.cache_write_1h_tokens, r.web_searches, s.charged_micros,
-           r.price_id
-      FROM s
-      JOIN unnest($1::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[], $14::int[], $15::int[], $16::bigint[])
-           AS r(idx, request_id, account_id, key_id, model, channel_id, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens,
-                cache_write_tokens, cache_write_1h_tokens, web_searches, price_id)
-        ON r.idx = s.idx
-     WHERE s.status = 'ok' AND r.request_id IS NOT NULL
-     ORDER BY s.idx
-    ON CONFLICT (request_id) DO NOTHING
-  )
+${USAGE_CTE}
   SELECT idx, status, charged_micros, released_micros, debt_micros, drawn FROM s`;
 
 const RELEASE_MANY = `
@@ -188,26 +203,9 @@ export class HoldRepository {
    * row: a charge and its usage record are written together or not at all.
    */
   async settleMany(items: SettleInput[], opts: { fast?: boolean } = {}): Promise<SettleRow[]> {
-    const col = <T>(f: (s: SettleInput) => T) => items.map(f);
-    const t = (s: SettleInput) => s.usage?.tokens;
-    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string }>(named('gw_settle_many', SETTLE_MANY, [
-      items.map((_, i) => i),
-      col((s) => s.holdId),
-      col((s) => String(s.costMicros)),
-      col((s) => s.usage?.request_id ?? null),
-      col((s) => s.usage?.account_id ?? null),
-      col((s) => s.usage?.key_id ?? null),
-      col((s) => s.usage?.model ?? null),
-      col((s) => s.usage?.channel_id ?? null),
-      col((s) => t(s)?.input_tokens ?? 0),
-      col((s) => t(s)?.cached_input_tokens ?? 0),
-      col((s) => t(s)?.output_tokens ?? 0),
-      col((s) => t(s)?.reasoning_tokens ?? 0),
-      col((s) => t(s)?.cache_write_tokens ?? 0),
-      col((s) => t(s)?.cache_write_1h_tokens ?? 0),
-      col((s) => t(s)?.web_searches ?? 0),
-      col((s) => (s.usage?.price_id == null ? null : String(s.usage.price_id))),
-    ]));
+    const { rows } = await (opts.fast ? this.fast : this.pg).query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string }>(
+      named('gw_settle_many', SETTLE_MANY, settleParams(items)),
+    );
     const out: SettleRow[] = new Array(items.length);
     for (const r of rows) {
       out[r.idx] = { status: r.status, charged_micros: big(r.charged_micros), released_micros: big(r.released_micros), debt_micros: big(r.debt_micros) };
@@ -222,32 +220,16 @@ export class HoldRepository {
    * replay) or whose lease is gone settles as settleMany would. One statement, one transaction.
    */
   async settleDrawnMany(items: Array<SettleInput & { split: LeaseSplit }>, ttlMs: number): Promise<SettleRow[]> {
-    const col = <T>(f: (s: SettleInput & { split: LeaseSplit }) => T) => items.map(f);
-    const t = (s: SettleInput) => s.usage?.tokens;
+    const split = <T>(f: (sp: LeaseSplit) => T) => items.map((s) => f(s.split));
     const { rows } = await this.fast.query<{ idx: number; status: SettleRow['status']; charged_micros: string; released_micros: string; debt_micros: string; drawn: boolean }>(
       named('gw_settle_drawn_many', SETTLE_DRAWN_MANY, [
-        items.map((_, i) => i),
-        col((s) => s.holdId),
-        col((s) => String(s.costMicros)),
-        col((s) => s.usage?.request_id ?? null),
-        col((s) => s.usage?.account_id ?? null),
-        col((s) => s.usage?.key_id ?? null),
-        col((s) => s.usage?.model ?? null),
-        col((s) => s.usage?.channel_id ?? null),
-        col((s) => t(s)?.input_tokens ?? 0),
-        col((s) => t(s)?.cached_input_tokens ?? 0),
-        col((s) => t(s)?.output_tokens ?? 0),
-        col((s) => t(s)?.reasoning_tokens ?? 0),
-        col((s) => t(s)?.cache_write_tokens ?? 0),
-        col((s) => t(s)?.cache_write_1h_tokens ?? 0),
-        col((s) => t(s)?.web_searches ?? 0),
-        col((s) => (s.usage?.price_id == null ? null : String(s.usage.price_id))),
-        col((s) => s.split.lease_id),
-        col((s) => String(s.split.draw_micros)),
-        col((s) => s.split.account_id),
-        col((s) => s.split.key_id),
-        col((s) => s.split.request_id),
-        col((s) => s.split.model),
+        ...settleParams(items),
+        split((sp) => sp.lease_id),
+        split((sp) => String(sp.draw_micros)),
+        split((sp) => sp.account_id),
+        split((sp) => sp.key_id),
+        split((sp) => sp.request_id),
+        split((sp) => sp.model),
         String(ttlMs),
       ]),
     );
