@@ -48,6 +48,22 @@ describe('RequestLogService', () => {
     await log.onModuleDestroy();
   });
 
+  it('a row the database refuses for good is dropped alone; the rest of its batch is written', async () => {
+    const log = new RequestLogService(prisma as never, { REQUEST_LOG_RETENTION_DAYS: 30, DATABASE_URL: process.env.DATABASE_URL! });
+    const rows = Array.from({ length: 5 }, () => entry(new Date()));
+    // a NUL cannot be stored in text: Postgres refuses the row (and, written as one batch, the whole batch)
+    const bad = { ...rows[2], path: '/v1/x\u0000y' };
+    for (const r of [rows[0], rows[1], bad, rows[3], rows[4]]) log.push(r);
+    await log.flush();
+    const written = await prisma.requestLog.findMany({ where: { requestId: { in: rows.map((r) => r.request_id) } } });
+    expect(written.map((w) => w.requestId).sort()).toEqual([rows[0], rows[1], rows[3], rows[4]].map((r) => r.request_id).sort());
+    // the refused row is not kept to be retried with the next batch (which it would sink again)
+    const next = entry(new Date());
+    log.push(next);
+    await log.flush();
+    expect(await prisma.requestLog.findUnique({ where: { requestId: next.request_id } })).not.toBeNull();
+  });
+
   it('prunes rows past the retention and keeps the rest', async () => {
     const log = new RequestLogService(prisma as never, { REQUEST_LOG_RETENTION_DAYS: 2, DATABASE_URL: process.env.DATABASE_URL! });
     const now = new Date();

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { DomainError, type Pricing, type RequestLogEntry, type RequestLookup } from '@gateway/contracts';
+import { DomainError, isTransientDbError, type Pricing, type RequestLogEntry, type RequestLookup } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import { createPgPool, type PgPool, type PrismaClient } from '@gateway/db';
 import { CONFIG, PRISMA } from '../shared/tokens';
@@ -109,6 +109,7 @@ export class RequestLogService implements OnModuleInit, OnModuleDestroy {
     if (this.pending.length === 0) return Promise.resolve();
     const batch = this.pending.splice(0, BATCH);
     this.flushing = this.write(batch)
+      .catch((err: Error) => (isTransientDbError(err) ? Promise.reject(err) : this.writeRowByRow(batch)))
       .then(
         () => true,
         (err: Error) => {
@@ -130,6 +131,25 @@ export class RequestLogService implements OnModuleInit, OnModuleDestroy {
         }
       });
     return this.flushing;
+  }
+
+  /**
+   * A batch Postgres refused for what it holds (not for a lost connection): its rows one by one, so one row it
+   * can never take does not hold back the log; such a row is dropped and logged. Rejects (and the batch waits)
+   * only if the database went away meanwhile.
+   */
+  private async writeRowByRow(rows: RequestLogEntry[]): Promise<void> {
+    let refused = 0;
+    for (const row of rows) {
+      try {
+        await this.write([row]);
+      } catch (err) {
+        if (isTransientDbError(err)) throw err;
+        refused++;
+        this.logger.error(`request log: row ${row.request_id} refused by the database and dropped (${(err as Error).message})`);
+      }
+    }
+    if (refused) this.logger.warn(`request log: ${refused} of ${rows.length} rows of a batch refused and dropped; the rest written`);
   }
 
   /**
