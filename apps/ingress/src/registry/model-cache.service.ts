@@ -26,8 +26,6 @@ export class ModelCacheService {
   }
 
   async resolve(name: string): Promise<ResolvedModel> {
-    // no model's name holds a NUL (Postgres text cannot): not found, without asking the registry
-    if (name.includes('\u0000')) throw new DomainError('model_not_found', `The model '${name.replace(/\u0000/g, '\\u0000')}' does not exist or you do not have access to it.`, 'model');
     const r = await this.resolved.get(name, () => this.models.call('models.resolve', { model: name }));
     if (!r) throw new DomainError('model_not_found', `The model '${name}' does not exist or you do not have access to it.`, 'model');
     return r;
