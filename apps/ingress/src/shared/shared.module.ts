@@ -24,8 +24,11 @@ export class SharedModule implements OnApplicationShutdown {
         { provide: MODELS, useFactory: client(SERVICES.models) },
         // subscriber connection for cache invalidation messages
         { provide: REDIS, useFactory: () => new Redis(config.REDIS_URL) },
-        // commands (idempotency records)
-        { provide: REDIS_CMD, useFactory: () => new Redis(config.REDIS_URL, { enableAutoPipelining: true }) },
+        // commands: the calls' admission and hold script, the settle outbox, keys, idempotency, leases. No
+        // auto-pipelining: ioredis sends an auto-pipeline only once the one before it has answered, a tick later,
+        // so a call's admission waited behind the last outbox append (and a setImmediate); the hot callers batch
+        // their tick themselves, and a plain connection writes each command at once, answers still in order
+        { provide: REDIS_CMD, useFactory: () => new Redis(config.REDIS_URL) },
         // tasks: ingress creates them and enqueues their jobs; the workers advance them
         { provide: PRISMA, useFactory: () => createPrisma(config.DATABASE_URL, 10) },
         { provide: TaskRepository, useFactory: (prisma: PrismaClient) => new TaskRepository(prisma), inject: [PRISMA] },
