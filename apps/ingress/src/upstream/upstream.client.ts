@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { DomainError, type RouteTarget, type TokenUsage } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
-import { startSpan, SpanKind, SpanStatusCode, type Attributes, type Span } from '@gateway/tracing';
+import { startSpan, SpanKind, SpanStatusCode, tracingActive, type Attributes, type Span } from '@gateway/tracing';
 import { Agent, errors as undiciErrors, request, type Dispatcher, type FormData } from 'undici';
 import { CONFIG } from '../shared/tokens';
 import { CircuitBreaker, type BreakerState, type PlannedTarget } from './circuit-breaker';
@@ -233,7 +233,9 @@ export class UpstreamClient implements OnApplicationShutdown {
       if (attributes) span.setAttributes(attributes);
       span.end();
     };
-    res.body.once('close', () => setTimeout(finish, 2000).unref());
+    // a span nobody finished ends a moment after its body closed; without an exporter there is no span to
+    // end, and no timer kept alive for two seconds per call (each one outlived young-generation GC)
+    if (tracingActive()) res.body.once('close', () => setTimeout(finish, 2000).unref());
     return { target, tier, statusCode: res.statusCode, headers: res.headers, body: res.body, finish };
   }
 }
