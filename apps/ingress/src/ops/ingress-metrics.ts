@@ -60,12 +60,14 @@ function statusLabel(status: number): string {
 
 /** The call's API style and model (the registry's id), once resolved. */
 export function noteCall(req: FastifyRequest, style: string, model: string): void {
-  req.ttCall = { ...req.ttCall, style, model };
+  const call = (req.ttCall ??= {});
+  call.style = style;
+  call.model = model;
 }
 
 /** The channel that answered. */
 export function noteChannel(req: FastifyRequest, channel: string | null): void {
-  if (channel) req.ttCall = { ...req.ttCall, channel };
+  if (channel) (req.ttCall ??= {}).channel = channel;
 }
 
 export function markFirstByte(req: FastifyRequest): void {

@@ -86,6 +86,8 @@ function logCall(log: RequestLogService | undefined, req: FastifyRequest, reply:
 }
 
 function access(logger: Logger, req: FastifyRequest, reply: FastifyReply, ctx: CallLogContext, latency: number): void {
+  // below info (LOG_LEVEL=warn) the line is not written: not built either
+  if (!logger.isLevelEnabled('info')) return;
   const res = reply.raw;
   logger.info(
     {
