@@ -124,7 +124,8 @@ export class ConversationService {
     let res: UpstreamResponse;
     try {
       const all = new Map(tiers.flatMap((t) => [...t.requests]));
-      res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort.signal);
+      // an answer that is not streamed is read whole before anything is sent on
+      res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort.signal, { whole: !stream });
     } catch (err) {
       await this.billing.release(hold, `upstream failed: ${(err as Error).message}`);
       throw err;
