@@ -48,9 +48,40 @@ export class LabelCache<C> {
   }
 }
 
-/** Cached children of a counter: `counterChildren(c).get('a', 'b').inc()`. */
-export function counterChildren<L extends string>(metric: Counter<L>): LabelCache<Counter.Internal> {
-  return new LabelCache((values) => metric.labels(...values));
+/** A counter child on the hot path: `inc` adds to a number; `counterChildren` hands the sum to prom-client. */
+export interface HotCounter {
+  inc(value?: number): void;
+}
+
+/**
+ * Cached children of a counter: `counterChildren(c).get('a', 'b').inc()`. An increment only adds to the
+ * child's own number (prom-client's `inc` hashes the label object and validates it on every call); the sums
+ * reach the counter when the registry is read (the metric's `collect`, run before every scrape), so a scrape
+ * shows every increment made before it, each once.
+ */
+export function counterChildren<L extends string>(metric: Counter<L>): LabelCache<HotCounter> {
+  const children: Array<{ labels: Partial<Record<L, string>>; pending: number }> = [];
+  const names = (metric as unknown as { labelNames: L[] }).labelNames;
+  const target = metric as unknown as { collect?: () => unknown };
+  const before = target.collect;
+  target.collect = function (this: unknown) {
+    for (const c of children) {
+      if (c.pending === 0) continue;
+      metric.inc(c.labels, c.pending);
+      c.pending = 0;
+    }
+    return before?.call(this);
+  };
+  return new LabelCache((values) => {
+    const child = { labels: Object.fromEntries(names.map((n, i) => [n, values[i]])) as Partial<Record<L, string>>, pending: 0 };
+    children.push(child);
+    return {
+      inc(value = 1) {
+        if (!Number.isFinite(value) || value < 0) throw new TypeError(`a counter cannot grow by ${value}`);
+        child.pending += value;
+      },
+    };
+  });
 }
 
 export function histogramChildren<L extends string>(metric: Histogram<L>): LabelCache<Histogram.Internal<L>> {
