@@ -23,9 +23,11 @@ const tokens = counterChildren(counter('gateway_tokens_total', 'Tokens charged f
 const charged = counterChildren(counter('gateway_charged_micros_total', 'Micros charged (settled costs) by model', ['model']));
 const attempts = counterChildren(counter('gateway_upstream_attempts_total', 'Upstream attempts by channel and outcome (ok, or the error kind)', ['channel', 'outcome']));
 const errors = counterChildren(counter('gateway_upstream_errors_total', 'Failed upstream attempts by channel and kind', ['channel', 'kind']));
-const callHolds = counter('gateway_call_holds_total', "Calls' holds by how they were taken: lease (drawn in Redis from the account's credit lease) or billing (placed there)", ['via']);
+const callHolds = counterChildren(
+  counter('gateway_call_holds_total', "Calls' holds by how they were taken: lease (drawn in Redis from the account's credit lease) or billing (placed there)", ['via']),
+);
 /** one child per way, made once */
-export const callHoldsVia = { lease: callHolds.labels('lease'), billing: callHolds.labels('billing') };
+export const callHoldsVia = { lease: callHolds.get('lease'), billing: callHolds.get('billing') };
 const retries = counterChildren(counter('gateway_upstream_retries_total', 'Upstream attempts that were a retry of the call (another channel, or the same again)', ['channel']));
 
 const NONE = 'none';
