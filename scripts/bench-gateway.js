@@ -9,6 +9,9 @@
 //      calls have finished; latency runs from the scheduled send time (no coordinated omission).
 //   3. streams at --stream-rate calls/s, open loop: time to the first body chunk; every stream must end in [DONE].
 //   4. one client, calls in sequence: up to --calls calls or --seconds, whichever ends first.
+// Cases 1 and 4 also run against a bare Node relay in front of the same mock (scripts/lib/bare-relay.js:
+// node:http, JSON parsed and serialised, undici out; no auth, billing or logs): the floor any Node gateway
+// pays on this machine, printed beside the goals. --no-bare leaves it out.
 // --rounds N runs the four cases N times, the gateway first in every second round (so drift of the machine's
 // speed within a round does not always favour one side), and the summary gives each figure's median over the
 // rounds with every round's value beside it: on a noisy VM one round can be off by a third.
@@ -37,7 +40,7 @@ function arg(name, def) {
   return def;
 }
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1]\n');
+  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --no-bare]\n');
   process.exit(0);
 }
 const SECONDS = arg('seconds', 6);
@@ -46,6 +49,7 @@ const RATE = arg('rate', 500);
 const STREAM_RATE = arg('stream-rate', 200);
 const SEQ_CALLS = Math.round(arg('calls', 2000));
 const ROUNDS = Math.round(arg('rounds', 1));
+const BARE = !process.argv.includes('--no-bare');
 const WARMUP_MS = 1000;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_bench';
 const ROUTE = '/v1/chat/completions';
@@ -330,6 +334,19 @@ async function sequence(t, calls, seconds) {
 
 // ---------------------------------------------------------------- the run
 
+/** Starts scripts/lib/bare-relay.js on port in front of the upstream; resolves with the child once it listens. */
+function startBareRelay(port, upstream) {
+  const { spawn } = require('node:child_process');
+  const child = spawn(process.execPath, [path.join(__dirname, 'lib/bare-relay.js'), String(port), upstream, 'sk-mock'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error('the bare relay did not start in 10 s'))), 10_000);
+    child.on('exit', (code) => (clearTimeout(timer), reject(new Error(`the bare relay exited (${code})`))));
+    child.stdout.on('data', (d) => {
+      if (String(d).includes('BARE_RELAY_READY')) (clearTimeout(timer), resolve(child));
+    });
+  });
+}
+
 function buildId() {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: prep.root, encoding: 'utf8' }).trim();
@@ -403,6 +420,7 @@ async function main() {
     for (const [name, lines] of logs) for (const line of lines) process.stderr.write(`  [${name}] ${line}\n`);
   };
   let system;
+  let bareChild = null;
   try {
     system = await startSystem({ env, withMock: true, onOutput });
   } catch (err) {
@@ -422,6 +440,16 @@ async function main() {
     if (key.status !== 201 || !key.json?.key) throw new Error(`creating the bench key failed: ${key.status} ${JSON.stringify(key.json)}`);
 
     const direct = target('direct', `http://127.0.0.1:${mockPort}`, 'sk-mock');
+    let bare = null;
+    if (BARE) {
+      const barePort = await freePort();
+      bareChild = await startBareRelay(barePort, `http://127.0.0.1:${mockPort}`);
+      bare = target('bare Node relay', `http://127.0.0.1:${barePort}`, 'unused');
+      const bp = newPool(bare, 1);
+      const b = await call(bp, bare, false);
+      await bp.close();
+      if (!b.ok) throw new Error(`the bare relay does not answer: ${b.why}`);
+    }
     const gw = target('gateway', base, key.json.key);
     const probe = newPool(gw, 1);
     const p = await call(probe, gw, false);
@@ -439,30 +467,34 @@ async function main() {
       if (dead) throw new Error(`${dead} during the run`);
     };
 
-    const cpuOf = (a, b) => cpuBetween(a, b, system.children);
+    const cpuOf = (a, b) => cpuBetween(a, b, bareChild ? [...system.children, { name: 'bare relay', child: bareChild }] : system.children);
     const GATEWAY = ['ingress', 'billing', 'models', 'task-worker'];
     /** one run of the four cases; in even rounds the gateway goes first */
     const round = async (k) => {
       const head = ROUNDS > 1 ? `round ${k} of ${ROUNDS}${k % 2 === 0 ? ' (gateway first)' : ''}: ` : '';
-      const pair = async (label, run) => {
-        const order = k % 2 === 0 ? ['gateway', 'direct'] : ['direct', 'gateway'];
+      /** the case against the mock alone and the gateway (and the bare relay, withBare), in this round's order */
+      const pair = async (label, run, withBare = false) => {
+        const sides = withBare && bare ? ['direct', 'bare', 'gateway'] : ['direct', 'gateway'];
+        const order = k % 2 === 0 ? sides.reverse() : sides;
+        const targets = { direct, gateway: gw, bare };
         const r = {};
         for (const side of order) {
           note(`${head}${label}, ${side}…`);
-          r[side] = await run(side === 'direct' ? direct : gw);
+          r[side] = await run(targets[side]);
           alive();
         }
-        return [r.direct, r.gateway];
+        return [r.direct, r.gateway, r.bare];
       };
       if (ROUNDS > 1) out(`== ${head.slice(0, -2)}`);
 
       // 1. open throttle
-      const [otD, otG] = await pair(`open throttle, ${CONCURRENCY} clients, 1 s warm-up + ${SECONDS} s`, (t) => openThrottle(t, SECONDS, CONCURRENCY, cpuOf));
+      const [otD, otG, otB] = await pair(`open throttle, ${CONCURRENCY} clients, 1 s warm-up + ${SECONDS} s`, (t) => openThrottle(t, SECONDS, CONCURRENCY, cpuOf), true);
       out(`1. open throttle: ${CONCURRENCY} clients, keep-alive, 1 s warm-up then ${SECONDS} s measured`);
       table([
         ['', 'calls/s', 'p50 ms', 'p99 ms', 'calls', 'errors'],
         ['direct', int(otD.rps), ms(otD.p50), ms(otD.p99), int(otD.served), errorText(otD.errors)],
         ['gateway', int(otG.rps), ms(otG.p50), ms(otG.p99), int(otG.served), errorText(otG.errors)],
+        ...(otB ? [['bare Node relay', int(otB.rps), ms(otB.p50), ms(otB.p99), int(otB.served), errorText(otB.errors)]] : []),
       ]);
 
       // 2. steady rate
@@ -491,13 +523,14 @@ async function main() {
       ]);
 
       // 4. one client in sequence
-      const [sqD, sqG] = await pair(`one client in sequence, up to ${SEQ_CALLS} calls or ${SECONDS} s`, (t) => sequence(t, SEQ_CALLS, SECONDS));
+      const [sqD, sqG, sqB] = await pair(`one client in sequence, up to ${SEQ_CALLS} calls or ${SECONDS} s`, (t) => sequence(t, SEQ_CALLS, SECONDS), true);
       out(`4. one client, calls in sequence on one connection (up to ${int(SEQ_CALLS)} calls or ${SECONDS} s, after 20 warm-up calls)`);
       table([
         ['', 'calls', 'mean ms', 'p50 ms', 'p99 ms', 'errors'],
         ['direct', int(sqD.n), ms(sqD.mean, 3), ms(sqD.p50, 3), ms(sqD.p99, 3), errorText(sqD.errors)],
         ['gateway', int(sqG.n), ms(sqG.mean, 3), ms(sqG.p50, 3), ms(sqG.p99, 3), errorText(sqG.errors)],
         ['added', '', plus(sqG.mean - sqD.mean, 3), plus(sqG.p50 - sqD.p50, 3), plus(sqG.p99 - sqD.p99, 3), ''],
+        ...(sqB ? [['bare Node relay', int(sqB.n), ms(sqB.mean, 3), ms(sqB.p50, 3), ms(sqB.p99, 3), errorText(sqB.errors)]] : []),
       ]);
 
       // CPU per call
@@ -525,6 +558,13 @@ async function main() {
         `  direct case, for comparison: mock-upstream ${ms(per(cd['mock-upstream'], otD.served), 3)} ms per call, load generator ${ms(per(cd['load generator (this bench)'], otD.served), 3)} ms per call, ` +
           `everything else ${ms(Math.max(0, cd['everything else on the machine'].ms), 0)} ms over ${ms(otD.window, 2)} s`,
       );
+      if (otB) {
+        const cb = otB.cpu;
+        out(
+          `  bare Node relay case: relay ${ms(per(cb['bare relay'], otB.served), 3)} ms per call, mock-upstream ${ms(per(cb['mock-upstream'], otB.served), 3)}, ` +
+            `load generator ${ms(per(cb['load generator (this bench)'], otB.served), 3)} (${int(otB.served)} calls in ${ms(otB.window, 2)} s)`,
+        );
+      }
       out(`  Postgres and Redis include anything else using those servers in the window; "everything else" is the rest of the machine's busy time (high = noisy figures).`);
       if (k < ROUNDS) out();
       const busyElsewhere = Math.max(cd['everything else on the machine'].ms / otD.window, cg['everything else on the machine'].ms / otG.window) / 10; // % of a core
@@ -540,6 +580,7 @@ async function main() {
         cpu: gwMs / otG.served,
         cpuAll: (gwMs + dbMs) / otG.served,
         busyElsewhere,
+        bare: otB ? { rps: otB.rps, seq: sqB.mean, cpu: otB.cpu['bare relay'].ms / otB.served } : null,
       };
     };
     const results = [];
@@ -610,6 +651,14 @@ async function main() {
       ['one client, calls in sequence', `${ms(median((r) => r.seq), 2)} ms a call (upstream alone ${ms(median((r) => r.seqDirect), 2)} ms)${each((r) => r.seq, ms)}`, '< 1.5 ms'],
       ['CPU of all gateway processes per call (open throttle)', `${ms3(median((r) => r.cpu))} ms (${ms3(median((r) => r.cpuAll))} with Postgres+Redis)${each((r) => r.cpu, ms3)}`, '<= 0.3 ms'],
     ]);
+    if (BARE) {
+      out(
+        `floor on this machine, a bare Node relay in front of the same mock (no auth, billing, translation or logs): ` +
+          `${int(median((r) => r.bare.rps))} calls/s at open throttle${each((r) => r.bare.rps, int)}, ` +
+          `${ms(median((r) => r.bare.seq), 2)} ms a call in sequence${each((r) => r.bare.seq, ms)}, ` +
+          `${ms3(median((r) => r.bare.cpu))} ms of its CPU per call${each((r) => r.bare.cpu, ms3)}`,
+      );
+    }
     const busyElsewhere = Math.max(...results.map((r) => r.busyElsewhere));
     if (busyElsewhere > 20) out(`note: other processes on the machine used up to ${ms(busyElsewhere, 0)} % of a core during the measured windows; the figures are noisy`);
     out();
@@ -621,6 +670,7 @@ async function main() {
     showLogs();
     throw err;
   } finally {
+    if (bareChild) bareChild.kill('SIGKILL');
     await system.stop();
     fs.rmSync(stateDir, { recursive: true, force: true });
     await dropRedisPrefix(process.env.REDIS_URL || prep.DEFAULT_REDIS_URL, redisPrefix);
