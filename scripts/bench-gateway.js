@@ -22,7 +22,7 @@ const os = require('node:os');
 const path = require('node:path');
 const net = require('node:net');
 const crypto = require('node:crypto');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
 
@@ -336,7 +336,6 @@ async function sequence(t, calls, seconds) {
 
 /** Starts scripts/lib/bare-relay.js on port in front of the upstream; resolves with the child once it listens. */
 function startBareRelay(port, upstream) {
-  const { spawn } = require('node:child_process');
   const child = spawn(process.execPath, [path.join(__dirname, 'lib/bare-relay.js'), String(port), upstream, 'sk-mock'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => (child.kill('SIGKILL'), reject(new Error('the bare relay did not start in 10 s'))), 10_000);
