@@ -623,6 +623,11 @@ async function main() {
       const drawn = via('lease');
       const placed = via('billing');
       out(`  call holds: ${int(drawn)} drawn from credit leases, ${int(placed)} placed in billing (${ms((100 * drawn) / Math.max(1, drawn + placed), 1)} % drawn)`);
+      // how the settle outbox's entries reached Redis: riding a call's admission script, or a round trip of their own
+      const appended = (v) => Number(text.match(new RegExp(`^gateway_outbox_appends_total\\{via="${v}"[^}]*\\} (\\d+)`, 'm'))?.[1] ?? 0);
+      const rode = appended('ride');
+      const own = appended('own');
+      out(`  settle outbox entries: ${int(rode)} rode a call's admission script, ${int(own)} took a round trip of their own (${ms((100 * rode) / Math.max(1, rode + own), 1)} % rode)`);
     } catch (err) {
       out(`  call holds: ingress metrics unreadable (${err.message})`);
     }

@@ -7,6 +7,7 @@ import { ADMIT_FN } from '../rate-limit/rate-limit.service';
 import { BILLING, CONFIG, REDIS_CMD } from '../shared/tokens';
 import { callHoldsVia } from '../ops/ingress-metrics';
 import { LeaseBook } from './lease-book.service';
+import { SettleOutbox } from './settle-outbox.service';
 
 /** What a place also asks the rate limiter, in the same round trip. */
 export interface Admission {
@@ -22,12 +23,15 @@ export interface Admission {
 
 // Admits each call of a tick under its key's limits, draws the admitted calls' holds that it can from their
 // accounts' credit leases (LeaseBook), and puts one 'holds.placeMany' request with the rest on billing's
-// queue: admission and the hold in one round trip, and no billing message for a drawn hold. KEYS[1] is
-// billing's queue, KEYS[2] the settle outbox, then per item a request counter, a token counter, the
-// account's lease hash and the draw's marker (both '' when the hold may not be drawn). ARGV[1..5]: the
-// envelope's head and tail, the window, LEASE_MIN_DRAWS and how long before a lease's window ends a fresh
-// one is asked for; then per item rpm, tpm, count (1/0; rpm -1: no limit), the place's JSON, the hold to
-// draw (-1: place it) and the key's no-draw field. Per item: the limiter's answer, then the lease drawn
+// queue: admission and the hold in one round trip, and no billing message for a drawn hold. The same round
+// trip carries the settle outbox's waiting entry (SettleOutbox.takeRide): appended to the stream first, with
+// the finished calls' tokens added to their counters. KEYS[1] is billing's queue, KEYS[2] the settle
+// outbox, then per item a request counter, a token counter, the account's lease hash and the draw's marker
+// (both '' when the hold may not be drawn), then the ride's token counters. ARGV[1..7]: the envelope's head
+// and tail, the window, LEASE_MIN_DRAWS, how long before a lease's window ends a fresh one is asked for,
+// the number of the ride's token counters and the ride's entry ('' none); then per item rpm, tpm, count
+// (1/0; rpm -1: no limit), the place's JSON, the hold to draw (-1: place it) and the key's no-draw field;
+// then the ride's token counts. Per item: the limiter's answer, then the lease drawn
 // from ('' if placed) and 1 if a fresh lease should be asked for. The marker (the hold's id, kept for
 // DRAW_MARK_MS) makes a draw happen once: a script that ran but whose answer was lost (a Redis restart
 // mid-reply) is sent again by the client, and must not draw twice.
@@ -40,10 +44,18 @@ local parts = {}
 local window = tonumber(ARGV[3])
 local minDraws = tonumber(ARGV[4])
 local refreshMs = tonumber(ARGV[5])
+local rideTokens = tonumber(ARGV[6])
+local items = (#KEYS - 2 - rideTokens) / 4
+if ARGV[7] ~= '' then redis.call('XADD', KEYS[2], '*', 'm', ARGV[7]) end
+for j = 1, rideTokens do
+  local n = ARGV[7 + items * 6 + j]
+  local t = redis.call('INCRBY', KEYS[2 + items * 4 + j], n)
+  if t == tonumber(n) then redis.call('PEXPIRE', KEYS[2 + items * 4 + j], window) end
+end
 local now = nil
-for i = 1, (#KEYS - 2) / 4 do
+for i = 1, items do
   local k = 2 + (i - 1) * 4
-  local a = 5 + (i - 1) * 6
+  local a = 7 + (i - 1) * 6
   local rpm = tonumber(ARGV[a + 1])
   local r = {1, 0, 0, 0}
   if rpm >= 0 then r = admit(KEYS[k + 1], KEYS[k + 2], rpm, tonumber(ARGV[a + 2]), window, ARGV[a + 3] == '1') end
@@ -124,6 +136,7 @@ export class HoldPlacer {
     @Inject(REDIS_CMD) redis: Redis,
     @Inject(CONFIG) private readonly config: IngressConfig,
     private readonly leases: LeaseBook,
+    private readonly outbox: SettleOutbox,
   ) {
     redis.defineCommand('gwAdmitPlace', { lua: ADMIT_AND_PLACE_LUA });
     this.redis = redis as PlacerRedis;
@@ -167,14 +180,17 @@ export class HoldPlacer {
 
   private admitAndPlace(batch: Pending[]): void {
     const call = this.billing.prepareCall('holds.placeMany');
+    const ride = this.outbox.takeRide();
     const keys: string[] = [call.queue, this.leases.outboxStream];
-    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4)];
+    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4), ride?.tokens.size ?? 0, ride?.entry ?? ''];
     for (const b of batch) {
       keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '', b.draw ? this.leases.key(b.req.account_id) : '', b.draw ? this.leases.drawMark(b.req.hold_id!) : '');
       args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', JSON.stringify(b.req), b.draw ? b.req.amount_micros : -1, b.req.key_id ? LEASE.noDrawField(b.req.key_id) : 'nb:');
     }
+    if (ride) for (const [key, n] of ride.tokens) keys.push(key), args.push(n);
     this.redis.gwAdmitPlace(keys.length, ...keys, ...args).then(
       (verdicts) => {
+        if (ride) this.outbox.rideDone(ride);
         const placed: Pending[] = [];
         batch.forEach((b, i) => {
           const v = verdicts[i];
@@ -200,6 +216,7 @@ export class HoldPlacer {
         );
       },
       (err: Error) => {
+        if (ride) this.outbox.rideDone(ride, err);
         call.cancel();
         const e = new DomainError('service_unavailable', `cannot reach Redis to place holds: ${err.message}`);
         batch.forEach((b) => b.reject(e));

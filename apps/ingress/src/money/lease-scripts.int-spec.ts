@@ -25,7 +25,7 @@ describe('credit lease scripts (real Redis)', () => {
 
   /** one call's admission with a draw of `amount`, as HoldPlacer sends it (no rate limit: rpm -1) */
   const admit = (holdId: string, amount: number) =>
-    redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:${holdId}`, 'HEAD{"items":[', ']}TAIL', 60_000, 20, 1000, -1, -1, '1', `{"hold_id":"${holdId}"}`, amount, 'nb:key_1') as Promise<
+    redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:${holdId}`, 'HEAD{"items":[', ']}TAIL', 60_000, 20, 1000, 0, '', -1, -1, '1', `{"hold_id":"${holdId}"}`, amount, 'nb:key_1') as Promise<
       Array<[number, number, number, number, string, number]>
     >;
 
@@ -62,9 +62,59 @@ describe('credit lease scripts (real Redis)', () => {
     expect(wants[75]).toBe(1); // 2,400 left: below a quarter of its 10,000
   });
 
+  it("carries the settle outbox's waiting entry and its tokens, appended first, even when the call is refused", async () => {
+    const ride = (holdId: string, entry: string, tokens: Array<[string, number]>) =>
+      redis.eval(
+        ADMIT_AND_PLACE_LUA,
+        6 + tokens.length,
+        rideQueue,
+        outbox,
+        `${prefix}rl:req:key_r`,
+        `${prefix}rl:tok:key_r`,
+        '',
+        '',
+        ...tokens.map(([k]) => k),
+        'H[',
+        ']T',
+        60_000,
+        20,
+        1000,
+        tokens.length,
+        entry,
+        1, // rpm 1: the second call in the window is refused
+        1_000_000,
+        '1',
+        `{"hold_id":"${holdId}"}`,
+        -1,
+        'nb:key_r',
+        ...tokens.map(([, n]) => n),
+      ) as Promise<Array<[number, number, number, number, string, number]>>;
+    const before = await redis.xlen(outbox);
+    const rideQueue = `${prefix}rpc:q:ride`;
+    const tokA = `${prefix}rl:tok:key_a`;
+    const tokB = `${prefix}rl:tok:key_b`;
+    const first = await ride('hold_r1', '[{"op":"settle","n":1}]', [[tokA, 120], [tokB, 7]]);
+    expect(first[0][0]).toBe(1);
+    const second = await ride('hold_r2', '[{"op":"settle","n":2}]', [[tokA, 30]]);
+    expect(second[0][0]).toBe(0); // refused by the limiter, yet the ride it carried is appended
+    const third = await ride('hold_r3', '', []); // nothing riding: nothing appended
+    expect(third[0][0]).toBe(0);
+    const entries = await redis.xrange(outbox, '-', '+');
+    expect(entries.slice(before).map((e) => e[1])).toEqual([
+      ['m', '[{"op":"settle","n":1}]'],
+      ['m', '[{"op":"settle","n":2}]'],
+    ]);
+    expect(await redis.get(tokA)).toBe('150');
+    expect(await redis.get(tokB)).toBe('7');
+    const ttl = await redis.pttl(tokA);
+    expect(ttl).toBeGreaterThan(50_000); // expires with its window, set when the counter was made
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await redis.lrange(rideQueue, 0, -1)).toEqual(['H[{"hold_id":"hold_r1"}]T']); // only the admitted call's place went to billing
+  });
+
   it('a budgeted key, a missing lease or a draw larger than what is left: the hold is placed in billing', async () => {
     await redis.hset(lease, 'nb:key_b', '1');
-    const budgeted = (await redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:hold_b`, 'H[', ']T', 60_000, 20, 1000, -1, -1, '1', '{"b":1}', 10, 'nb:key_b')) as Array<[number, number, number, number, string, number]>;
+    const budgeted = (await redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:hold_b`, 'H[', ']T', 60_000, 20, 1000, 0, '', -1, -1, '1', '{"b":1}', 10, 'nb:key_b')) as Array<[number, number, number, number, string, number]>;
     expect(budgeted[0][4]).toBe('');
     expect(budgeted[0][5]).toBe(0); // no lease asked for a budgeted key
     const big = (await admit('hold_big', 1_000_000))[0];

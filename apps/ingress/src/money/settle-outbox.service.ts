@@ -3,6 +3,7 @@ import { OUTBOX, type OutboxOp } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
+import { outboxAppendsVia } from '../ops/ingress-metrics';
 
 // One round trip for a tick's settles and the tokens those calls used: the entry is appended (unless
 // empty: tokens only), and each rate-limit counter KEYS[2..] grows by its ARGV[3..] (expiring with its window).
@@ -19,13 +20,24 @@ type OutboxRedis = Redis & {
   gwOutbox(...args: Array<string | number>): Promise<number>;
 };
 
+/** An entry taken to ride on another script call (takeRide); handed back to rideDone when that call ends. */
+export interface OutboxRide {
+  /** the stream entry's JSON */
+  entry: string;
+  /** tokens finished calls used, by rate-limit counter key */
+  tokens: Map<string, number>;
+}
+
 /**
  * The call side of the settle outbox (see OutboxOp): settles and releases are appended to a Redis
  * stream that billing drains into the ledger, so no response waits for the ledger, and a billing or
  * Postgres outage of any length delays settles without losing one. The ops of one event-loop tick go
- * in one entry. An append that fails (Redis unreachable) is kept here and tried again, in order, until
- * Redis takes it; only this process dying while Redis is down loses those (the hold then expires, and
- * reconciliation lists it as expired unsettled).
+ * in one entry. An entry waits up to OUTBOX_RIDE_MS for the next call's admission script (HoldPlacer),
+ * which appends it in the same round trip (takeRide): under a steady flow of calls a settle costs no
+ * Redis round trip of its own. With no call coming it is appended on its own when the wait ends (at the
+ * end of its tick with OUTBOX_RIDE_MS=0). An append that fails (Redis unreachable) is kept here and tried
+ * again, in order, until Redis takes it; only this process dying while Redis is down, or within the wait,
+ * loses those (the hold then expires, and reconciliation lists it as expired unsettled).
  */
 @Injectable()
 export class SettleOutbox implements BeforeApplicationShutdown {
@@ -35,6 +47,13 @@ export class SettleOutbox implements BeforeApplicationShutdown {
   /** tokens finished calls used, by rate-limit counter key: counted in the same round trip as the append */
   private tokens = new Map<string, number>();
   private scheduled = false;
+  /** the ride wait's timer (OUTBOX_RIDE_MS), while one runs */
+  private timer?: NodeJS.Timeout;
+  private readonly rideMs: number;
+  private readonly flushNow = (): void => {
+    this.timer = undefined;
+    this.flushTick();
+  };
   /** entries Redis has not taken yet, oldest first */
   private backlog: string[] = [];
   private retrying?: NodeJS.Timeout;
@@ -48,6 +67,7 @@ export class SettleOutbox implements BeforeApplicationShutdown {
   constructor(@Inject(REDIS_CMD) redis: Redis, @Inject(CONFIG) config: IngressConfig) {
     this.stream = OUTBOX.stream(config.REDIS_PREFIX);
     this.windowMs = config.RATE_WINDOW_MS;
+    this.rideMs = config.OUTBOX_RIDE_MS;
     redis.defineCommand('gwOutbox', { lua: APPEND });
     this.redis = redis as OutboxRedis;
   }
@@ -58,7 +78,38 @@ export class SettleOutbox implements BeforeApplicationShutdown {
     if (tokens && tokens.n > 0) this.tokens.set(tokens.key, (this.tokens.get(tokens.key) ?? 0) + tokens.n);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flushTick());
+      if (this.rideMs > 0) this.timer = setTimeout(this.flushNow, this.rideMs);
+      else setImmediate(this.flushNow);
+    }
+  }
+
+  /**
+   * The waiting ops as one entry, for a script call about to go to Redis that appends it to the stream (and
+   * adds the tokens) in its own round trip; undefined when none wait, or when older entries still wait for
+   * Redis (they go first). The caller must hand it back to rideDone once that call has answered or failed.
+   */
+  takeRide(): OutboxRide | undefined {
+    if (this.tick.length === 0 || this.backlog.length > 0) return undefined;
+    this.unschedule();
+    const ride = { entry: JSON.stringify(this.tick), tokens: this.tokens };
+    this.tick = [];
+    this.tokens = new Map();
+    this.inFlight++;
+    return ride;
+  }
+
+  /** The end of a ride: err when the script call failed, whose entry is then kept and tried again like a failed append. */
+  rideDone(ride: OutboxRide, err?: Error): void {
+    if (err) this.keep(ride.entry, err);
+    else outboxAppendsVia.ride.inc();
+    this.done();
+  }
+
+  private unschedule(): void {
+    this.scheduled = false;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
     }
   }
 
@@ -68,7 +119,7 @@ export class SettleOutbox implements BeforeApplicationShutdown {
   }
 
   private flushTick(): void {
-    this.scheduled = false;
+    this.unschedule();
     if (this.tick.length === 0) return;
     const entry = JSON.stringify(this.tick);
     this.tick = [];
@@ -87,14 +138,22 @@ export class SettleOutbox implements BeforeApplicationShutdown {
     this.inFlight++;
     const sent = tokens?.size ? this.redis.gwOutbox(1 + tokens.size, this.stream, ...tokens.keys(), entry, this.windowMs, ...tokens.values()) : this.redis.xadd(this.stream, '*', 'm', entry);
     sent.then(
-      () => this.done(),
+      () => {
+        outboxAppendsVia.own.inc();
+        this.done();
+      },
       (err: Error) => {
-        this.backlog.unshift(entry);
-        if (this.backlog.length === 1 || this.backlog.length % 1000 === 0) this.logger.error(`settle outbox: Redis refused an append (${err.message}); ${this.backlog.length} entr(ies) kept to retry`);
-        this.scheduleRetry();
+        this.keep(entry, err);
         this.done();
       },
     );
+  }
+
+  /** an entry Redis did not take: first in line for the retry */
+  private keep(entry: string, err: Error): void {
+    this.backlog.unshift(entry);
+    if (this.backlog.length === 1 || this.backlog.length % 1000 === 0) this.logger.error(`settle outbox: Redis refused an append (${err.message}); ${this.backlog.length} entr(ies) kept to retry`);
+    this.scheduleRetry();
   }
 
   private done(): void {
@@ -119,6 +178,7 @@ export class SettleOutbox implements BeforeApplicationShutdown {
       try {
         await this.redis.xadd(this.stream, '*', 'm', entry);
         this.backlog.shift();
+        outboxAppendsVia.own.inc();
       } catch {
         this.inFlight--;
         this.scheduleRetry();

@@ -28,6 +28,15 @@ const callHolds = counterChildren(
 );
 /** one child per way, made once */
 export const callHoldsVia = { lease: callHolds.get('lease'), billing: callHolds.get('billing') };
+const outboxAppends = counterChildren(
+  counter(
+    'gateway_outbox_appends_total',
+    "Entries (a tick's settles and releases) appended to the settle outbox, by how: ride (in a call's admission script) or own (a round trip of their own)",
+    ['via'],
+  ),
+);
+/** one child per way, made once */
+export const outboxAppendsVia = { ride: outboxAppends.get('ride'), own: outboxAppends.get('own') };
 const retries = counterChildren(counter('gateway_upstream_retries_total', 'Upstream attempts that were a retry of the call (another channel, or the same again)', ['channel']));
 
 const NONE = 'none';
