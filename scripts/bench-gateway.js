@@ -12,6 +12,9 @@
 // Cases 1 and 4 also run against a bare Node relay in front of the same mock (scripts/lib/bare-relay.js:
 // node:http, JSON parsed and serialised, undici out; no auth, billing or logs): the floor any Node gateway
 // pays on this machine, printed beside the goals. --no-bare leaves it out.
+// During case 2, and for 3 s at rest before the rounds, an idle probe process (scripts/lib/stall-probe.js)
+// counts how late its 1 ms timer runs: how long anything that wakes up waits for a core, which is what
+// stretches the p99 on shared cores.
 // --rounds N runs the four cases N times, the gateway first in every second round (so drift of the machine's
 // speed within a round does not always favour one side), and the summary gives each figure's median over the
 // rounds with every round's value beside it: on a noisy VM one round can be off by a third.
@@ -334,6 +337,27 @@ async function sequence(t, calls, seconds) {
 
 // ---------------------------------------------------------------- the run
 
+/**
+ * Runs scripts/lib/stall-probe.js for `seconds`: an idle process whose 1 ms timer says how long a process that
+ * wakes up waits for a core on this machine. Resolves with its counts, or null if it failed.
+ */
+function runProbe(seconds) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'lib/stall-probe.js'), String(seconds)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.on('error', () => resolve(null));
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        resolve(null);
+      }
+    });
+  });
+}
+const probeText = (p) => (p ? `${int(p.over5)}× > 5 ms, ${int(p.over10)}× > 10 ms, latest ${ms(p.max_ms, 1)} ms` : 'n/a');
+
 /** Starts scripts/lib/bare-relay.js on port in front of the upstream; resolves with the child once it listens. */
 function startBareRelay(port, upstream) {
   const child = spawn(process.execPath, [path.join(__dirname, 'lib/bare-relay.js'), String(port), upstream, 'sk-mock'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -497,7 +521,12 @@ async function main() {
       ]);
 
       // 2. steady rate
-      const [stD, stG] = await pair(`steady ${RATE}/s for ${SECONDS} s`, (t) => steady(t, RATE, SECONDS, false));
+      const [stD, stG] = await pair(`steady ${RATE}/s for ${SECONDS} s`, async (t) => {
+        const probe = runProbe(SECONDS);
+        const r = await steady(t, RATE, SECONDS, false);
+        r.probe = await probe;
+        return r;
+      });
       out(`2. steady ${int(RATE)} calls/s, open loop, ${SECONDS} s; latency from the scheduled send time`);
       const steadyRows = (r) => [int(r.achieved), ms(r.p50), ms(r.p99), ms(r.max), int(r.maxInFlight), ms(r.lag.p99), errorText(r.errors)];
       table([
@@ -506,6 +535,7 @@ async function main() {
         ['gateway', ...steadyRows(stG)],
         ['added', '', plus(stG.p50 - stD.p50), plus(stG.p99 - stD.p99), '', '', '', ''],
       ]);
+      out(`  an idle process's 1 ms timer during the run, late (its wait for a core): direct ${probeText(stD.probe)}; gateway ${probeText(stG.probe)}`);
 
       // 3. streams
       note(`${head}streams ${STREAM_RATE}/s, warm-up…`);
@@ -572,6 +602,7 @@ async function main() {
         directRps: otD.rps,
         steadyP50: stG.p50 - stD.p50,
         steadyP99: stG.p99 - stD.p99,
+        probe: { direct: stD.probe, gateway: stG.probe },
         achieved: stG.achieved,
         ttfb: srG.ttfb.p50 - srD.ttfb.p50,
         seq: sqG.mean,
@@ -582,6 +613,10 @@ async function main() {
         bare: otB ? { rps: otB.rps, seq: sqB.mean, cpu: otB.cpu['bare relay'].ms / otB.served } : null,
       };
     };
+    note('the machine at rest, 3 s…');
+    const rest = await runProbe(3);
+    out(`at rest (the system up, no calls): an idle process's 1 ms timer ran late ${probeText(rest)} in 3 s`);
+    out();
     const results = [];
     for (let k = 1; k <= ROUNDS; k++) results.push(await round(k));
 
@@ -663,6 +698,12 @@ async function main() {
           `${ms3(median((r) => r.bare.cpu))} ms of its CPU per call${each((r) => r.bare.cpu, ms3)}`,
       );
     }
+    const late = (side) => (r) => r.probe[side]?.over5 ?? NaN;
+    out(
+      `scheduling delay, an idle process's 1 ms timer ticks more than 5 ms late during the steady ${int(RATE)}/s runs (${SECONDS} s): ` +
+        `${int(median(late('gateway')))} with the gateway${each(late('gateway'), int)}, ${int(median(late('direct')))} with the upstream alone${each(late('direct'), int)}, ` +
+        `${int(rest?.over5 ?? NaN)} in 3 s at rest`,
+    );
     const busyElsewhere = Math.max(...results.map((r) => r.busyElsewhere));
     if (busyElsewhere > 20) out(`note: other processes on the machine used up to ${ms(busyElsewhere, 0)} % of a core during the measured windows; the figures are noisy`);
     out();
