@@ -63,6 +63,7 @@ describe('credit lease scripts (real Redis)', () => {
   });
 
   it("carries the settle outbox's waiting entry and its tokens, appended first, even when the call is refused", async () => {
+    const rideQueue = `${prefix}rpc:q:ride`;
     const ride = (holdId: string, entry: string, tokens: Array<[string, number]>) =>
       redis.eval(
         ADMIT_AND_PLACE_LUA,
@@ -90,7 +91,6 @@ describe('credit lease scripts (real Redis)', () => {
         ...tokens.map(([, n]) => n),
       ) as Promise<Array<[number, number, number, number, string, number]>>;
     const before = await redis.xlen(outbox);
-    const rideQueue = `${prefix}rpc:q:ride`;
     const tokA = `${prefix}rl:tok:key_a`;
     const tokB = `${prefix}rl:tok:key_b`;
     const first = await ride('hold_r1', '[{"op":"settle","n":1}]', [[tokA, 120], [tokB, 7]]);

@@ -88,4 +88,28 @@ describe('settle outbox, call side (real Redis)', () => {
     expect(await entries()).toEqual([['hold_5'], ['hold_6']]);
     await until(async () => o.waiting === 0);
   });
+
+  it('a ride that fails while the retry is appending the backlog is appended too, and nothing twice', async () => {
+    const o = outbox(30);
+    o.push(op(7));
+    const first = o.takeRide()!;
+    o.push(op(8));
+    const second = o.takeRide()!; // taken while nothing waited, its script call still out
+    o.rideDone(first, new Error('Connection is closed.')); // kept: the retry runs in 250 ms
+    // the second ride fails while the retry's append of the first is on its way to Redis
+    const xadd = redis.xadd.bind(redis);
+    const spy = jest.spyOn(redis, 'xadd').mockImplementationOnce((...args: Parameters<typeof redis.xadd>) => {
+      const sent = xadd(...args);
+      o.rideDone(second, new Error('Connection is closed.'));
+      return sent;
+    });
+    try {
+      await until(async () => (await redis.xlen(stream)) === 2);
+      await until(async () => o.waiting === 0);
+      await sleep(300); // a retry that ran twice would append again
+      expect((await entries()).sort()).toEqual([['hold_7'], ['hold_8']]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });

@@ -56,7 +56,8 @@ export class SettleOutbox implements BeforeApplicationShutdown {
   };
   /** entries Redis has not taken yet, oldest first */
   private backlog: string[] = [];
-  private retrying?: NodeJS.Timeout;
+  /** a retry of the backlog that is due (its timer) or running: one at a time */
+  private retrying?: NodeJS.Timeout | 'running';
   private inFlight = 0;
   private idle: Array<() => void> = [];
 
@@ -166,26 +167,30 @@ export class SettleOutbox implements BeforeApplicationShutdown {
   }
 
   private scheduleRetry(): void {
-    if (this.retrying) return;
+    if (this.retrying) return; // a running retry goes on until the backlog is empty, what was just kept included
     this.retrying = setTimeout(() => void this.retryBacklog(), 250);
   }
 
   private async retryBacklog(): Promise<void> {
-    this.retrying = undefined;
+    this.retrying = 'running';
     while (this.backlog.length > 0) {
       const entry = this.backlog[0];
       this.inFlight++;
       try {
         await this.redis.xadd(this.stream, '*', 'm', entry);
-        this.backlog.shift();
+        // by identity, not shift(): an append or ride that failed meanwhile was put in front of it
+        const at = this.backlog.indexOf(entry);
+        if (at >= 0) this.backlog.splice(at, 1);
         outboxAppendsVia.own.inc();
       } catch {
         this.inFlight--;
+        this.retrying = undefined;
         this.scheduleRetry();
         return;
       }
       this.inFlight--;
     }
+    this.retrying = undefined;
     this.logger.log('settle outbox: Redis took every waiting entry');
     this.wakeIfIdle();
   }
@@ -205,6 +210,6 @@ export class SettleOutbox implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     if (!(await this.drain(10_000))) this.logger.error(`settle outbox: ${this.waiting} entr(ies) could not reach Redis before shutdown`);
-    if (this.retrying) clearTimeout(this.retrying);
+    if (this.retrying && this.retrying !== 'running') clearTimeout(this.retrying);
   }
 }
