@@ -13,8 +13,8 @@
 // node:http, JSON parsed and serialised, undici out; no auth, billing or logs): the floor any Node gateway
 // pays on this machine, printed beside the goals. --no-bare leaves it out.
 // During case 2, and for 3 s at rest before the rounds, an idle probe process (scripts/lib/stall-probe.js)
-// counts how late its 1 ms timer runs: how long anything that wakes up waits for a core, which is what
-// stretches the p99 on shared cores.
+// counts how late its 1 ms timer runs: how long a process that wakes up waits for a core, the wait that
+// stretches the p99 on shared cores (a busy process waits longer than this idle one).
 // --rounds N runs the four cases N times, the gateway first in every second round (so drift of the machine's
 // speed within a round does not always favour one side), and the summary gives each figure's median over the
 // rounds with every round's value beside it: on a noisy VM one round can be off by a third.

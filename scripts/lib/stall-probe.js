@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // node stall-probe.js SECONDS: an otherwise idle process whose 1 ms timer measures how late the machine lets it
 // run. Prints one JSON line: ticks, how often a tick came more than 5, 10 and 20 ms late, the latest, and the
-// time lost to ticks more than 5 ms late. Used by the gateway benchmark to show the machine's own stalls
-// (a virtual machine whose cores are taken away now and then) beside the latency figures they inflate.
+// time lost to ticks more than 5 ms late. Used by the gateway benchmark to show, beside the latency figures,
+// how long a process that wakes up waits for a core (a busy process waits longer: the scheduler favours one
+// that slept, so this reads low).
 const seconds = Number(process.argv[2]) || 5;
 const late = [];
 let last = performance.now();
