@@ -7,7 +7,7 @@ import { ADMIT_FN } from '../rate-limit/rate-limit.service';
 import { BILLING, CONFIG, REDIS_CMD } from '../shared/tokens';
 import { callHoldsVia } from '../ops/ingress-metrics';
 import { LeaseBook } from './lease-book.service';
-import { SettleOutbox } from './settle-outbox.service';
+import { ADD_TOKENS_FN, SettleOutbox } from './settle-outbox.service';
 
 /** What a place also asks the rate limiter, in the same round trip. */
 export interface Admission {
@@ -38,7 +38,7 @@ export interface Admission {
 /** how long a draw's marker is kept: longer than any reconnect and resend of the admission script */
 const DRAW_MARK_MS = 15_000;
 
-export const ADMIT_AND_PLACE_LUA = `${ADMIT_FN}${LEASE_CLOSE_FN}
+export const ADMIT_AND_PLACE_LUA = `${ADMIT_FN}${LEASE_CLOSE_FN}${ADD_TOKENS_FN}
 local out = {}
 local parts = {}
 local window = tonumber(ARGV[3])
@@ -47,11 +47,7 @@ local refreshMs = tonumber(ARGV[5])
 local rideTokens = tonumber(ARGV[6])
 local items = (#KEYS - 2 - rideTokens) / 4
 if ARGV[7] ~= '' then redis.call('XADD', KEYS[2], '*', 'm', ARGV[7]) end
-for j = 1, rideTokens do
-  local n = ARGV[7 + items * 6 + j]
-  local t = redis.call('INCRBY', KEYS[2 + items * 4 + j], n)
-  if t == tonumber(n) then redis.call('PEXPIRE', KEYS[2 + items * 4 + j], window) end
-end
+for j = 1, rideTokens do addTokens(KEYS[2 + items * 4 + j], ARGV[7 + items * 6 + j], window) end
 local now = nil
 for i = 1, items do
   local k = 2 + (i - 1) * 4

@@ -5,14 +5,20 @@ import type Redis from 'ioredis';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
 import { outboxAppendsVia } from '../ops/ingress-metrics';
 
+/** Lua: adds finished calls' tokens to a rate-limit counter, which expires with the window it was made in. */
+export const ADD_TOKENS_FN = `
+local function addTokens(key, n, window)
+  local t = redis.call('INCRBY', key, n)
+  if t == tonumber(n) then redis.call('PEXPIRE', key, window) end
+end
+`;
+
 // One round trip for a tick's settles and the tokens those calls used: the entry is appended (unless
 // empty: tokens only), and each rate-limit counter KEYS[2..] grows by its ARGV[3..] (expiring with its window).
-const APPEND = `
+// The admission script (HoldPlacer) does the same for an entry that rides it.
+const APPEND = `${ADD_TOKENS_FN}
 if ARGV[1] ~= '' then redis.call('XADD', KEYS[1], '*', 'm', ARGV[1]) end
-for i = 2, #KEYS do
-  local t = redis.call('INCRBY', KEYS[i], ARGV[i + 1])
-  if t == tonumber(ARGV[i + 1]) then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-end
+for i = 2, #KEYS do addTokens(KEYS[i], ARGV[i + 1], ARGV[2]) end
 return 1
 `;
 
