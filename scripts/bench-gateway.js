@@ -65,13 +65,23 @@ const note = (s) => process.stderr.write(`  … ${s}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+// n distinct free ports: every probe socket stays open until all n are taken, so the kernel cannot hand
+// the same ephemeral port out twice (one port at a time could give two services the same one)
+async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      servers.push(await new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve(s));
+      }));
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(() => r()))));
+  }
+}
 
 // ---------------------------------------------------------------- numbers and tables
 
@@ -425,13 +435,13 @@ async function main() {
   await prep.migrateIfNeeded(DATABASE_URL);
   await prep.checkServices(DATABASE_URL, process.env.REDIS_URL || prep.DEFAULT_REDIS_URL);
   const { startSystem, seedDemo } = require('./lib/system');
-  const port = await freePort();
-  const mockPort = await freePort();
+  // gateway, mock, four ops ports and the bare relay
+  const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps, barePort] = await freePorts(7);
   const token = `bench-${crypto.randomBytes(12).toString('hex')}`;
   const redisPrefix = `bench-gateway-${crypto.randomUUID()}:`;
   const env = { DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'warn' };
   // ops ports of their own, so a benchmark beside `npm start` (or another benchmark) does not collide
-  for (const name of ['INGRESS_OPS_PORT', 'BILLING_OPS_PORT', 'MODELS_OPS_PORT', 'WORKER_OPS_PORT']) env[name] = String(await freePort());
+  Object.assign(env, { INGRESS_OPS_PORT: String(ingressOps), BILLING_OPS_PORT: String(billingOps), MODELS_OPS_PORT: String(modelsOps), WORKER_OPS_PORT: String(workerOps) });
   const logs = new Map(); // the last lines each service wrote, shown if something goes wrong
   const onOutput = (name, line) => {
     const l = logs.get(name) || [];
@@ -465,7 +475,6 @@ async function main() {
     const direct = target('direct', `http://127.0.0.1:${mockPort}`, 'sk-mock');
     let bare = null;
     if (BARE) {
-      const barePort = await freePort();
       bareChild = await startBareRelay(barePort, `http://127.0.0.1:${mockPort}`);
       bare = target('bare Node relay', `http://127.0.0.1:${barePort}`, 'unused');
       const bp = newPool(bare, 1);
