@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   CHANGE_CHANNELS,
   DomainError,
+  hashKey,
   LEASE,
   newId,
   type BudgetSettings,
@@ -14,13 +15,9 @@ import {
 import type { BillingConfig } from '@gateway/config';
 import type { Db, PrismaClient } from '@gateway/db';
 import type Redis from 'ioredis';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { BudgetRepository } from '../budgets/budget.repository';
 import { CONFIG, PRISMA, REDIS } from '../shared/tokens';
-
-export function hashKey(plaintext: string): string {
-  return createHash('sha256').update(plaintext).digest('hex');
-}
 
 interface KeyRow {
   id: string;

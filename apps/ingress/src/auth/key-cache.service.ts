@@ -1,15 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { KeyPrincipal } from '@gateway/contracts';
+import { hashKey, type KeyPrincipal } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
-import { createHash } from 'node:crypto';
 import { ChangeListener } from '../shared/change-listener.service';
 import { TtlCache, unreachable } from '../shared/ttl-cache';
 import { BILLING, CONFIG } from '../shared/tokens';
-
-export function hashKey(plaintext: string): string {
-  return createHash('sha256').update(plaintext).digest('hex');
-}
 
 /**
  * Key lookups, cached. A revocation reaches every ingress by pub/sub at once; the cache's TTL

@@ -120,12 +120,13 @@ export class ConversationService {
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return this.billing.dryRunAnswer(hold, clientModel, estimate);
 
-    const abort = new AbortController();
+    // only a stream is cut short (its client gone, see relayStream); an answer read whole is not, so it needs no signal
+    const abort = stream ? new AbortController() : undefined;
     let res: UpstreamResponse;
     try {
       const all = new Map(tiers.flatMap((t) => [...t.requests]));
       // an answer that is not streamed is read whole before anything is sent on
-      res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort.signal, { whole: !stream });
+      res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort?.signal, { whole: !stream });
     } catch (err) {
       await this.billing.release(hold, `upstream failed: ${(err as Error).message}`);
       throw err;
@@ -160,7 +161,7 @@ export class ConversationService {
     }
 
     const transform = this.transform(call, res.target, native);
-    const outcome = await relayStream(res, transform, reply, { requestId: call.requestId, holdId: hold.hold_id }, abort, this.config.CLIENT_GONE_DRAIN_MS, cache?.capture);
+    const outcome = await relayStream(res, transform, reply, { requestId: call.requestId, holdId: hold.hold_id }, abort!, this.config.CLIENT_GONE_DRAIN_MS, cache?.capture);
     const out = reply.raw;
     switch (outcome.kind) {
       case 'completed': {

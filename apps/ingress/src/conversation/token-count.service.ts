@@ -45,7 +45,6 @@ export class TokenCountService {
       const res = await this.upstream.post(
         native,
         (t) => ({ path: spec.path(t.upstream_model), headers: codec.headers(t.api_key), body: JSON.stringify(spec.body(raw, t.upstream_model)) }),
-        new AbortController().signal,
       );
       return spec.shape(spec.read((await res.body.json()) as Record<string, unknown>));
     }

@@ -3,7 +3,7 @@ import { DomainError } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Redis from 'ioredis';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { HOLD_ID_HEADER, REQUEST_ID_HEADER } from '../shared/request-context';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
@@ -25,7 +25,7 @@ interface Done {
   body: string;
 }
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256 = (data: string | Buffer) => hash('sha256', data, 'hex');
 
 /**
  * Idempotency-Key, scoped to the account and kept 24 h. The first request with a key takes a lease

@@ -163,7 +163,7 @@ export class MediaService {
 
   private async send(p: Priced, build: (t: RouteTarget) => UpstreamRequest): Promise<UpstreamResponse> {
     try {
-      return await this.upstream.post(p.targets, build, new AbortController().signal);
+      return await this.upstream.post(p.targets, build);
     } catch (err) {
       await this.billing.release(p.hold, `upstream failed: ${(err as Error).message}`);
       throw err;

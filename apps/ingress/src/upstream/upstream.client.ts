@@ -147,7 +147,7 @@ export class UpstreamClient implements OnApplicationShutdown {
   }
 
   /** `build` makes the request for one channel; a DomainError it throws (e.g. a 400) ends the attempt. */
-  async post(targets: RouteTarget[], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse> {
+  async post(targets: RouteTarget[], build: (t: RouteTarget) => UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse> {
     const res = await this.postTiers([targets], build, signal);
     res.finish();
     return res;
@@ -158,7 +158,7 @@ export class UpstreamClient implements OnApplicationShutdown {
    * channel of a tier failed or is open-circuit. A tier whose channels are all open is skipped while a later
    * tier is left; the last one gets its longest-open channel tried anyway (forced), not a blind refusal.
    */
-  async postTiers(tiers: RouteTarget[][], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal, opts: { whole?: boolean } = {}): Promise<UpstreamResponse> {
+  async postTiers(tiers: RouteTarget[][], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal | undefined, opts: { whole?: boolean } = {}): Promise<UpstreamResponse> {
     if (tiers.every((t) => t.length === 0)) throw new DomainError('service_unavailable', 'no upstream channel serves this model');
     let last: DomainError | undefined;
     // every channel that answered said 429: the client gets a 429 with the longest Retry-After they asked for
@@ -194,7 +194,7 @@ export class UpstreamClient implements OnApplicationShutdown {
           if (tried.ok) return this.response(p.target, tier, tried.res, tried.span, opts.whole === true);
           if (tried.fatal) throw tried.error;
           last = tried.error;
-          if (retry === 0 && tried.outcome === 'connect_error' && !signal.aborted) {
+          if (retry === 0 && tried.outcome === 'connect_error' && !signal?.aborted) {
             await new Promise((r) => setTimeout(r, this.config.UPSTREAM_RETRY_BACKOFF_MS));
             continue;
           }
@@ -220,7 +220,7 @@ export class UpstreamClient implements OnApplicationShutdown {
   }
 
   /** One request to one channel, under its own span (a failed attempt's span ends here, a served one at finish). */
-  private async attempt(p: PlannedTarget, build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal, attempt: number, tier: number, whole: boolean): Promise<Tried> {
+  private async attempt(p: PlannedTarget, build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal | undefined, attempt: number, tier: number, whole: boolean): Promise<Tried> {
     const target = p.target;
     const { path, body, headers } = build(target);
     const url = `${target.base_url.replace(/\/+$/, '')}${path}`;
@@ -246,7 +246,7 @@ export class UpstreamClient implements OnApplicationShutdown {
     try {
       res = whole && typeof body === 'string' ? await this.postWhole(url, body, headers, signal) : await request(url, { method: 'POST', body, headers, dispatcher: this.agent, signal });
     } catch (err) {
-      if (signal.aborted) return fail({ outcome: 'refused', error: new DomainError('invalid_request', 'client closed the request'), fatal: true });
+      if (signal?.aborted) return fail({ outcome: 'refused', error: new DomainError('invalid_request', 'client closed the request'), fatal: true });
       if (err instanceof undiciErrors.HeadersTimeoutError) {
         return fail({ outcome: 'timeout', error: new DomainError('upstream_timeout', `upstream ${target.channel_id} did not answer within ${this.config.UPSTREAM_TIMEOUT_MS} ms`), fatal: false });
       }
@@ -275,16 +275,16 @@ export class UpstreamClient implements OnApplicationShutdown {
    * keeps the chunks, without request()'s body stream, abort wiring and promise per chunk (measured: about
    * 40 % less client CPU a call against the mock). Errors before the headers reject as request()'s do.
    */
-  private postWhole(url: string, body: string, headers: Record<string, string>, signal: AbortSignal): Promise<Answered> {
+  private postWhole(url: string, body: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Answered> {
     const { origin, pathname, search } = new URL(url);
     return new Promise<Answered>((resolve, reject) => {
-      if (signal.aborted) return reject(signal.reason ?? new undiciErrors.RequestAbortedError());
+      if (signal?.aborted) return reject(signal.reason ?? new undiciErrors.RequestAbortedError());
       const chunks: Buffer[] = [];
       let statusCode = 0;
       let rawHeaders: Buffer[] = [];
       let abort: ((err?: Error) => void) | undefined;
-      const onAbort = () => abort?.(signal.reason ?? new undiciErrors.RequestAbortedError());
-      signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = () => abort?.(signal?.reason ?? new undiciErrors.RequestAbortedError());
+      signal?.addEventListener('abort', onAbort, { once: true });
       const answered = (failed?: Error) => {
         const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
         resolve({ statusCode, headers: undiciUtil.parseHeaders(rawHeaders) as Dispatcher.ResponseData['headers'], body: new WholeBody(bytes, failed) });
@@ -294,7 +294,7 @@ export class UpstreamClient implements OnApplicationShutdown {
         {
           onConnect: (a) => {
             abort = a;
-            if (signal.aborted) onAbort();
+            if (signal?.aborted) onAbort();
           },
           onHeaders: (status, raw) => {
             if (status >= 200) {
@@ -308,11 +308,11 @@ export class UpstreamClient implements OnApplicationShutdown {
             return true;
           },
           onComplete: () => {
-            signal.removeEventListener('abort', onAbort);
+            signal?.removeEventListener('abort', onAbort);
             answered();
           },
           onError: (err) => {
-            signal.removeEventListener('abort', onAbort);
+            signal?.removeEventListener('abort', onAbort);
             // once the headers came the attempt counts as answered: the body's failure is the call's, not a retry
             if (statusCode >= 200) answered(err);
             else reject(err);
