@@ -14,7 +14,9 @@
 // pays on this machine, printed beside the goals. --no-bare leaves it out.
 // During case 2, and for 3 s at rest before the rounds, an idle probe process (scripts/lib/stall-probe.js)
 // counts how late its 1 ms timer runs: how long a process that wakes up waits for a core, the wait that
-// stretches the p99 on shared cores (a busy process waits longer than this idle one).
+// stretches the p99 on shared cores (a busy process waits longer than this idle one). Steal time (/proc/stat:
+// the hypervisor running another guest on these virtual cores) is printed for case 2 and the open-throttle
+// windows, since on a shared host it moves every figure.
 // --rounds N runs the four cases N times, the gateway first in every second round (so drift of the machine's
 // speed within a round does not always favour one side), and the summary gives each figure's median over the
 // rounds with every round's value beside it: on a noisy VM one round can be off by a third.
@@ -148,12 +150,15 @@ function readProcs() {
   }
   return procs;
 }
-function machineBusyTicks() {
+/** the machine's busy ticks (all cores), and its steal: ticks the hypervisor gave these virtual cores' time to another guest */
+function machineTicks() {
   const [, user, nice, system, , , irq, softirq, steal] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
-  return user + nice + system + irq + softirq + (steal || 0);
+  return { busy: user + nice + system + irq + softirq, steal: steal || 0 };
 }
+/** steal between two machineTicks() readings, as % of the machine's time (all cores) over ms */
+const stealPct = (a, b, ms) => (100 * (b.steal - a.steal) * 1000) / CLK_TCK / (ms * os.cpus().length);
 function snapshot() {
-  return { procs: readProcs(), busy: machineBusyTicks(), at: now() };
+  return { procs: readProcs(), ...machineTicks(), at: now() };
 }
 /** pid and all its descendants in a process table */
 function family(procs, root) {
@@ -200,6 +205,7 @@ function cpuBetween(a, b, children) {
   groups.push({ name: 'load generator (this bench)', pids: 1, ticks: ticksBetween(a, b, [process.pid]) });
   const known = groups.reduce((n, g) => n + g.ticks, 0);
   groups.push({ name: 'everything else on the machine', pids: NaN, ticks: b.busy - a.busy - known });
+  groups.push({ name: 'steal', pids: NaN, ticks: b.steal - a.steal });
   const toMs = (t) => (t * 1000) / CLK_TCK;
   return Object.fromEntries(groups.map((g) => [g.name, { ...g, ms: toMs(g.ticks) }]));
 }
@@ -532,7 +538,10 @@ async function main() {
       // 2. steady rate
       const [stD, stG] = await pair(`steady ${RATE}/s for ${SECONDS} s`, async (t) => {
         const probe = runProbe(SECONDS);
+        const m0 = machineTicks();
+        const t0 = now();
         const r = await steady(t, RATE, SECONDS, false);
+        r.steal = stealPct(m0, machineTicks(), now() - t0);
         r.probe = await probe;
         return r;
       });
@@ -545,6 +554,7 @@ async function main() {
         ['added', '', plus(stG.p50 - stD.p50), plus(stG.p99 - stD.p99), '', '', '', ''],
       ]);
       out(`  an idle process's 1 ms timer during the run, late (its wait for a core): direct ${probeText(stD.probe)}; gateway ${probeText(stG.probe)}`);
+      out(`  steal (the hypervisor running another guest on these cores) during the run: direct ${ms(stD.steal, 1)} %, gateway ${ms(stG.steal, 1)} % of the machine's time`);
 
       // 3. streams
       note(`${head}streams ${STREAM_RATE}/s, warm-up…`);
@@ -590,6 +600,7 @@ async function main() {
       rows.push(cpuRow('mock-upstream (the upstream)', String(cg['mock-upstream'].pids), cg['mock-upstream'].ms, otG.served, windowMs));
       rows.push(cpuRow('load generator (this bench)', '1', cg['load generator (this bench)'].ms, otG.served, windowMs));
       rows.push(cpuRow('everything else on the machine', '', Math.max(0, cg['everything else on the machine'].ms), otG.served, windowMs));
+      rows.push(cpuRow('steal (another guest ran)', '', cg.steal.ms, otG.served, windowMs));
       out(`  gateway case: ${int(otG.served)} calls in ${ms(otG.window, 2)} s`);
       table(rows);
       out(
@@ -619,6 +630,7 @@ async function main() {
         cpu: gwMs / otG.served,
         cpuAll: (gwMs + dbMs) / otG.served,
         busyElsewhere,
+        steal: { open: (100 * cg.steal.ms) / (windowMs * os.cpus().length), steady: stG.steal, steadyDirect: stD.steal },
         bare: otB ? { rps: otB.rps, seq: sqB.mean, cpu: otB.cpu['bare relay'].ms / otB.served } : null,
       };
     };
@@ -712,6 +724,11 @@ async function main() {
       `scheduling delay, an idle process's 1 ms timer ticks more than 5 ms late during the steady ${int(RATE)}/s runs (${SECONDS} s): ` +
         `${int(median(late('gateway')))} with the gateway${each(late('gateway'), int)}, ${int(median(late('direct')))} with the upstream alone${each(late('direct'), int)}, ` +
         `${int(rest?.over5 ?? NaN)} in 3 s at rest`,
+    );
+    const pct1 = (v) => `${ms(v, 1)} %`;
+    out(
+      `steal, the hypervisor running another guest on these cores, as a share of the machine's time: ${pct1(median((r) => r.steal.steady))} during the gateway's steady runs${each((r) => r.steal.steady, pct1)}, ` +
+        `${pct1(median((r) => r.steal.steadyDirect))} during the upstream's alone${each((r) => r.steal.steadyDirect, pct1)}, ${pct1(median((r) => r.steal.open))} during the gateway's open-throttle windows${each((r) => r.steal.open, pct1)}`,
     );
     const busyElsewhere = Math.max(...results.map((r) => r.busyElsewhere));
     if (busyElsewhere > 20) out(`note: other processes on the machine used up to ${ms(busyElsewhere, 0)} % of a core during the measured windows; the figures are noisy`);
