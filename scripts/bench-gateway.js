@@ -20,6 +20,8 @@
 // --rounds N runs the four cases N times, the gateway first in every second round (so drift of the machine's
 // speed within a round does not always favour one side), and the summary gives each figure's median over the
 // rounds with every round's value beside it: on a noisy VM one round can be off by a third.
+// --warm-up S (3 by default; --no-warm-up for none) first drives each target at open throttle for S + 1 s,
+// unmeasured, so that round 1 does not meet a cold gateway.
 // Then the books: every hold settled, the reconciliation ties out, one usage record per 200 the gateway gave.
 // It starts its own system from dist/ on free ports, with its own database (gateway_bench) and Redis prefix.
 const fs = require('node:fs');
@@ -45,7 +47,7 @@ function arg(name, def) {
   return def;
 }
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --no-bare]\n');
+  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --warm-up 3 --no-warm-up --no-bare]\n');
   process.exit(0);
 }
 const SECONDS = arg('seconds', 6);
@@ -55,6 +57,8 @@ const STREAM_RATE = arg('stream-rate', 200);
 const SEQ_CALLS = Math.round(arg('calls', 2000));
 const ROUNDS = Math.round(arg('rounds', 1));
 const BARE = !process.argv.includes('--no-bare');
+// seconds of unmeasured open-throttle load on each target before the first round (its JIT warm, its pools full)
+const WARM_UP = process.argv.includes('--no-warm-up') ? 0 : arg('warm-up', 3);
 const WARMUP_MS = 1000;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_bench';
 const ROUTE = '/v1/chat/completions';
@@ -634,6 +638,14 @@ async function main() {
         bare: otB ? { rps: otB.rps, seq: sqB.mean, cpu: otB.cpu['bare relay'].ms / otB.served } : null,
       };
     };
+    if (WARM_UP > 0) {
+      // without it the first round meets a cold gateway (and a cold mock and relay) and is often the slowest by a third
+      for (const t of [direct, gw, ...(bare ? [bare] : [])]) {
+        note(`warming up: ${WARM_UP + WARMUP_MS / 1000} s at open throttle, ${t.name}, not measured…`);
+        await openThrottle(t, WARM_UP, CONCURRENCY, cpuOf);
+      }
+      out(`warmed up first: ${WARM_UP + WARMUP_MS / 1000} s at open throttle against each target, not measured (--warm-up S, --no-warm-up)`);
+    }
     note('the machine at rest, 3 s…');
     const rest = await runProbe(3);
     out(`at rest (the system up, no calls): an idle process's 1 ms timer ran late ${probeText(rest)} in 3 s`);
