@@ -689,8 +689,9 @@ async function main() {
       const text = await (await fetch(`http://127.0.0.1:${env.INGRESS_OPS_PORT}/metrics`)).text();
       const via = (v) => Number(text.match(new RegExp(`^gateway_call_holds_total\\{via="${v}"[^}]*\\} (\\d+)`, 'm'))?.[1] ?? 0);
       const drawn = via('lease');
+      const ahead = via('ahead');
       const placed = via('billing');
-      out(`  call holds: ${int(drawn)} drawn from credit leases, ${int(placed)} placed in billing (${ms((100 * drawn) / Math.max(1, drawn + placed), 1)} % drawn)`);
+      out(`  call holds: ${int(drawn + ahead)} drawn from credit leases (${int(ahead)} of them admitted ahead, by the key's previous call), ${int(placed)} placed in billing (${ms((100 * (drawn + ahead)) / Math.max(1, drawn + ahead + placed), 1)} % drawn)`);
       // how the settle outbox's entries reached Redis: riding a call's admission script, or a round trip of their own
       const appended = (v) => Number(text.match(new RegExp(`^gateway_outbox_appends_total\\{via="${v}"[^}]*\\} (\\d+)`, 'm'))?.[1] ?? 0);
       const rode = appended('ride');

@@ -113,7 +113,7 @@ describe('credit leases', () => {
       const [b, i0, i1] = await Promise.all(ops.map((p) => scrape(`http://127.0.0.1:${p}`)));
       const via = (v: string) => metric(i0, 'gateway_call_holds_total', { via: v }) + metric(i1, 'gateway_call_holds_total', { via: v });
       const appended = (v: string) => metric(i0, 'gateway_outbox_appends_total', { via: v }) + metric(i1, 'gateway_outbox_appends_total', { via: v });
-      return { ride: appended('ride'), own: appended('own'), lease: via('lease'), billing: via('billing'), split: metric(b, 'gateway_holds_total', { outcome: 'split' }), granted: metric(b, 'gateway_leases_total', { outcome: 'granted' }), closed: metric(b, 'gateway_leases_total', { outcome: 'closed' }) };
+      return { ride: appended('ride'), own: appended('own'), lease: via('lease'), ahead: via('ahead'), billing: via('billing'), split: metric(b, 'gateway_holds_total', { outcome: 'split' }), granted: metric(b, 'gateway_leases_total', { outcome: 'granted' }), closed: metric(b, 'gateway_leases_total', { outcome: 'closed' }) };
     };
     const c0 = await counters();
     let expected = 0;
@@ -143,11 +143,16 @@ describe('credit leases', () => {
     expect(await prisma.ledgerEntry.count({ where: { accountId, kind: 'charge' } })).toBe(300);
     const drawn = calls.filter((h) => h.events[0].reason?.startsWith('drawn from lease_'));
     expect(drawn.length).toBeGreaterThan(250);
-    // the metrics say the same: drawn in Redis or placed in billing, every draw split once
+    // the metrics say the same: drawn in Redis (in the call's own admission script, or admitted ahead by the
+    // key's previous call's) or placed in billing
     const c1 = await counters();
-    expect(c1.lease - c0.lease).toBe(drawn.length);
+    expect(c1.lease + c1.ahead - c0.lease - c0.ahead).toBe(drawn.length);
+    expect(c1.ahead - c0.ahead).toBeGreaterThan(0);
     expect(c1.billing - c0.billing).toBe(300 - drawn.length);
-    expect(c1.split - c0.split).toBe(drawn.length);
+    // every draw split once: the calls', and those of admissions ahead that no call used, each released
+    const unused = await prisma.hold.findMany({ where: { accountId, kind: 'call', id: { notIn: holdIds } }, include: { events: { orderBy: { id: 'asc' } } } });
+    expect(unused.every((h) => h.state === 'released' && h.amountMicros > 0n && h.events.at(-1)!.reason!.startsWith('admitted ahead, '))).toBe(true);
+    expect(c1.split - c0.split).toBe(drawn.length + unused.length);
     // with calls arriving every few ms, the settles mostly reached the outbox riding the next call's admission
     expect(c1.ride - c0.ride).toBeGreaterThan(0);
     expect(c1.ride - c0.ride).toBeGreaterThanOrEqual(c1.own - c0.own);
@@ -161,7 +166,7 @@ describe('credit leases', () => {
     for (const l of leases) {
       const ev = await prisma.holdEvent.findMany({ where: { holdId: l.id }, orderBy: { id: 'asc' } });
       const granted = Number(ev[0].amountMicros);
-      const drawnFrom = calls.filter((h) => h.events[0].reason === `drawn from ${l.id}`).reduce((n, h) => n + Number(h.amountMicros), 0);
+      const drawnFrom = [...calls, ...unused].filter((h) => h.events[0].reason === `drawn from ${l.id}`).reduce((n, h) => n + Number(h.amountMicros), 0);
       const back = Number(ev.find((e) => e.reason === 'lease closed: unused part returned')!.amountMicros);
       expect(drawnFrom + back).toBe(granted);
     }
@@ -297,6 +302,99 @@ describe('credit leases', () => {
     expectInvariants(after);
   }, 60_000);
 
+  it('calls in sequence are admitted one call ahead: each charged once at its own cost, the unused admission released', async () => {
+    const accountId = await account(100_000_000);
+    const key = await newKey(accountId);
+    // (the second replica, whose lease windows of 10 s leave room for admissions ahead of ADMIT_AHEAD_MS, 1 s)
+    await warmLease(ports[1], key, accountId, 3);
+    const via = async (v: string) => metric(await scrape(`http://127.0.0.1:${ops[2]}`), 'gateway_call_holds_total', { via: v });
+    const ahead0 = await via('ahead');
+    const before = await books(prisma, accountId);
+    let expected = 0;
+    const holds: Array<{ id: string; estimate: number }> = [];
+    for (let i = 0; i < 40; i++) {
+      // a dry run of the same body says the call's estimate: the hold is at least that
+      const body = { max_tokens: 20 + (i % 3) };
+      const dry = await fetch(`${base(ports[1])}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-tt-dry-run': 'true' },
+        body: JSON.stringify({ model: 'lease-model', messages: [{ role: 'user', content: `seq ${i}` }], ...body }),
+      });
+      const estimate = ((await dry.json()) as { estimated_cost_micros: number }).estimated_cost_micros;
+      const r = await chat(ports[1], key, `seq ${i}`, body);
+      expect(r.status).toBe(200);
+      expected += cost(((await r.json()) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage);
+      holds.push({ id: r.headers.get('x-tt-hold-id')!, estimate });
+    }
+    const ahead = (await via('ahead')) - ahead0;
+    expect(ahead).toBeGreaterThanOrEqual(30); // most of them: the first after the warm-up may still go through the script
+    const after = await drained(accountId);
+    expect(after.held).toBe(0);
+    expect(before.balance - after.balance).toBe(expected); // each call charged once, at its own cost
+    expectInvariants(after);
+    const rows = await prisma.hold.findMany({ where: { id: { in: holds.map((h) => h.id) } } });
+    expect(rows).toHaveLength(40);
+    for (const h of holds) {
+      const row = rows.find((x) => x.id === h.id)!;
+      expect(row.state).toBe('settled');
+      expect(Number(row.amountMicros)).toBeGreaterThanOrEqual(h.estimate); // an admission ahead holds at least the call's estimate
+      expect(Number(row.amountMicros)).toBeLessThanOrEqual(Math.ceil(h.estimate * 1.25 * 1.25));
+    }
+    expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(43); // the warm-up's 3 and the 40 (dry runs make none)
+    // the last call's admission of a next call that never came: released after ADMIT_AHEAD_MS, its draw back in the lease's account
+    const unused = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
+    const aheadUnused = unused.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused');
+    expect(aheadUnused.length).toBeGreaterThanOrEqual(1);
+    const rec = await admin<{ ties_out: boolean }>('GET', `/admin/reconciliation?account_id=${accountId}`);
+    expect(rec.ties_out).toBe(true);
+  }, 60_000);
+
+  it('admission ahead never lets a key past its rpm in the window, from two replicas at once, and the headers count exactly in sequence', async () => {
+    const extra: Service[] = [];
+    try {
+      const p = [await freePort(), await freePort()];
+      const o = [await freePort(), await freePort()];
+      for (let i = 0; i < 2; i++) extra.push(await spawnService('ingress', env({ PORT: String(p[i]), OPS_PORT: String(o[i]), ADMIT_AHEAD_MIN_RPM: '5', LEASE_DRAW_MS: '10000' }), /listening/));
+      const aheadUsed = async (i: number) => metric(await scrape(`http://127.0.0.1:${o[i]}`), 'gateway_call_holds_total', { via: 'ahead' });
+      const accountId = await account(100_000_000);
+      // in sequence on one replica: 10 calls, the 11th refused, remaining counting down as without admission ahead
+      const seqKey = await newKey(accountId, { rpm: 10 });
+      const remaining: string[] = [];
+      let status = 200;
+      let n = 0;
+      for (; n < 12 && status === 200; n++) {
+        const r = await chat(p[0], seqKey, `rpm ${n}`, { max_tokens: 10 });
+        status = r.status;
+        if (status === 200) remaining.push(r.headers.get('x-ratelimit-remaining-requests')!);
+        await r.arrayBuffer();
+      }
+      expect(status).toBe(429);
+      // each slot reported once (in order unless a call overtook the admission ahead of it still in Redis)
+      expect([...remaining].sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+      expect(await aheadUsed(0)).toBeGreaterThanOrEqual(5); // most of those calls were admitted ahead
+      // 60 calls at once, half on each replica, for a key with rpm 20: at most 20 served, the rest 429
+      const hotKey = await newKey(accountId, { rpm: 20 });
+      // a few calls first, in sequence on each replica, so that both hold an admission ahead for the key
+      let served = 0;
+      for (let i = 0; i < 4; i++) if ((await chat(p[i % 2], hotKey, `warm ${i}`, { max_tokens: 10 })).status === 200) served++;
+      const codes = await Promise.all(Array.from({ length: 60 }, async (_, i) => {
+        const r = await chat(p[i % 2], hotKey, `burst ${i}`, { max_tokens: 10 });
+        await r.arrayBuffer();
+        return r.status;
+      }));
+      served += codes.filter((c) => c === 200).length;
+      expect(await aheadUsed(1)).toBeGreaterThanOrEqual(1); // the second replica's burst began with one
+      expect(codes.every((c) => c === 200 || c === 429)).toBe(true);
+      expect(served).toBeLessThanOrEqual(20);
+      expect(served).toBeGreaterThanOrEqual(18); // an admission ahead not yet used may hold a slot per replica
+      const after = await drained(accountId);
+      expectInvariants(after);
+      expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(10 + served);
+    } finally {
+      await Promise.all(extra.map((s) => stop(s)));
+    }
+  }, 90_000);
+
   it('kill -9 of an ingress mid-stream: the draw it left expires (in its lease or as its own hold) and is reported with its amount', async () => {
     const accountId = await account(100_000_000);
     const key = await newKey(accountId);
@@ -313,17 +411,20 @@ describe('credit leases', () => {
     const after = await drained(accountId);
     expect(after).toMatchObject({ balance: before.balance, held: 0, debt: 0 });
     expectInvariants(after);
+    // either the call's own hold (split at an extension before the kill) or the lease holding its draw, and the
+    // lease if it also held the draw of the key's next call, admitted ahead by the warm-up calls and never used
     const expired = await prisma.hold.findMany({ where: { accountId, state: 'expired' } });
-    expect(expired).toHaveLength(1);
-    const e = expired[0];
-    // either the call's own hold (split at an extension before the kill) or the lease holding its draw
-    if (e.kind === 'call') expect(e.id).toBe(holdId);
-    else expect(e.kind).toBe('lease');
+    expect(expired.length).toBeGreaterThanOrEqual(1);
+    expect(expired.filter((e) => e.kind === 'lease').length).toBeLessThanOrEqual(1);
+    for (const e of expired) {
+      if (e.kind === 'call') expect(e.id).toBe(holdId);
+      else expect(e.kind).toBe('lease');
+      expect(Number(e.amountMicros)).toBeGreaterThan(0);
+    }
     // (asked of the replica still running)
     const rec = await fetch(`${base(ports[1])}/admin/reconciliation?account_id=${accountId}`, { headers: { authorization: `Bearer ${ADMIN}` } });
     const report = (await rec.json()) as { ties_out: boolean; accounts: Array<{ expired_unsettled_holds: number; expired_unsettled_micros: number }> };
     expect(report.ties_out).toBe(true);
-    expect(report.accounts[0]).toMatchObject({ expired_unsettled_holds: 1, expired_unsettled_micros: Number(e.amountMicros) });
-    expect(Number(e.amountMicros)).toBeGreaterThan(0);
+    expect(report.accounts[0]).toMatchObject({ expired_unsettled_holds: expired.length, expired_unsettled_micros: expired.reduce((n, e) => n + Number(e.amountMicros), 0) });
   }, 60_000);
 });

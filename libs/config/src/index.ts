@@ -82,6 +82,15 @@ export const ingressConfigSchema = baseConfigSchema.extend({
    * the settle outbox (one Redis round trip fewer a call under a steady flow); 0: appended at the end of its tick
    */
   OUTBOX_RIDE_MS: int(5),
+  /**
+   * admission one call ahead: when a key whose rpm is at least ADMIT_AHEAD_MIN_RPM makes a call that draws from
+   * its account's lease, the same admission script also admits and draws for that key's next call, valid this
+   * long; the next call then starts without waiting on Redis, and its own script (not waited for) admits the
+   * one after it. 0: off. At most 5000 (the request window's sorted set is kept that much longer than the window).
+   */
+  ADMIT_AHEAD_MS: z.coerce.number().int().min(0).max(5000).default(1000),
+  /** keys with a lower rpm are admitted one call at a time (a slot taken ahead and not used would be a visible share of their limit) */
+  ADMIT_AHEAD_MIN_RPM: int(1000),
   /** how long calls draw from one lease before the next is granted and it is closed (0: the lesser of 30 s and a quarter of HOLD_TTL_MS) */
   LEASE_DRAW_MS: int(0),
   /** the response cache's TTL for a request that sends `X-TT-Cache: on` from a key with no cache_ttl_s of its own */

@@ -1,5 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { DomainError, LEASE, LEASE_CLOSE_FN, type HoldPlaced, type PlaceHoldRequest } from '@gateway/contracts';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { DomainError, LEASE, LEASE_CLOSE_FN, newId, type HoldPlaced, type PlaceHoldRequest } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
 import type { RedisRpcClient } from '@gateway/transport';
 import type Redis from 'ioredis';
@@ -27,14 +27,18 @@ export interface Admission {
 // trip carries the settle outbox's waiting entry (SettleOutbox.takeRide): appended to the stream first, with
 // the finished calls' tokens added to their counters. KEYS[1] is billing's queue, KEYS[2] the settle
 // outbox, then per item a request counter, a token counter, the account's lease hash and the draw's marker
-// (both '' when the hold may not be drawn), then the ride's token counters. ARGV[1..7]: the envelope's head
+// (both '' when the hold may not be drawn), then the ride's token counters. ARGV[1..8]: the envelope's head
 // and tail, the window, LEASE_MIN_DRAWS, how long before a lease's window ends a fresh one is asked for,
-// the number of the ride's token counters and the ride's entry ('' none); then per item rpm, tpm, count
-// (1/0; rpm -1: no limit), the place's JSON, the hold to draw (-1: place it) and the key's no-draw field;
+// the number of the ride's token counters, the ride's entry ('' none) and ADMIT_AHEAD_MS; then per item rpm,
+// tpm, count (1/0; rpm -1: no limit), the place's JSON, the hold to draw (-1: place it), the key's no-draw
+// field and the item's kind: 'c' a call, 'a' the admission of a key's next call ahead of it (see HoldPlacer);
 // then the ride's token counts. Per item: the limiter's answer, then the lease drawn
 // from ('' if placed) and 1 if a fresh lease should be asked for. The marker (the hold's id, kept for
 // DRAW_MARK_MS) makes a draw happen once: a script that ran but whose answer was lost (a Redis restart
 // mid-reply) is sent again by the client, and must not draw twice.
+// An 'a' item is only admitted while the lease is well clear of running low or ending (a fresh lease is
+// asked for by the calls themselves), never for a key with a budget, never placed in billing; its slot in
+// the window is counted ADMIT_AHEAD_MS late (ADMIT_FN), and a refused one counts nothing.
 /** how long a draw's marker is kept: longer than any reconnect and resend of the admission script */
 const DRAW_MARK_MS = 15_000;
 
@@ -45,16 +49,47 @@ local window = tonumber(ARGV[3])
 local minDraws = tonumber(ARGV[4])
 local refreshMs = tonumber(ARGV[5])
 local rideTokens = tonumber(ARGV[6])
+local aheadMs = tonumber(ARGV[8])
 local items = (#KEYS - 2 - rideTokens) / 4
 if ARGV[7] ~= '' then redis.call('XADD', KEYS[2], '*', 'm', ARGV[7]) end
-for j = 1, rideTokens do addTokens(KEYS[2 + items * 4 + j], ARGV[7 + items * 6 + j], window) end
+for j = 1, rideTokens do addTokens(KEYS[2 + items * 4 + j], ARGV[8 + items * 7 + j], window) end
 local now = nil
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
 for i = 1, items do
   local k = 2 + (i - 1) * 4
-  local a = 7 + (i - 1) * 6
+  local a = 8 + (i - 1) * 7
   local rpm = tonumber(ARGV[a + 1])
+  if ARGV[a + 7] == 'a' then
+    local r = {0, 0, 0, 0, '', 0}
+    local draw = tonumber(ARGV[a + 5])
+    local done = redis.call('GET', KEYS[k + 4])
+    if done then
+      r = {1, redis.call('ZCARD', KEYS[k + 1]), tonumber(redis.call('GET', KEYS[k + 2]) or '0'), window, done, 0}
+    else
+      local lk = KEYS[k + 3]
+      local l = redis.call('HMGET', lk, 'id', 'left', 'until', ARGV[a + 6], 'size')
+      if l[1] and not l[4] and tonumber(l[3]) - clock() >= refreshMs + aheadMs
+         and tonumber(l[2]) - draw >= math.max(draw * minDraws, tonumber(l[5] or 0)) / 4 then
+        r = admit(KEYS[k + 1], KEYS[k + 2], rpm, tonumber(ARGV[a + 2]), window, true, aheadMs)
+        r[5] = ''
+        r[6] = 0
+        if r[1] == 1 then
+          redis.call('HINCRBY', lk, 'left', -draw)
+          redis.call('SET', KEYS[k + 4], l[1], 'PX', ${DRAW_MARK_MS})
+          r[5] = l[1]
+        end
+      end
+    end
+    out[i] = r
+  else
   local r = {1, 0, 0, 0}
-  if rpm >= 0 then r = admit(KEYS[k + 1], KEYS[k + 2], rpm, tonumber(ARGV[a + 2]), window, ARGV[a + 3] == '1') end
+  if rpm >= 0 then r = admit(KEYS[k + 1], KEYS[k + 2], rpm, tonumber(ARGV[a + 2]), window, ARGV[a + 3] == '1', 0) end
   r[5] = ''
   r[6] = 0
   if r[1] == 1 then
@@ -72,12 +107,8 @@ for i = 1, items do
       elseif not l[1] then
         r[6] = 1
       else
-        if not now then
-          local t = redis.call('TIME')
-          now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        end
         local untilMs = tonumber(l[3])
-        if untilMs <= now then
+        if untilMs <= clock() then
           -- its window has passed: retired here, its unused part given back through the outbox
           redis.call('HDEL', lk, 'id', 'left', 'until')
           closeLease(KEYS[2], l[1], l[2])
@@ -98,6 +129,7 @@ for i = 1, items do
     if not drawn then parts[#parts + 1] = ARGV[a + 4] end
   end
   out[i] = r
+  end
 end
 if #parts > 0 then redis.call('LPUSH', KEYS[1], ARGV[1] .. table.concat(parts, ',') .. ARGV[2]) end
 return out
@@ -113,19 +145,53 @@ interface Pending {
   draw: boolean;
   resolve: (h: HoldPlaced) => void;
   reject: (e: unknown) => void;
+  /** an admission of the key's next call ahead of it ('a' in the script); answered by onAhead, not resolve */
+  ahead?: { keyId: string; sentAt: number };
 }
+
+/** A key's next call, admitted and drawn for before it arrives (ADMIT_AHEAD_MS). */
+interface Ahead {
+  /** the id its draw was made under (its marker); the call that uses it keeps its own hold id */
+  id: string;
+  amount: number;
+  leaseId: string;
+  accountId: string;
+  keyId: string;
+  model: string;
+  verdict: [number, number, number, number];
+  /** used only before this (local clock): the slot was counted as made at the end of ADMIT_AHEAD_MS */
+  until: number;
+}
+
+/** an admission ahead draws this much more than the call that asked for it, so a slightly dearer next call still fits */
+const AHEAD_HEADROOM = 1.25;
 
 /**
  * Places holds in billing, the places of one event-loop tick in one message ('holds.placeMany'): under
  * load one transport round trip carries many holds, at no added delay when idle (a lone place goes at
  * the end of its own tick). A place may carry its call's rate-limit admission: then the limiter and the
  * queue are one script call, and a refused call never reaches billing. Each place answers on its own.
+ *
+ * Admission one call ahead (ADMIT_AHEAD_MS > 0): a call of a key with rpm >= ADMIT_AHEAD_MIN_RPM whose hold
+ * is drawn from a lease also asks, in the same script, for the key's next call: a slot in the window and a
+ * draw of AHEAD_HEADROOM times its hold. The next call of that key on this replica, if it comes within
+ * ADMIT_AHEAD_MS and its hold fits, takes both at once (its hold is the drawn amount) and starts without
+ * waiting on Redis; it asks for the one after it in a script it does not wait for, which also carries the
+ * settle outbox's ride. An admission ahead that no call used in time is released through the outbox like
+ * any drawn hold (its own hold row, released, reason "admitted ahead, unused"), and its slot stays counted:
+ * a key loses at most one slot of its window per replica per pause, hence the minimum rpm.
  */
 @Injectable()
-export class HoldPlacer {
+export class HoldPlacer implements OnModuleDestroy {
   private tick: Pending[] = [];
   private scheduled = false;
   private readonly redis: PlacerRedis;
+  /** each key's admission ahead (at most one per key) */
+  private readonly ahead = new Map<string, Ahead>();
+  /** keys whose admission ahead is in a script now */
+  private readonly asking = new Set<string>();
+  private readonly aheadMs: number;
+  private sweeper?: NodeJS.Timeout;
 
   constructor(
     @Inject(BILLING) private readonly billing: RedisRpcClient,
@@ -136,6 +202,19 @@ export class HoldPlacer {
   ) {
     redis.defineCommand('gwAdmitPlace', { lua: ADMIT_AND_PLACE_LUA });
     this.redis = redis as PlacerRedis;
+    // at most a quarter of a lease's draw window: an ahead is only taken while the window has that plus the
+    // lease refresh time left, so it is used (or given back) while its lease is open
+    this.aheadMs = config.HOLD_LEASE ? Math.min(config.ADMIT_AHEAD_MS, Math.floor(leases.drawMs / 4)) : 0;
+    if (this.aheadMs > 0) {
+      this.sweeper = setInterval(() => this.sweepAhead(Date.now()), Math.max(50, Math.floor(this.aheadMs / 2)));
+      this.sweeper.unref();
+    }
+  }
+
+  /** what no call will use any more goes back (through the outbox, which drains after this) */
+  onModuleDestroy(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweepAhead(Infinity);
   }
 
   /**
@@ -143,12 +222,86 @@ export class HoldPlacer {
    * no larger than LeaseBook.maxDraw); the answer then carries the split that makes it a hold row later.
    */
   place(req: PlaceHoldRequest, admit?: Admission, draw = false): Promise<HoldPlaced> {
-    return new Promise((resolve, reject) => {
-      this.tick.push({ req, admit, draw: draw && admit !== undefined && this.leases.enabled && req.amount_micros <= this.leases.maxDraw, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
+    const drawable = draw && admit !== undefined && this.leases.enabled && req.amount_micros <= this.leases.maxDraw;
+    const aheadable = drawable && this.aheadMs > 0 && admit!.count && req.key_id != null && admit!.rpm >= this.config.ADMIT_AHEAD_MIN_RPM;
+    if (aheadable) {
+      const a = this.ahead.get(req.key_id!);
+      if (a) {
+        this.ahead.delete(req.key_id!);
+        if (a.accountId === req.account_id && req.amount_micros <= a.amount && Date.now() < a.until) {
+          admit!.onResult(a.verdict); // admitted: it was counted, so this never refuses
+          callHoldsVia.ahead.inc();
+          this.askAhead(req, admit!);
+          return Promise.resolve(this.drawn({ ...req, amount_micros: a.amount }, a.leaseId));
+        }
+        this.releaseAhead(a, 'admitted ahead, not usable by the next call');
       }
+    }
+    return new Promise((resolve, reject) => {
+      this.queue({ req, admit, draw: drawable, resolve, reject });
+      if (aheadable) this.askAhead(req, admit!);
+    });
+  }
+
+  private queue(p: Pending): void {
+    this.tick.push(p);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** asks, in this tick's script, for the admission of the key's next call (one at a time per key) */
+  private askAhead(req: PlaceHoldRequest, admit: Admission): void {
+    const keyId = req.key_id!;
+    if (this.asking.has(keyId) || this.ahead.has(keyId)) return;
+    const amount = Math.min(this.leases.maxDraw, Math.ceil(req.amount_micros * AHEAD_HEADROOM));
+    this.asking.add(keyId);
+    const noop = () => undefined;
+    this.queue({
+      req: { ...req, hold_id: newId('hold'), request_id: `ahead-of-${req.request_id}`, amount_micros: amount },
+      admit: { ...admit, onResult: noop },
+      draw: true,
+      resolve: noop,
+      reject: () => this.asking.delete(keyId),
+      ahead: { keyId, sentAt: Date.now() },
+    });
+  }
+
+  /** an admission ahead came back: kept for the key's next call if it was admitted and drawn */
+  private gotAhead(b: Pending, v: Verdict): void {
+    const keyId = b.ahead!.keyId;
+    this.asking.delete(keyId);
+    if (v[0] !== 1 || !v[4]) return;
+    const a: Ahead = {
+      id: b.req.hold_id!,
+      amount: b.req.amount_micros,
+      leaseId: v[4],
+      accountId: b.req.account_id,
+      keyId,
+      model: b.req.model,
+      verdict: [v[0], v[1], v[2], v[3]],
+      until: b.ahead!.sentAt + this.aheadMs,
+    };
+    if (this.ahead.has(keyId) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
+    else this.ahead.set(keyId, a);
+  }
+
+  private sweepAhead(now: number): void {
+    for (const [keyId, a] of this.ahead) {
+      if (a.until > now) continue;
+      this.ahead.delete(keyId);
+      this.releaseAhead(a, 'admitted ahead, unused');
+    }
+  }
+
+  /** a draw no call will use: it becomes a hold row of its own (the split) and is released, through the outbox */
+  private releaseAhead(a: Ahead, reason: string): void {
+    this.outbox.push({
+      op: 'release',
+      hold_id: a.id,
+      reason,
+      split: { lease_id: a.leaseId, hold_id: a.id, draw_micros: a.amount, account_id: a.accountId, key_id: a.keyId, request_id: a.id, model: a.model },
     });
   }
 
@@ -178,10 +331,10 @@ export class HoldPlacer {
     const call = this.billing.prepareCall('holds.placeMany');
     const ride = this.outbox.takeRide();
     const keys: string[] = [call.queue, this.leases.outboxStream];
-    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4), ride?.tokens.size ?? 0, ride?.entry ?? ''];
+    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4), ride?.tokens.size ?? 0, ride?.entry ?? '', this.aheadMs];
     for (const b of batch) {
       keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '', b.draw ? this.leases.key(b.req.account_id) : '', b.draw ? this.leases.drawMark(b.req.hold_id!) : '');
-      args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', JSON.stringify(b.req), b.draw ? b.req.amount_micros : -1, b.req.key_id ? LEASE.noDrawField(b.req.key_id) : 'nb:');
+      args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', b.ahead ? '' : JSON.stringify(b.req), b.draw ? b.req.amount_micros : -1, b.req.key_id ? LEASE.noDrawField(b.req.key_id) : 'nb:', b.ahead ? 'a' : 'c');
     }
     if (ride) for (const [key, n] of ride.tokens) keys.push(key), args.push(n);
     this.redis.gwAdmitPlace(keys.length, ...keys, ...args).then(
@@ -190,6 +343,7 @@ export class HoldPlacer {
         const placed: Pending[] = [];
         batch.forEach((b, i) => {
           const v = verdicts[i];
+          if (b.ahead) return this.gotAhead(b, v);
           try {
             b.admit?.onResult([v[0], v[1], v[2], v[3]]);
             if (v[0] !== 1) {

@@ -25,7 +25,7 @@ describe('credit lease scripts (real Redis)', () => {
 
   /** one call's admission with a draw of `amount`, as HoldPlacer sends it (no rate limit: rpm -1) */
   const admit = (holdId: string, amount: number) =>
-    redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:${holdId}`, 'HEAD{"items":[', ']}TAIL', 60_000, 20, 1000, 0, '', -1, -1, '1', `{"hold_id":"${holdId}"}`, amount, 'nb:key_1') as Promise<
+    redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:${holdId}`, 'HEAD{"items":[', ']}TAIL', 60_000, 20, 1000, 0, '', 1000, -1, -1, '1', `{"hold_id":"${holdId}"}`, amount, 'nb:key_1', 'c') as Promise<
       Array<[number, number, number, number, string, number]>
     >;
 
@@ -82,12 +82,14 @@ describe('credit lease scripts (real Redis)', () => {
         1000,
         tokens.length,
         entry,
+        1000,
         1, // rpm 1: the second call in the window is refused
         1_000_000,
         '1',
         `{"hold_id":"${holdId}"}`,
         -1,
         'nb:key_r',
+        'c',
         ...tokens.map(([, n]) => n),
       ) as Promise<Array<[number, number, number, number, string, number]>>;
     const before = await redis.xlen(outbox);
@@ -114,12 +116,96 @@ describe('credit lease scripts (real Redis)', () => {
 
   it('a budgeted key, a missing lease or a draw larger than what is left: the hold is placed in billing', async () => {
     await redis.hset(lease, 'nb:key_b', '1');
-    const budgeted = (await redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:hold_b`, 'H[', ']T', 60_000, 20, 1000, 0, '', -1, -1, '1', '{"b":1}', 10, 'nb:key_b')) as Array<[number, number, number, number, string, number]>;
+    const budgeted = (await redis.eval(ADMIT_AND_PLACE_LUA, 6, queue, outbox, '', '', lease, `${prefix}lease:drawn:hold_b`, 'H[', ']T', 60_000, 20, 1000, 0, '', 1000, -1, -1, '1', '{"b":1}', 10, 'nb:key_b', 'c')) as Array<[number, number, number, number, string, number]>;
     expect(budgeted[0][4]).toBe('');
     expect(budgeted[0][5]).toBe(0); // no lease asked for a budgeted key
     const big = (await admit('hold_big', 1_000_000))[0];
     expect(big[4]).toBe('');
     expect(big[5]).toBe(1); // a fresh lease is asked for
     expect(await redis.lrange(queue, 0, -1)).toEqual(['HEAD{"items":[{"hold_id":"hold_big"}]}TAIL', 'H[{"b":1}]T']);
+  });
+
+  describe('admission one call ahead (an item of kind "a")', () => {
+    const aLease = LEASE.key(prefix, 'acct_a');
+    const rk = `${prefix}rl:key_a:r`;
+    const tk = `${prefix}rl:key_a:t`;
+    const aQueue = `${prefix}rpc:q:ahead`;
+    type V = Array<[number, number, number, number, string, number]>;
+    const installA = (id: string, amount: number, untilMs = 60_000) =>
+      redis.eval(LEASE_INSTALL_LUA, 3, aLease, outbox, due, id, amount, Date.now() + untilMs, 120_000, 'acct_a', 'key_budget');
+    /** a call of `amount` for key_a (its JSON place '{"c":holdId}') and, when aheadId is given, the admission ahead of its next call for aheadAmount */
+    const callAndAhead = (holdId: string, amount: number, aheadId: string | null, aheadAmount: number, rpm = 100, keyId = 'key_a') => {
+      const keys = [aQueue, outbox, rk, tk, aLease, `${prefix}lease:drawn:${holdId}`];
+      const args: Array<string | number> = ['H[', ']T', 60_000, 20, 1000, 0, '', 1000, rpm, 1_000_000, '1', `{"c":"${holdId}"}`, amount, `nb:${keyId}`, 'c'];
+      if (aheadId) {
+        keys.push(rk, tk, aLease, `${prefix}lease:drawn:${aheadId}`);
+        args.push(rpm, 1_000_000, '1', '', aheadAmount, `nb:${keyId}`, 'a');
+      }
+      return redis.eval(ADMIT_AND_PLACE_LUA, keys.length, ...keys, ...args.map(String)) as Promise<V>;
+    };
+    const reset = async () => {
+      await redis.del(aLease, rk, tk, aQueue);
+    };
+
+    it('admits and draws for the next call in the same script, its slot counted at the end of ADMIT_AHEAD_MS, once however often sent', async () => {
+      await reset();
+      await installA('lease_x', 100_000);
+      const t0 = Number((await redis.time())[0]) * 1000;
+      const [call, ahead] = await callAndAhead('hold_c1', 300, 'hold_a1', 375);
+      expect(call.slice(0, 2)).toEqual([1, 1]);
+      expect(call[4]).toBe('lease_x');
+      expect(ahead[0]).toBe(1);
+      expect(ahead[1]).toBe(2); // both counted: the next call's slot is taken now
+      expect(ahead[4]).toBe('lease_x');
+      expect(await redis.hget(aLease, 'left')).toBe(String(100_000 - 300 - 375));
+      const slots = await redis.zrange(rk, '0', '-1', 'WITHSCORES');
+      expect(slots[2]).toMatch(/:a$/); // the later-scored member is the slot taken ahead
+      expect(Number(slots[3]) - Number(slots[1])).toBeGreaterThanOrEqual(1000); // scored ADMIT_AHEAD_MS later
+      expect(Number(slots[3])).toBeGreaterThanOrEqual(t0 + 1000);
+      expect(await redis.pttl(rk)).toBeGreaterThan(60_000); // the set outlives the window by the ahead's span
+      // the script sent again (its reply lost): neither hold is drawn twice, the ahead is not counted twice
+      const [, again] = await callAndAhead('hold_c1', 300, 'hold_a1', 375);
+      expect(again[0]).toBe(1);
+      expect(again[4]).toBe('lease_x');
+      expect(await redis.hget(aLease, 'left')).toBe(String(100_000 - 300 - 375));
+      expect(await redis.llen(aQueue)).toBe(0); // nothing went to billing, the ahead never does
+    });
+
+    it('counts the slot taken ahead against the limit, and a refused ahead counts and draws nothing', async () => {
+      await reset();
+      await installA('lease_r', 100_000);
+      const [c1, a1] = await callAndAhead('hold_r1', 100, 'hold_ra1', 100, 2);
+      expect([c1[0], a1[0], a1[1]]).toEqual([1, 1, 2]);
+      const [c2, a2] = await callAndAhead('hold_r2', 100, 'hold_ra2', 100, 2);
+      expect(c2[0]).toBe(0); // the call is refused: the window holds the call and the slot taken ahead
+      expect(a2[0]).toBe(0);
+      expect(a2[4]).toBe('');
+      expect(await redis.zcard(rk)).toBe(2);
+      expect(await redis.hget(aLease, 'left')).toBe(String(100_000 - 200));
+      expect(await redis.exists(`${prefix}lease:drawn:hold_ra2`)).toBe(0);
+    });
+
+    it('is not admitted for a key with a budget, with no lease, near the end of the lease or its window', async () => {
+      await reset();
+      await installA('lease_b', 100_000);
+      const [, budgeted] = await callAndAhead('hold_b1', 100, 'hold_ba1', 100, 100, 'key_budget');
+      expect(budgeted[0]).toBe(0);
+      // the lease low: an ahead may not take it into its last quarter (the calls themselves ask for the next one)
+      await installA('lease_low', 20_000);
+      const [low, lowAhead] = await callAndAhead('hold_l1', 100, 'hold_la1', 14_000);
+      expect(low[4]).toBe('lease_low');
+      expect(lowAhead[0]).toBe(0);
+      expect(await redis.hget(aLease, 'left')).toBe(String(20_000 - 100));
+      // the window ends within the lease refresh time plus ADMIT_AHEAD_MS (1000 + 1000 here)
+      await installA('lease_end', 100_000, 1500);
+      const [end, endAhead] = await callAndAhead('hold_e1', 100, 'hold_ea1', 100);
+      expect(end[4]).toBe('lease_end');
+      expect(endAhead[0]).toBe(0);
+      await redis.del(aLease);
+      const [none, noneAhead] = await callAndAhead('hold_n1', 100, 'hold_na1', 100);
+      expect(none[4]).toBe('');
+      expect(noneAhead[0]).toBe(0);
+      expect(await redis.zcard(rk)).toBe(4); // the four calls, no slot taken ahead
+    });
   });
 });

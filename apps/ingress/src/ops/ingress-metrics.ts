@@ -24,10 +24,10 @@ const charged = counterChildren(counter('gateway_charged_micros_total', 'Micros 
 const attempts = counterChildren(counter('gateway_upstream_attempts_total', 'Upstream attempts by channel and outcome (ok, or the error kind)', ['channel', 'outcome']));
 const errors = counterChildren(counter('gateway_upstream_errors_total', 'Failed upstream attempts by channel and kind', ['channel', 'kind']));
 const callHolds = counterChildren(
-  counter('gateway_call_holds_total', "Calls' holds by how they were taken: lease (drawn in Redis from the account's credit lease) or billing (placed there)", ['via']),
+  counter('gateway_call_holds_total', "Calls' holds by how they were taken: lease (drawn in Redis from the account's credit lease, in the call's admission script), ahead (drawn and admitted by the key's previous call's script: no wait on Redis) or billing (placed there)", ['via']),
 );
 /** one child per way, made once */
-export const callHoldsVia = { lease: callHolds.get('lease'), billing: callHolds.get('billing') };
+export const callHoldsVia = { lease: callHolds.get('lease'), ahead: callHolds.get('ahead'), billing: callHolds.get('billing') };
 const outboxAppends = counterChildren(
   counter(
     'gateway_outbox_appends_total',

@@ -12,8 +12,14 @@ import { CONFIG, REDIS_CMD } from '../shared/tokens';
 // counted. ttl: ms until the oldest counted request leaves the window (a slot frees), or, when the tokens
 // refused, until the token window ends. A Lua function, shared by the plain check below and by
 // HoldPlacer's admit-and-place script.
+// ahead (ms, 0 for a call admitted now): a slot taken for a call that may start up to that long from now
+// (HoldPlacer's admission one call ahead) is counted as if it were made at the end of that time, so the
+// call it admits, whenever it starts within it, leaves the window no earlier than a call admitted when it
+// started would: the sliding window still never holds more than rpm calls. The set is kept AHEAD_MAX_MS
+// longer than the window for the same reason.
+export const AHEAD_MAX_MS = 5000;
 export const ADMIT_FN = `
-local function admit(rk, tk, rpm, tpm, window, count)
+local function admit(rk, tk, rpm, tpm, window, count, ahead)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
@@ -22,8 +28,8 @@ local function admit(rk, tk, rpm, tpm, window, count)
   local ok = 1
   if reqs >= rpm or toks >= tpm then ok = 0 end
   if ok == 1 and count then
-    redis.call('ZADD', rk, now, t[1] .. t[2] .. ':' .. reqs)
-    redis.call('PEXPIRE', rk, window)
+    redis.call('ZADD', rk, now + (ahead or 0), t[1] .. t[2] .. ':' .. reqs .. (ahead and ahead > 0 and ':a' or ''))
+    redis.call('PEXPIRE', rk, window + ${AHEAD_MAX_MS})
     reqs = reqs + 1
   end
   local ttl = window
