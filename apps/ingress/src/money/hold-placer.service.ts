@@ -145,8 +145,8 @@ interface Pending {
   draw: boolean;
   resolve: (h: HoldPlaced) => void;
   reject: (e: unknown) => void;
-  /** an admission of the key's next call ahead of it ('a' in the script); answered by onAhead, not resolve */
-  ahead?: { keyId: string; sentAt: number };
+  /** an admission of the key's next call ahead of it ('a' in the script); answered by gotAhead, not resolve */
+  ahead?: { slot: string; sentAt: number };
 }
 
 /** A key's next call, admitted and drawn for before it arrives (ADMIT_AHEAD_MS). */
@@ -163,8 +163,22 @@ interface Ahead {
   until: number;
 }
 
-/** an admission ahead draws this much more than the call that asked for it, so a slightly dearer next call still fits */
-const AHEAD_HEADROOM = 1.25;
+/**
+ * an admission ahead draws this much more than the call that asked for it, so that a slightly dearer next
+ * call (an agent's prompt grows a little every turn) still fits; a call takes one only if its own estimate is
+ * within this factor of it, so no call's hold is more than this much above its estimate
+ */
+export const AHEAD_HEADROOM = 1.1;
+
+/** after this many admissions ahead in a row that the next call did not fit, none for AHEAD_BACKOFF_MS */
+const AHEAD_MAX_MISSES = 3;
+const AHEAD_BACKOFF_MS = 10_000;
+
+/**
+ * one admission ahead per key and model: a client that alternates models (an agent's main calls and its small
+ * side calls on a cheaper model) has a fitting one for each
+ */
+const aheadSlot = (req: PlaceHoldRequest): string => `${req.key_id}\u0000${req.model}`;
 
 /**
  * Places holds in billing, the places of one event-loop tick in one message ('holds.placeMany'): under
@@ -173,22 +187,27 @@ const AHEAD_HEADROOM = 1.25;
  * queue are one script call, and a refused call never reaches billing. Each place answers on its own.
  *
  * Admission one call ahead (ADMIT_AHEAD_MS > 0): a call of a key with rpm >= ADMIT_AHEAD_MIN_RPM whose hold
- * is drawn from a lease also asks, in the same script, for the key's next call: a slot in the window and a
+ * is drawn from a lease also asks, in the same script, for the key's next call of the same model: a slot in the window and a
  * draw of AHEAD_HEADROOM times its hold. The next call of that key on this replica, if it comes within
- * ADMIT_AHEAD_MS and its hold fits, takes both at once (its hold is the drawn amount) and starts without
+ * ADMIT_AHEAD_MS and its estimate is between the draw / AHEAD_HEADROOM and the draw, takes both at once (its
+ * hold is the drawn amount) and starts without
  * waiting on Redis; it asks for the one after it in a script it does not wait for, which also carries the
  * settle outbox's ride. An admission ahead that no call used in time is released through the outbox like
  * any drawn hold (its own hold row, released, reason "admitted ahead, unused"), and its slot stays counted:
- * a key loses at most one slot of its window per replica per pause, hence the minimum rpm.
+ * a key loses at most one slot of its window per model per replica per pause, hence the minimum rpm. One
+ * that the next call does not fit is given back the same way and a fresh one asked for; after
+ * AHEAD_MAX_MISSES of those in a row, a key and model is admitted one call at a time for AHEAD_BACKOFF_MS.
  */
 @Injectable()
 export class HoldPlacer implements OnModuleDestroy {
   private tick: Pending[] = [];
   private scheduled = false;
   private readonly redis: PlacerRedis;
-  /** each key's admission ahead (at most one per key) */
+  /** the admissions ahead, at most one per key and model (aheadSlot) */
   private readonly ahead = new Map<string, Ahead>();
-  /** keys whose admission ahead is in a script now */
+  /** the admissions ahead that the next call did not fit, in a row, per slot (and the backoff after too many) */
+  private readonly misses = new Map<string, { n: number; at: number; until: number }>();
+  /** key-and-model slots whose admission ahead is in a script now */
   private readonly asking = new Set<string>();
   private readonly aheadMs: number;
   private sweeper?: NodeJS.Timeout;
@@ -225,16 +244,28 @@ export class HoldPlacer implements OnModuleDestroy {
     const drawable = draw && admit !== undefined && this.leases.enabled && req.amount_micros <= this.leases.maxDraw;
     const aheadable = drawable && this.aheadMs > 0 && admit!.count && req.key_id != null && admit!.rpm >= this.config.ADMIT_AHEAD_MIN_RPM;
     if (aheadable) {
-      const a = this.ahead.get(req.key_id!);
+      const slot = aheadSlot(req);
+      const a = this.ahead.get(slot);
       if (a) {
-        this.ahead.delete(req.key_id!);
-        if (a.accountId === req.account_id && req.amount_micros <= a.amount && Date.now() < a.until) {
+        this.ahead.delete(slot);
+        const now = Date.now();
+        if (now >= a.until) this.releaseAhead(a, 'admitted ahead, unused');
+        else if (a.accountId === req.account_id && req.amount_micros <= a.amount && a.amount <= Math.ceil(req.amount_micros * AHEAD_HEADROOM)) {
+          this.misses.delete(slot);
           admit!.onResult(a.verdict); // admitted: it was counted, so this never refuses
           callHoldsVia.ahead.inc();
           this.askAhead(req, admit!);
           return Promise.resolve(this.drawn({ ...req, amount_micros: a.amount }, a.leaseId));
+        } else {
+          // its hold would be too small for this call, or too large: given back, and a fresh one sized for this
+          // call asked for below; a key and model whose calls keep changing size stop being admitted ahead a while
+          this.releaseAhead(a, 'admitted ahead, did not fit the next call');
+          const m = this.misses.get(slot) ?? { n: 0, at: 0, until: 0 };
+          m.n++;
+          m.at = now;
+          if (m.n >= AHEAD_MAX_MISSES) m.until = now + AHEAD_BACKOFF_MS;
+          this.misses.set(slot, m);
         }
-        this.releaseAhead(a, 'admitted ahead, not usable by the next call');
       }
     }
     return new Promise((resolve, reject) => {
@@ -253,46 +284,50 @@ export class HoldPlacer implements OnModuleDestroy {
 
   /** asks, in this tick's script, for the admission of the key's next call (one at a time per key) */
   private askAhead(req: PlaceHoldRequest, admit: Admission): void {
-    const keyId = req.key_id!;
-    if (this.asking.has(keyId) || this.ahead.has(keyId)) return;
+    const slot = aheadSlot(req);
+    if (this.asking.has(slot) || this.ahead.has(slot)) return;
+    const m = this.misses.get(slot);
+    if (m && m.until > Date.now()) return;
     const amount = Math.min(this.leases.maxDraw, Math.ceil(req.amount_micros * AHEAD_HEADROOM));
-    this.asking.add(keyId);
+    if (amount < req.amount_micros) return;
+    this.asking.add(slot);
     const noop = () => undefined;
     this.queue({
       req: { ...req, hold_id: newId('hold'), request_id: `ahead-of-${req.request_id}`, amount_micros: amount },
       admit: { ...admit, onResult: noop },
       draw: true,
       resolve: noop,
-      reject: () => this.asking.delete(keyId),
-      ahead: { keyId, sentAt: Date.now() },
+      reject: () => this.asking.delete(slot),
+      ahead: { slot, sentAt: Date.now() },
     });
   }
 
   /** an admission ahead came back: kept for the key's next call if it was admitted and drawn */
   private gotAhead(b: Pending, v: Verdict): void {
-    const keyId = b.ahead!.keyId;
-    this.asking.delete(keyId);
+    const slot = b.ahead!.slot;
+    this.asking.delete(slot);
     if (v[0] !== 1 || !v[4]) return;
     const a: Ahead = {
       id: b.req.hold_id!,
       amount: b.req.amount_micros,
       leaseId: v[4],
       accountId: b.req.account_id,
-      keyId,
+      keyId: b.req.key_id!,
       model: b.req.model,
       verdict: [v[0], v[1], v[2], v[3]],
       until: b.ahead!.sentAt + this.aheadMs,
     };
-    if (this.ahead.has(keyId) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
-    else this.ahead.set(keyId, a);
+    if (this.ahead.has(slot) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
+    else this.ahead.set(slot, a);
   }
 
   private sweepAhead(now: number): void {
-    for (const [keyId, a] of this.ahead) {
+    for (const [slot, a] of this.ahead) {
       if (a.until > now) continue;
-      this.ahead.delete(keyId);
+      this.ahead.delete(slot);
       this.releaseAhead(a, 'admitted ahead, unused');
     }
+    for (const [slot, m] of this.misses) if (m.until <= now && m.at < now - AHEAD_BACKOFF_MS) this.misses.delete(slot);
   }
 
   /** a draw no call will use: it becomes a hold row of its own (the split) and is released, through the outbox */
