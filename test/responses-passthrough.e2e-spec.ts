@@ -147,7 +147,14 @@ describe('Responses API pass-through on OpenAI channels', () => {
     // billed from response.completed: the stored conversation's tokens are the upstream's input (the settle
     // reaches the ledger through the outbox after the stream's last event, so wait for it first)
     expect((await settledAccount(g, accountId)).held_micros).toBe(0);
-    const { rows } = await pg.query<UsageRow>('SELECT * FROM usage_records WHERE account_id = $1 ORDER BY id DESC LIMIT 1', [accountId]);
+    // (found by its counts, not as the newest row: a batch of the outbox writes drawn calls' records before
+    // those of calls whose hold was placed in billing, so the newest row need not be the last call's)
+    const { rows } = await pg.query<UsageRow>('SELECT * FROM usage_records WHERE account_id = $1 AND input_tokens = $2 AND output_tokens = $3', [
+      accountId,
+      third.usage!.input_tokens,
+      third.usage!.output_tokens,
+    ]);
+    expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ input_tokens: third.usage!.input_tokens, output_tokens: third.usage!.output_tokens, reasoning_tokens: 50 });
     expect(third.usage!.input_tokens).toBeGreaterThan(second.usage!.input_tokens);
     expect(Number(rows[0].cost_micros)).toBe(costOf(third.usage!.input_tokens, third.usage!.output_tokens));

@@ -211,6 +211,8 @@ export class HoldPlacer implements OnModuleDestroy {
   private readonly asking = new Set<string>();
   private readonly aheadMs: number;
   private sweeper?: NodeJS.Timeout;
+  /** shutting down: an admission ahead that comes back now is given back at once */
+  private closing = false;
 
   constructor(
     @Inject(BILLING) private readonly billing: RedisRpcClient,
@@ -232,6 +234,7 @@ export class HoldPlacer implements OnModuleDestroy {
 
   /** what no call will use any more goes back (through the outbox, which drains after this) */
   onModuleDestroy(): void {
+    this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweepAhead(Infinity);
   }
@@ -287,7 +290,10 @@ export class HoldPlacer implements OnModuleDestroy {
     const slot = aheadSlot(req);
     if (this.asking.has(slot) || this.ahead.has(slot)) return;
     const m = this.misses.get(slot);
-    if (m && m.until > Date.now()) return;
+    if (m && m.until > 0) {
+      if (m.until > Date.now()) return;
+      this.misses.delete(slot); // the backoff is over: counted afresh
+    }
     const amount = Math.min(this.leases.maxDraw, Math.ceil(req.amount_micros * AHEAD_HEADROOM));
     if (amount < req.amount_micros) return;
     this.asking.add(slot);
@@ -317,7 +323,7 @@ export class HoldPlacer implements OnModuleDestroy {
       verdict: [v[0], v[1], v[2], v[3]],
       until: b.ahead!.sentAt + this.aheadMs,
     };
-    if (this.ahead.has(slot) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
+    if (this.closing || this.ahead.has(slot) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
     else this.ahead.set(slot, a);
   }
 
