@@ -373,6 +373,26 @@ describe('credit leases', () => {
     expect(released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused')).toHaveLength(0);
   }, 60_000);
 
+  it('an ingress shut down (SIGTERM) gives back the admission ahead it held: nothing expires', async () => {
+    const port = await freePort();
+    const replica = await spawnService('ingress', env({ PORT: String(port), OPS_PORT: String(await freePort()), LEASE_DRAW_MS: '10000', ADMIT_AHEAD_MS: '5000' }), /listening/);
+    let accountId = '';
+    try {
+      accountId = await account(100_000_000);
+      const key = await newKey(accountId);
+      await warmLease(port, key, accountId, 4); // the last of these leaves an admission ahead, good for 5 s
+    } finally {
+      await stop(replica); // at once: well before the admission ahead would expire
+    }
+    const after = await drained(accountId);
+    expect(after.held).toBe(0);
+    expectInvariants(after);
+    expect(await prisma.hold.count({ where: { accountId, state: 'expired' } })).toBe(0);
+    const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
+    expect(released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused').length).toBeGreaterThanOrEqual(1);
+    expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(4);
+  }, 60_000);
+
   it('admission ahead never lets a key past its rpm in the window, from two replicas at once, and the headers count exactly in sequence', async () => {
     const extra: Service[] = [];
     try {
