@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,15 +21,51 @@ export interface StartedGateway {
   stop: () => Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * The lowest port the kernel hands out as a connection's local (ephemeral) port. A port asked of the kernel
+ * with listen(0) comes from that range, and once released it can be taken by any outgoing connection on the
+ * machine (the tests open many, to Postgres, Redis and the services) before the service meant to bind it
+ * does: EADDRINUSE at start, seen in CI. So ports are picked below it.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : 0;
+  } catch {
+    return 0;
+  }
+}
+const EPHEMERAL_LOW = ephemeralLow();
+/** ports this test process handed out already (another file's workers pick at random, so rarely the same) */
+const handedOut = new Set<number>();
+
+function tryListen(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(null));
+    // the services bind 0.0.0.0: a port free there is free on 127.0.0.1 too
+    srv.listen(port, '0.0.0.0', () => {
+      const got = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(got));
     });
-    srv.on('error', reject);
   });
+}
+
+/** A port free now, outside the kernel's ephemeral range when that range leaves room below it. */
+export async function freePort(): Promise<number> {
+  if (EPHEMERAL_LOW > 12_000) {
+    for (let i = 0; i < 200; i++) {
+      const port = 10_000 + Math.floor(Math.random() * (EPHEMERAL_LOW - 10_000));
+      if (handedOut.has(port)) continue;
+      if ((await tryListen(port)) !== null) {
+        handedOut.add(port);
+        return port;
+      }
+    }
+  }
+  const port = await tryListen(0);
+  if (port === null) throw new Error('no free port');
+  return port;
 }
 
 const ROOT = path.resolve(__dirname, '..', '..');
