@@ -7,6 +7,12 @@ export const DEV_WEBHOOK_SECRET = 'dev-only-webhook-secret-change-me';
 
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
+/**
+ * the most ADMIT_AHEAD_MS may be: the rate limit's request set is kept this much longer than its window, so a
+ * slot taken ahead (scored up to this late) is never dropped before its call leaves the window
+ */
+export const ADMIT_AHEAD_MAX_MS = 5000;
+
 const flag = (def: boolean) =>
   z
     .enum(['on', 'off', 'true', 'false', '1', '0'])
@@ -86,9 +92,9 @@ export const ingressConfigSchema = baseConfigSchema.extend({
    * admission one call ahead: when a key whose rpm is at least ADMIT_AHEAD_MIN_RPM makes a call that draws from
    * its account's lease, the same admission script also admits and draws for that key's next call, valid this
    * long; the next call then starts without waiting on Redis, and its own script (not waited for) admits the
-   * one after it. 0: off. At most 5000 (the request window's sorted set is kept that much longer than the window).
+   * one after it. 0: off. At most ADMIT_AHEAD_MAX_MS.
    */
-  ADMIT_AHEAD_MS: z.coerce.number().int().min(0).max(5000).default(1000),
+  ADMIT_AHEAD_MS: z.coerce.number().int().min(0).max(ADMIT_AHEAD_MAX_MS).default(1000),
   /** keys with a lower rpm are admitted one call at a time (a slot taken ahead and not used would be a visible share of their limit) */
   ADMIT_AHEAD_MIN_RPM: int(1000),
   /** how long calls draw from one lease before the next is granted and it is closed (0: the lesser of 30 s and a quarter of HOLD_TTL_MS) */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, type KeyPrincipal } from '@gateway/contracts';
-import type { IngressConfig } from '@gateway/config';
+import { ADMIT_AHEAD_MAX_MS, type IngressConfig } from '@gateway/config';
 import type { FastifyReply } from 'fastify';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
@@ -15,9 +15,8 @@ import { CONFIG, REDIS_CMD } from '../shared/tokens';
 // ahead (ms, 0 for a call admitted now): a slot taken for a call that may start up to that long from now
 // (HoldPlacer's admission one call ahead) is counted as if it were made at the end of that time, so the
 // call it admits, whenever it starts within it, leaves the window no earlier than a call admitted when it
-// started would: the sliding window still never holds more than rpm calls. The set is kept AHEAD_MAX_MS
+// started would: the sliding window still never holds more than rpm calls. The set is kept ADMIT_AHEAD_MAX_MS
 // longer than the window for the same reason.
-export const AHEAD_MAX_MS = 5000;
 export const ADMIT_FN = `
 local function admit(rk, tk, rpm, tpm, window, count, ahead)
   local t = redis.call('TIME')
@@ -29,7 +28,7 @@ local function admit(rk, tk, rpm, tpm, window, count, ahead)
   if reqs >= rpm or toks >= tpm then ok = 0 end
   if ok == 1 and count then
     redis.call('ZADD', rk, now + (ahead or 0), t[1] .. t[2] .. ':' .. reqs .. (ahead and ahead > 0 and ':a' or ''))
-    redis.call('PEXPIRE', rk, window + ${AHEAD_MAX_MS})
+    redis.call('PEXPIRE', rk, window + ${ADMIT_AHEAD_MAX_MS})
     reqs = reqs + 1
   end
   local ttl = window
