@@ -112,6 +112,102 @@ class WholeBody implements UpstreamBody {
   }
 }
 
+/** bytes a streamed body may queue unread before the upstream connection is paused */
+const STREAM_HIGH_WATER = 64 * 1024;
+
+/**
+ * A streamed body fed by undici's dispatch handler (postStream): chunks are queued as they arrive and taken
+ * by one reader, without a Readable stream between (its buffering, events and promise per chunk cost about a
+ * tenth of a millisecond before a stream's first byte). The connection is paused while STREAM_HIGH_WATER
+ * bytes wait unread; a reader that stops early aborts the request.
+ */
+class StreamBody implements UpstreamBody {
+  private chunks: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failed?: Error;
+  private wake?: () => void;
+  private resume?: () => void;
+  private abort?: (err: Error) => void;
+  private readonly closed: Array<() => void> = [];
+
+  /** from onHeaders / onConnect: how to resume a paused connection, and how to abort the request */
+  wire(resume: () => void, abort: ((err: Error) => void) | undefined): void {
+    this.resume = resume;
+    this.abort = abort;
+  }
+
+  /** a chunk arrived; false asks undici to pause until the reader catches up */
+  push(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    this.queued += chunk.length;
+    this.notify();
+    return this.queued < STREAM_HIGH_WATER;
+  }
+
+  /** the body is complete (err: it broke off) */
+  end(err?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.failed = err;
+    this.notify();
+    for (const f of this.closed.splice(0)) f();
+  }
+
+  /** f runs once the body has ended, completed or not */
+  onClose(f: () => void): void {
+    if (this.ended) f();
+    else this.closed.push(f);
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    try {
+      for (;;) {
+        if (this.chunks.length > 0) {
+          const batch = this.chunks;
+          const paused = this.queued >= STREAM_HIGH_WATER;
+          this.chunks = [];
+          this.queued = 0;
+          if (paused) this.resume?.();
+          for (const c of batch) yield c;
+          continue;
+        }
+        if (this.failed) throw this.failed;
+        if (this.ended) return;
+        await new Promise<void>((r) => (this.wake = r));
+      }
+    } finally {
+      // the reader stopped before the end (it broke off, or threw): the rest is not wanted
+      if (!this.ended) this.abort?.(new undiciErrors.RequestAbortedError());
+    }
+  }
+
+  private async bytes(): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const c of this) parts.push(c);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  async text(): Promise<string> {
+    const text = (await this.bytes()).toString('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return new Uint8Array(await this.bytes()).buffer;
+  }
+}
+
 type Tried =
   | { ok: true; res: Answered; span: Span }
   | { ok: false; outcome: AttemptResult['outcome']; status?: number; error: DomainError; retryAfter?: number; fatal: boolean };
@@ -244,7 +340,8 @@ export class UpstreamClient implements OnApplicationShutdown {
     };
     let res: Answered;
     try {
-      res = whole && typeof body === 'string' ? await this.postWhole(url, body, headers, signal) : await request(url, { method: 'POST', body, headers, dispatcher: this.agent, signal });
+      if (typeof body !== 'string') res = await request(url, { method: 'POST', body, headers, dispatcher: this.agent, signal });
+      else res = whole ? await this.postWhole(url, body, headers, signal) : await this.postStream(url, body, headers, signal);
     } catch (err) {
       if (signal?.aborted) return fail({ outcome: 'refused', error: new DomainError('invalid_request', 'client closed the request'), fatal: true });
       if (err instanceof undiciErrors.HeadersTimeoutError) {
@@ -322,6 +419,48 @@ export class UpstreamClient implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * A POST whose answer is read as it comes (a stream): undici's dispatch feeding a StreamBody. Resolves at
+   * the headers; errors before them reject as request()'s do, errors after end the body with the error.
+   */
+  private postStream(url: string, body: string, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Answered> {
+    const { origin, pathname, search } = new URL(url);
+    return new Promise<Answered>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason ?? new undiciErrors.RequestAbortedError());
+      const stream = new StreamBody();
+      let answered = false;
+      let abort: ((err?: Error) => void) | undefined;
+      const onAbort = () => abort?.(signal?.reason instanceof Error ? signal.reason : new undiciErrors.RequestAbortedError());
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.agent.dispatch(
+        { origin, path: pathname + search, method: 'POST', headers, body },
+        {
+          onConnect: (a) => {
+            abort = a;
+            if (signal?.aborted) onAbort();
+          },
+          onHeaders: (status, raw, resume) => {
+            if (status < 200) return true;
+            answered = true;
+            stream.wire(resume, abort);
+            resolve({ statusCode: status, headers: undiciUtil.parseHeaders(raw) as Dispatcher.ResponseData['headers'], body: stream });
+            return true;
+          },
+          onData: (chunk) => stream.push(chunk),
+          onComplete: () => {
+            signal?.removeEventListener('abort', onAbort);
+            stream.end();
+          },
+          onError: (err) => {
+            signal?.removeEventListener('abort', onAbort);
+            if (answered) stream.end(err);
+            else reject(err);
+          },
+        },
+      );
+    });
+  }
+
   private response(target: RouteTarget, tier: number, res: Answered, span: Span, whole: boolean): UpstreamResponse {
     let ended = false;
     const finish = (attributes?: Attributes) => {
@@ -334,6 +473,7 @@ export class UpstreamClient implements OnApplicationShutdown {
     // end, and no timer kept alive for two seconds per call (each one outlived young-generation GC)
     if (tracingActive()) {
       if (whole) setTimeout(finish, 2000).unref();
+      else if (res.body instanceof StreamBody) res.body.onClose(() => setTimeout(finish, 2000).unref());
       else (res.body as Dispatcher.ResponseData['body']).once('close', () => setTimeout(finish, 2000).unref());
     }
     return { target, tier, statusCode: res.statusCode, headers: res.headers, body: res.body, finish };

@@ -1,0 +1,162 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import type { RouteTarget } from '@gateway/contracts';
+import type { IngressConfig } from '@gateway/config';
+import { CircuitBreaker } from './circuit-breaker';
+import { UpstreamClient, type UpstreamResponse } from './upstream.client';
+
+// A streamed answer is read through undici's dispatch feeding the client's own body queue (no Readable
+// stream between). Against real HTTP servers: chunks come as they are sent, the connection is paused while
+// the reader lags (no unbounded buffering), a reader that stops early or a client that goes away aborts the
+// request, and a body that breaks off fails the read after the chunks that came.
+describe('UpstreamClient: answers read as they stream (real HTTP)', () => {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const config = {
+    REDIS_PREFIX: `stream-test-${randomUUID()}:`,
+    BREAKER_FAILURES: 0,
+    BREAKER_COOLDOWN_MS: 1000,
+    BREAKER_LOCAL_MS: 0,
+    UPSTREAM_TIMEOUT_MS: 5000,
+    UPSTREAM_RETRY_BACKOFF_MS: 10,
+  } as unknown as IngressConfig;
+  const client = new UpstreamClient(config, new CircuitBreaker(redis, config));
+  const servers: Server[] = [];
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  const serve = async (handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<RouteTarget> => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => handle(req, res));
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    return { channel_id: 's', provider: 'openai', base_url: base, api_key: 'k', upstream_model: 'm', priority: 0, weight: 1 };
+  };
+  const post = (t: RouteTarget, signal = new AbortController().signal): Promise<UpstreamResponse> =>
+    client.postTiers([[t]], () => ({ path: '/chat/completions', headers: { 'content-type': 'application/json' }, body: '{"stream":true}' }), signal, { whole: false });
+
+  afterAll(async () => {
+    await client.onApplicationShutdown();
+    for (const s of servers) {
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+    redis.disconnect();
+  });
+
+  it('gives each chunk as it comes, before the upstream has finished', async () => {
+    let endedAt = 0;
+    const t = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n');
+      setTimeout(() => res.write('data: 2\n\n'), 150);
+      setTimeout(() => {
+        endedAt = Date.now();
+        res.end('data: [DONE]\n\n');
+      }, 300);
+    });
+    const res = await post(t);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const got: Array<{ text: string; at: number }> = [];
+    for await (const c of res.body) got.push({ text: c.toString(), at: Date.now() });
+    expect(got.map((g) => g.text).join('')).toBe('data: 1\n\ndata: 2\n\ndata: [DONE]\n\n');
+    expect(got[0].text).toBe('data: 1\n\n');
+    expect(got[0].at).toBeLessThan(endedAt - 100); // read while the upstream was still sending
+  });
+
+  it('pauses the upstream while the reader lags, then gives every byte in order', async () => {
+    const total = 48 * 1024 * 1024;
+    const piece = Buffer.alloc(64 * 1024);
+    let written = 0;
+    let writtenAt300 = -1;
+    const t = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      setTimeout(() => (writtenAt300 = written), 300);
+      const pump = () => {
+        while (written < total) {
+          piece.fill(written / piece.length % 251);
+          written += piece.length;
+          if (!res.write(Buffer.from(piece))) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    const res = await post(t);
+    await sleep(400); // nothing read yet: the upstream must have been held back (socket buffers, not all 48 MB)
+    expect(writtenAt300).toBeGreaterThan(0);
+    expect(writtenAt300).toBeLessThan(total / 2);
+    let n = 0;
+    let inOrder = true;
+    for await (const c of res.body) {
+      for (let i = 0; i < c.length; i += 4096) if (c[i] !== Math.floor((n + i) / piece.length) % 251) inOrder = false;
+      n += c.length;
+    }
+    expect(n).toBe(total);
+    expect(inOrder).toBe(true);
+  }, 30_000);
+
+  it('a reader that stops early aborts the request: the upstream sees its connection close', async () => {
+    let closedEarly: Promise<boolean> = Promise.resolve(false);
+    const t = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const timer = setInterval(() => res.write('data: tick\n\n'), 20);
+      closedEarly = new Promise((r) => res.on('close', () => (clearInterval(timer), r(!res.writableFinished))));
+    });
+    const res = await post(t);
+    for await (const c of res.body) {
+      expect(c.toString()).toContain('tick');
+      break;
+    }
+    expect(await closedEarly).toBe(true);
+  });
+
+  it('a client gone (its signal aborted) mid-stream: the read fails and the upstream connection closes', async () => {
+    let closed: Promise<void> = Promise.resolve();
+    const t = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const timer = setInterval(() => res.write('data: tick\n\n'), 20);
+      closed = new Promise((r) => res.on('close', () => (clearInterval(timer), r())));
+    });
+    const abort = new AbortController();
+    const res = await post(t, abort.signal);
+    setTimeout(() => abort.abort(), 100);
+    let chunks = 0;
+    await expect(
+      (async () => {
+        for await (const _ of res.body) chunks++;
+      })(),
+    ).rejects.toThrow();
+    expect(chunks).toBeGreaterThan(0);
+    await closed;
+  });
+
+  it('a body that breaks off mid-stream fails the read after the chunks that came', async () => {
+    const t = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n');
+      setTimeout(() => res.socket?.destroy(), 50);
+    });
+    const res = await post(t);
+    const got: string[] = [];
+    await expect(
+      (async () => {
+        for await (const c of res.body) got.push(c.toString());
+      })(),
+    ).rejects.toThrow();
+    expect(got.join('')).toBe('data: 1\n\n');
+  });
+
+  it("an error status's body is read whole for its message, and the call fails with the upstream's words", async () => {
+    const t = await serve((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.write('{"error":{"message":"bad ');
+      setTimeout(() => res.end('stream","param":"stream"}}'), 20);
+    });
+    await expect(post(t)).rejects.toMatchObject({ code: 'invalid_request', message: 'bad stream', param: 'stream' });
+  });
+});
