@@ -350,6 +350,65 @@ describe('credit leases', () => {
     expect(rec.ties_out).toBe(true);
   }, 60_000);
 
+  it("a call admitted ahead asks for its key's next admission when it ends, not while it waits on its upstream", async () => {
+    const accountId = await account(100_000_000);
+    const created = await admin('POST', `/admin/accounts/${accountId}/keys`, { name: 'k' });
+    // the key's sliding window in Redis: one member per call admitted, and one per admission ahead
+    const slots = `${prefix}rl:${created.id}:r`;
+    const via = async () => metric(await scrape(`http://127.0.0.1:${ops[2]}`), 'gateway_call_holds_total', { via: 'ahead' });
+    // one body for every call here (same estimate), streamed or not; streamed, its three pieces come 300 ms apart
+    const content = 'slow [[mock:reply=one two three]] [[mock:chunk_delay=300]]';
+    await warmLease(ports[1], created.key, accountId, 3);
+    expect((await chat(ports[1], created.key, content, { max_tokens: 10 })).status).toBe(200); // leaves an admission ahead (1 s)
+    const before = await redis.zcard(slots);
+    const ahead0 = await via();
+    const r = await chat(ports[1], created.key, content, { max_tokens: 10, stream: true });
+    expect(r.status).toBe(200);
+    await sleep(400);
+    // the stream came in on the admission ahead and is still running: no slot taken for the call after it yet
+    expect((await via()) - ahead0).toBe(1);
+    expect(await redis.zcard(slots)).toBe(before);
+    expect(await r.text()).toContain('[DONE]');
+    // it ended: the next call's admission was asked for then, and the next call takes it
+    for (let i = 0; i < 50 && (await redis.zcard(slots)) === before; i++) await sleep(20);
+    expect(await redis.zcard(slots)).toBe(before + 1);
+    expect((await chat(ports[1], created.key, content, { max_tokens: 10 })).status).toBe(200);
+    expect((await via()) - ahead0).toBe(2);
+    const after = await drained(accountId);
+    expect(after.held).toBe(0);
+    expectInvariants(after);
+    expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(3 + 3);
+  }, 60_000);
+
+  it('a call that comes while the admission ahead for it is still in Redis waits for that answer and takes it', async () => {
+    const accountId = await account(100_000_000);
+    const key = await newKey(accountId);
+    const via = async (v: string) => metric(await scrape(`http://127.0.0.1:${ops[2]}`), 'gateway_call_holds_total', { via: v });
+    const content = 'quick [[mock:reply=a b]] [[mock:chunk_delay=100]]';
+    await warmLease(ports[1], key, accountId, 3);
+    expect((await chat(ports[1], key, content, { max_tokens: 10 })).status).toBe(200);
+    const ahead0 = await via('ahead');
+    const lease0 = await via('lease');
+    const r = await chat(ports[1], key, content, { max_tokens: 10, stream: true });
+    expect(r.status).toBe(200);
+    // Redis holds every write (scripts included) for 600 ms from now: the stream ends in that time, so the
+    // ask for the next call's admission, made at its end, waits in Redis while the next call arrives
+    await redis.call('CLIENT', 'PAUSE', '600', 'WRITE');
+    const t0 = Date.now();
+    expect(await r.text()).toContain('[DONE]');
+    const sentAt = Date.now();
+    const next = await chat(ports[1], key, content, { max_tokens: 10 });
+    expect(sentAt - t0).toBeLessThan(500); // (the stream ended and the next call was sent well inside the pause)
+    expect(next.status).toBe(200);
+    // both came in on an admission ahead: the second waited for the one asked for at the first's end
+    expect((await via('ahead')) - ahead0).toBe(2);
+    expect((await via('lease')) - lease0).toBe(0);
+    const after = await drained(accountId);
+    expect(after.held).toBe(0);
+    expectInvariants(after);
+    expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(3 + 3);
+  }, 60_000);
+
   it('an admission ahead the next call does not fit is given back and a fresh one asked for; after three misses in a row, none for a while', async () => {
     const accountId = await account(100_000_000);
     const key = await newKey(accountId);

@@ -115,6 +115,7 @@ export class CallBillingService {
       ...(hold.split ? { split: hold.split } : {}),
     }, tokens && principal.key_id ? { key: this.limits.tokenKey(principal.key_id), n: tokens.input_tokens + tokens.output_tokens } : undefined);
     this.keeper.untrack(hold.hold_id);
+    this.placer.callEnded(hold.hold_id);
     recordCharge(model.id, cost, tokens);
     return cost;
   }
@@ -128,5 +129,6 @@ export class CallBillingService {
   async release(hold: Pick<HoldPlaced, 'hold_id' | 'split'>, reason: string): Promise<void> {
     this.outbox.push({ op: 'release', hold_id: hold.hold_id, reason, trace: injectContext(), ...(hold.split ? { split: hold.split } : {}) });
     this.keeper.untrack(hold.hold_id);
+    this.placer.callEnded(hold.hold_id);
   }
 }
