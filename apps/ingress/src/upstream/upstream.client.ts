@@ -175,7 +175,8 @@ class StreamBody implements UpstreamBody {
           this.chunks = [];
           this.queued = 0;
           if (paused) this.resume?.();
-          for (const c of batch) yield c;
+          // what came since the last read, as one piece: one parse and one write downstream, not one per chunk
+          yield batch.length === 1 ? batch[0] : Buffer.concat(batch);
           continue;
         }
         if (this.failed) throw this.failed;
