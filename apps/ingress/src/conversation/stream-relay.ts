@@ -44,7 +44,8 @@ export async function relayStream(
       setTimeout(() => abort.abort(), drainMs).unref();
     }
   });
-  // the frames of one upstream chunk go out in one write (one system call, one TCP segment)
+  // the frames of one upstream chunk go out in one write (one system call, one TCP segment), except that the
+  // stream's first frames go ahead of the rest of their chunk (relay, below)
   let first = true;
   const write = (frames: string[]) => {
     if (clientGone || frames.length === 0) return;
@@ -64,7 +65,11 @@ export async function relayStream(
     const relay = (events: Iterable<Parameters<RelayTransform['push']>[0]>) => {
       const out: string[] = [];
       try {
-        for (const ev of events) out.push(...transform.push(ev));
+        for (const ev of events) {
+          out.push(...transform.push(ev));
+          // the stream's first frames leave before the rest of this batch is translated
+          if (first && out.length > 0) write(out.splice(0));
+        }
       } finally {
         write(out); // what came before an upstream error event still reaches the client
       }
