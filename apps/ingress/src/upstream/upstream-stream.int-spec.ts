@@ -1,51 +1,25 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteTarget } from '@gateway/contracts';
-import type { IngressConfig } from '@gateway/config';
-import { CircuitBreaker } from './circuit-breaker';
-import { UpstreamClient, type UpstreamResponse } from './upstream.client';
+import type { UpstreamResponse } from './upstream.client';
+import { upstreamTestBed } from '../../../../test/support/upstream-test-bed';
 
 // A streamed answer is read through undici's dispatch feeding the client's own body queue (no Readable
 // stream between). Against real HTTP servers: chunks come as they are sent, the connection is paused while
 // the reader lags (no unbounded buffering), a reader that stops early or a client that goes away aborts the
 // request, and a body that breaks off fails the read after the chunks that came.
 describe('UpstreamClient: answers read as they stream (real HTTP)', () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const config = {
-    REDIS_PREFIX: `stream-test-${randomUUID()}:`,
-    BREAKER_FAILURES: 0,
-    BREAKER_COOLDOWN_MS: 1000,
-    BREAKER_LOCAL_MS: 0,
-    UPSTREAM_TIMEOUT_MS: 5000,
-    UPSTREAM_RETRY_BACKOFF_MS: 10,
-  } as unknown as IngressConfig;
-  const client = new UpstreamClient(config, new CircuitBreaker(redis, config));
-  const servers: Server[] = [];
+  const bed = upstreamTestBed('stream-test', 5000);
+  const client = bed.client;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   const serve = async (handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<RouteTarget> => {
-    const server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => handle(req, res));
-    });
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    const base = await bed.listen((req, res) => handle(req, res));
     return { channel_id: 's', provider: 'openai', base_url: base, api_key: 'k', upstream_model: 'm', priority: 0, weight: 1 };
   };
   const post = (t: RouteTarget, signal = new AbortController().signal): Promise<UpstreamResponse> =>
     client.postTiers([[t]], () => ({ path: '/chat/completions', headers: { 'content-type': 'application/json' }, body: '{"stream":true}' }), signal, { whole: false });
 
-  afterAll(async () => {
-    await client.onApplicationShutdown();
-    for (const s of servers) {
-      s.closeAllConnections();
-      await new Promise((r) => s.close(r));
-    }
-    redis.disconnect();
-  });
+  afterAll(() => bed.close());
 
   it('gives each chunk as it comes, before the upstream has finished', async () => {
     let endedAt = 0;

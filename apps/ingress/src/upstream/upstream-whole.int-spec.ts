@@ -1,56 +1,28 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
-import Redis from 'ioredis';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteTarget } from '@gateway/contracts';
-import type { IngressConfig } from '@gateway/config';
-import { CircuitBreaker } from './circuit-breaker';
-import { UpstreamClient, type UpstreamResponse } from './upstream.client';
+import type { UpstreamResponse } from './upstream.client';
+import { upstreamTestBed } from '../../../../test/support/upstream-test-bed';
 
 // A call that is not streamed reads its answer whole through undici's dispatch (UpstreamClient's `whole`),
 // not request()'s body stream. Against real HTTP servers: the answer, its headers and its errors are what the
 // streamed read gives, a failure before the headers moves on to the next channel, and a body that breaks off
 // after the headers fails the call on that channel (the upstream may have done the work: no second try).
 describe('UpstreamClient: answers read whole (real HTTP)', () => {
-  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const config = {
-    REDIS_PREFIX: `whole-test-${randomUUID()}:`,
-    BREAKER_FAILURES: 0,
-    BREAKER_COOLDOWN_MS: 1000,
-    BREAKER_LOCAL_MS: 0,
-    UPSTREAM_TIMEOUT_MS: 1500,
-    UPSTREAM_RETRY_BACKOFF_MS: 10,
-  } as unknown as IngressConfig;
-  const client = new UpstreamClient(config, new CircuitBreaker(redis, config));
-  const servers: Server[] = [];
+  const bed = upstreamTestBed('whole-test', 1500);
+  const client = bed.client;
   /** requests each server saw, by its name */
   const seen: Record<string, number> = {};
 
-  const serve = async (name: string, handle: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<string> => {
-    const server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        seen[name] = (seen[name] ?? 0) + 1;
-        handle(req, res, body);
-      });
+  const serve = (name: string, handle: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<string> =>
+    bed.listen((req, res, body) => {
+      seen[name] = (seen[name] ?? 0) + 1;
+      handle(req, res, body);
     });
-    servers.push(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  };
   const target = (id: string, base: string, priority: number): RouteTarget => ({ channel_id: id, provider: 'openai', base_url: base, api_key: 'k', upstream_model: 'm', priority, weight: 1 });
   const post = (targets: RouteTarget[], whole: boolean): Promise<UpstreamResponse> =>
     client.postTiers([targets], () => ({ path: '/chat/completions', headers: { 'content-type': 'application/json' }, body: '{"model":"m"}' }), new AbortController().signal, { whole });
 
-  afterAll(async () => {
-    await client.onApplicationShutdown();
-    for (const s of servers) {
-      s.closeAllConnections();
-      await new Promise((r) => s.close(r));
-    }
-    redis.disconnect();
-  });
+  afterAll(() => bed.close());
 
   it('gives the same answer, status and headers as the streamed read', async () => {
     const answer = { id: 'x', choices: [{ message: { content: 'héllo' } }], usage: { prompt_tokens: 3 } };
@@ -75,7 +47,7 @@ describe('UpstreamClient: answers read whole (real HTTP)', () => {
 
   it('moves on to the next channel after a failure before the headers (connection refused, a 503)', async () => {
     const refused = await serve('refused', () => undefined);
-    const closed = servers[servers.length - 1];
+    const closed = bed.last();
     await new Promise((r) => closed.close(r));
     const busy = await serve('busy', (_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json' });
