@@ -52,4 +52,5 @@ COPY scripts/seed.js ./scripts/seed.js
 COPY scripts/lib ./scripts/lib
 USER node
 EXPOSE 8080 9100 9101 9102 9103
-CMD ["node", "--enable-source-maps", "dist/apps/ingress/src/main.js"]
+# ingress runs with 32 MB young-generation semi-spaces (scripts/lib/system.js says why)
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=32", "dist/apps/ingress/src/main.js"]

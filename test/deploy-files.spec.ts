@@ -243,3 +243,29 @@ describe('deploy/k8s', () => {
     expect(ofKind('Secret')).toEqual([]);
   });
 });
+
+describe("the ingress's V8 flags", () => {
+  // scripts/lib/system.js (npm start, the tests and the benchmark) is where they are measured; every other way
+  // of running ingress must pass the same, or the benchmark's figures say nothing about a deployment
+  const { INGRESS_NODE_ARGS } = require('../scripts/lib/system') as { INGRESS_NODE_ARGS: string[] };
+  const ingressCommands = (): Array<[string, string[]]> => {
+    const compose = obj(parse(read('docker-compose.yml'), { merge: true }));
+    const dockerCmd = read('Dockerfile')
+      .split('\n')
+      .filter((l) => l.startsWith('CMD ') && l.includes('ingress'))
+      .map((l) => JSON.parse(l.slice(4)) as string[]);
+    const k8s = parseAllDocuments(read('deploy/k8s/ingress.yaml')).map((d) => obj(d.toJS()));
+    const k8sCmd = k8s.filter((d) => d.kind === 'Deployment').flatMap((d) => arr(obj(obj(obj(d.spec).template).spec).containers).map((c) => arr(obj(c).command).map(String)));
+    return [['docker-compose.yml', arr(obj(obj(compose.services).ingress).command).map(String)], ...dockerCmd.map((c): [string, string[]] => ['Dockerfile', c]), ...k8sCmd.map((c): [string, string[]] => ['deploy/k8s/ingress.yaml', c])];
+  };
+
+  it('are the same in docker-compose.yml, the Dockerfile and the k8s Deployment as in the launcher', () => {
+    expect(INGRESS_NODE_ARGS.length).toBeGreaterThan(0);
+    const cmds = ingressCommands();
+    expect(cmds.map(([where]) => where).sort()).toEqual(['Dockerfile', 'deploy/k8s/ingress.yaml', 'docker-compose.yml']);
+    for (const [where, cmd] of cmds) {
+      const flags = cmd.slice(1, cmd.findIndex((a) => a.endsWith('ingress/src/main.js'))).filter((a) => a !== '--enable-source-maps');
+      expect({ where, flags }).toEqual({ where, flags: INGRESS_NODE_ARGS });
+    }
+  });
+});
