@@ -1,3 +1,4 @@
+import { newId } from '@gateway/contracts';
 import { RedisRpcClient } from '@gateway/transport';
 import { randomUUID } from 'node:crypto';
 import { books, expectInvariants, testPrisma } from './support/db';
@@ -33,6 +34,7 @@ describe('async tasks on a worker fleet', () => {
   let mockBase = '';
   let key = '';
   let otherKey = '';
+  let otherAccountId = '';
   let accountId = '';
   let env: Record<string, string>;
 
@@ -104,6 +106,7 @@ describe('async tasks on a worker fleet', () => {
     accountId = (await admin('/admin/accounts', { name: 'tasks', credit_micros: 100_000_000 })).json.id;
     key = (await admin(`/admin/accounts/${accountId}/keys`, { name: 'tasks' })).json.key;
     const other = (await admin('/admin/accounts', { name: 'other', credit_micros: 1_000_000 })).json.id;
+    otherAccountId = other;
     otherKey = (await admin(`/admin/accounts/${other}/keys`, { name: 'other' })).json.key;
   }, 90_000);
 
@@ -263,6 +266,29 @@ describe('async tasks on a worker fleet', () => {
     expectInvariants(after);
     await stop(b);
   }, 90_000);
+
+  it('a worker repairs when it starts, not a repair interval later: an orphaned task hold is released at once', async () => {
+    // a lost reply: the task hold was placed (long ago) and no task row was ever written
+    const holdId = newId('hold');
+    const [placed] = await prisma.$queryRaw<Array<{ status: string }>>`
+      SELECT status FROM gw_place_hold(${holdId}, ${otherAccountId}, NULL, ${newId('req')}, 'task'::hold_kind, 'video-x', ${BigInt(4321)}, ${BigInt(90 * 60_000)})`;
+    expect(placed.status).toBe('ok');
+    await prisma.$executeRaw`UPDATE holds SET created_at = created_at - interval '1 hour' WHERE id = ${holdId}`;
+    // no worker runs now (the ones above are stopped or killed), and this one's next interval is ten minutes away
+    const started = Date.now();
+    const w = await start('task-worker', { REPAIR_INTERVAL_MS: '600000', TASK_HOLD_ORPHAN_MS: '60000' });
+    try {
+      const h = await holdResolved(holdId);
+      expect({ state: h.state, withinMs: Date.now() - started < 20_000 }).toEqual({ state: 'released', withinMs: true });
+      const events = await prisma.holdEvent.findMany({ where: { holdId }, orderBy: { id: 'asc' } });
+      expect(events.at(-1)).toMatchObject({ state: 'released', reason: 'orphaned task hold', amountMicros: 4321n });
+      const b = await books(prisma, otherAccountId);
+      expect(b.held).toBe(0);
+      expectInvariants(b);
+    } finally {
+      await stop(w);
+    }
+  }, 60_000);
 
   it('the books tie out after all of it', async () => {
     const rpc = new RedisRpcClient({ redisUrl: process.env.REDIS_URL as string, prefix, service: 'billing', timeoutMs: 5000 });

@@ -73,12 +73,17 @@ async function main(): Promise<void> {
 
   const repair = new RepairLoop(tasks, producer, billing, { orphanHoldMs: config.TASK_HOLD_ORPHAN_MS });
   let repairing: Promise<unknown> | null = null;
-  const timer = setInterval(() => {
+  const repairPass = () => {
     repairing ??= repair
       .once()
       .catch((err: Error) => logger.error(`repair failed: ${err.message}`))
       .finally(() => (repairing = null));
-  }, config.REPAIR_INTERVAL_MS);
+  };
+  // a first pass at once: a worker that comes back after a crash (or a fleet after an outage) repairs what
+  // the crash left now, not a whole interval later; it also loads the database client's query compiler
+  // while the worker starts, not in the middle of traffic
+  repairPass();
+  const timer = setInterval(repairPass, config.REPAIR_INTERVAL_MS);
 
   const ops = await startWorkerOps(config, workers, prisma);
   process.stdout.write(`[task-worker] serving ${wanted.join(', ')} with concurrency ${config.WORKER_CONCURRENCY} (pid ${process.pid})${ops.server ? `, ops on :${ops.server.port}` : ''}\n`);
