@@ -85,7 +85,12 @@ describe('ops: metrics and health on every service', () => {
     expect(d('gateway_upstream_attempts_total', { channel, outcome: 'ok' })).toBe(1);
     expect(metric(ing, 'gateway_http_requests_total', { service: 'ingress' })).toBeGreaterThan(0);
 
-    const bil = await scrape(g.ops.billing);
+    // the outbox entry is acknowledged just after its batch commits (what settledAccount waited for): poll briefly
+    let bil = await scrape(g.ops.billing);
+    for (let i = 0; i < 20 && metric(bil, 'gateway_settle_outbox_pending') !== 0; i++) {
+      await sleep(100);
+      bil = await scrape(g.ops.billing);
+    }
     const b = (outcome: string) => metric(bil, 'gateway_holds_total', { outcome }) - metric(bil0, 'gateway_holds_total', { outcome });
     expect(b('placed')).toBe(1);
     expect(b('settled')).toBe(1);
