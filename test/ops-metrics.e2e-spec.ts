@@ -1,7 +1,7 @@
 import { testPrisma } from './support/db';
 import { ensurePostgres, pgCtl } from './support/postgres';
 import { adminCall, newAccount, settledAccount, startGateway, type StartedGateway } from './support/gateway';
-import { hasSeries, metric, scrape } from './support/metrics';
+import { hasSeries, metric, scrape, type Series } from './support/metrics';
 
 // Each service's ops port after one chat call: the counters with the right labels and values, the RPC and
 // queue metrics, and readiness that follows Postgres down and back up.
@@ -21,6 +21,16 @@ async function readyUntil(base: string, status: number, ms: number) {
     if ((r && r.status === status) || Date.now() > until) return r;
     await sleep(200);
   }
+}
+
+/** Scrapes until `done` holds for the scrape, at most 20 times 100 ms apart; returns the last scrape. */
+async function scrapeUntil(base: string, done: (series: Series[]) => boolean): Promise<Series[]> {
+  let series = await scrape(base);
+  for (let i = 0; i < 20 && !done(series); i++) {
+    await sleep(100);
+    series = await scrape(base);
+  }
+  return series;
 }
 
 describe('ops: metrics and health on every service', () => {
@@ -68,11 +78,7 @@ describe('ops: metrics and health on every service', () => {
     expect(usage.inputTokens).toBeGreaterThan(0);
 
     // the access is counted when the response closes, the outbox applied when nothing is held: poll briefly
-    let ing = await scrape(g.ops.ingress);
-    for (let i = 0; i < 20 && metric(ing, 'gateway_http_requests_total', labels) === metric(ing0, 'gateway_http_requests_total', labels); i++) {
-      await sleep(100);
-      ing = await scrape(g.ops.ingress);
-    }
+    const ing = await scrapeUntil(g.ops.ingress, (t) => metric(t, 'gateway_http_requests_total', labels) !== metric(ing0, 'gateway_http_requests_total', labels));
     const d = (name: string, l: Record<string, string>) => metric(ing, name, l) - metric(ing0, name, l);
     expect(d('gateway_http_requests_total', labels)).toBe(1);
     expect(d('gateway_http_request_duration_seconds_count', { route, style: 'openai', model: 'gpt-4o-mini' })).toBe(1);
@@ -86,11 +92,7 @@ describe('ops: metrics and health on every service', () => {
     expect(metric(ing, 'gateway_http_requests_total', { service: 'ingress' })).toBeGreaterThan(0);
 
     // the outbox entry is acknowledged just after its batch commits (what settledAccount waited for): poll briefly
-    let bil = await scrape(g.ops.billing);
-    for (let i = 0; i < 20 && metric(bil, 'gateway_settle_outbox_pending') !== 0; i++) {
-      await sleep(100);
-      bil = await scrape(g.ops.billing);
-    }
+    const bil = await scrapeUntil(g.ops.billing, (t) => metric(t, 'gateway_settle_outbox_pending') === 0);
     const b = (outcome: string) => metric(bil, 'gateway_holds_total', { outcome }) - metric(bil0, 'gateway_holds_total', { outcome });
     expect(b('placed')).toBe(1);
     expect(b('settled')).toBe(1);
