@@ -141,8 +141,14 @@ describe('credit leases', () => {
     expect(calls.every((h) => h.state === 'settled' && h.kind === 'call')).toBe(true);
     expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(300);
     expect(await prisma.ledgerEntry.count({ where: { accountId, kind: 'charge' } })).toBe(300);
-    const drawn = calls.filter((h) => h.events[0].reason?.startsWith('drawn from lease_'));
+    const drawn = calls.filter((h) => h.leaseId?.startsWith('lease_'));
     expect(drawn.length).toBeGreaterThan(250);
+    // a drawn call settled in one step is its hold row alone (lease_id on it, no hold_events row); one split
+    // off first (an extension) has its events, the first naming the same lease; a placed one has no lease
+    const oneStep = drawn.filter((h) => h.events.length === 0);
+    expect(oneStep.length).toBeGreaterThan(200);
+    for (const h of drawn.filter((d) => d.events.length > 0)) expect(h.events[0].reason).toBe(`drawn from ${h.leaseId}`);
+    expect(calls.filter((h) => !h.leaseId).every((h) => h.events.length > 0 && h.events[0].reason === null)).toBe(true);
     // the metrics say the same: drawn in Redis (in the call's own admission script, or admitted ahead by the
     // key's previous call's) or placed in billing
     const c1 = await counters();
@@ -166,12 +172,20 @@ describe('credit leases', () => {
     for (const l of leases) {
       const ev = await prisma.holdEvent.findMany({ where: { holdId: l.id }, orderBy: { id: 'asc' } });
       const granted = Number(ev[0].amountMicros);
-      const drawnFrom = [...calls, ...unused].filter((h) => h.events[0].reason === `drawn from ${l.id}`).reduce((n, h) => n + Number(h.amountMicros), 0);
+      const drawnFrom = [...calls, ...unused].filter((h) => h.leaseId === l.id).reduce((n, h) => n + Number(h.amountMicros), 0);
       const back = Number(ev.find((e) => e.reason === 'lease closed: unused part returned')!.amountMicros);
       expect(drawnFrom + back).toBe(granted);
     }
     const rec = await admin<{ ties_out: boolean }>('GET', `/admin/reconciliation?account_id=${accountId}`);
     expect(rec.ties_out).toBe(true);
+    // the admin API gives a one-step drawn call the history its row stands for
+    const listed = await admin<{ data: Array<{ id: string; lease_id: string | null; settled_micros: number; overage_micros: number; history: unknown[] }> }>(
+      'GET',
+      `/admin/holds?account_id=${accountId}&state=settled&limit=1000`,
+    );
+    const one = listed.data.find((h) => h.id === oneStep[0].id)!;
+    expect(one.lease_id).toBe(oneStep[0].leaseId);
+    expect(one.history).toEqual([{ state: 'settled', amount_micros: one.settled_micros + one.overage_micros, reason: `drawn from ${one.lease_id}`, at: expect.any(String) }]);
   }, 120_000);
 
   it('a key with a budget never draws from its account\'s lease: its holds are placed where the budget is checked', async () => {
@@ -222,6 +236,7 @@ describe('credit leases', () => {
     const hold = await prisma.hold.findUniqueOrThrow({ where: { id: holdId }, include: { events: { orderBy: { id: 'asc' } } } });
     expect(hold.events.map((e) => e.state)).toEqual(['active', 'settled']);
     expect(hold.events[0].reason).toMatch(/^drawn from lease_/);
+    expect(hold.events[0].reason).toBe(`drawn from ${hold.leaseId}`);
     expectInvariants(after);
   }, 60_000);
 

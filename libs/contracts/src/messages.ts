@@ -149,6 +149,8 @@ export interface HoldView {
   expires_at: string;
   created_at: string;
   resolved_at: string | null;
+  /** a call's hold drawn from a credit lease: that lease */
+  lease_id: string | null;
   history: Array<{ state: string; amount_micros: number; reason: string | null; at: string }>;
 }
 

@@ -300,7 +300,29 @@ export class HoldsService {
       expires_at: h.expiresAt.toISOString(),
       created_at: h.createdAt.toISOString(),
       resolved_at: h.resolvedAt?.toISOString() ?? null,
-      history: h.events.map((e) => ({ state: e.state, amount_micros: Number(e.amountMicros), reason: e.reason, at: e.at.toISOString() })),
+      lease_id: h.leaseId,
+      history: holdHistory(h),
     }));
   }
+}
+
+/**
+ * A hold's state history from its events. A call drawn from a credit lease and settled in one step has no
+ * event rows (gw_settle_drawn_many writes only its hold row, with lease_id): its history is the one event
+ * such a call had before the drawn_lease_link migration, made from the row (what was charged, when).
+ */
+export function holdHistory(h: {
+  events: Array<{ state: string; amountMicros: bigint; reason: string | null; at: Date }>;
+  leaseId: string | null;
+  state: string;
+  settledMicros: bigint;
+  overageMicros: bigint;
+  resolvedAt: Date | null;
+  createdAt: Date;
+}): HoldView['history'] {
+  if (h.events.length === 0 && h.leaseId && h.state === 'settled') {
+    const at = (h.resolvedAt ?? h.createdAt).toISOString();
+    return [{ state: 'settled', amount_micros: Number(h.settledMicros + h.overageMicros), reason: `drawn from ${h.leaseId}`, at }];
+  }
+  return h.events.map((e) => ({ state: e.state, amount_micros: Number(e.amountMicros), reason: e.reason, at: e.at.toISOString() }));
 }

@@ -2,6 +2,7 @@ import { newId, type LeaseSplit } from '@gateway/contracts';
 import type { PgPool, PrismaClient } from '@gateway/db';
 import { books, expectInvariants, makeAccount, testPg, testPrisma } from '../../../../test/support/db';
 import { HoldRepository, type SettleInput } from './hold.repository';
+import { holdHistory } from './holds.service';
 
 // The one-step settle of calls whose holds were drawn from a credit lease (gw_settle_drawn_many), against
 // Postgres: the draw leaves its lease and the call's hold is written once, settled; replays, a hold split
@@ -36,7 +37,7 @@ describe('settling drawn calls in one step (Postgres)', () => {
   };
   const leaseLeft = async (id: string) => Number((await prisma.hold.findUniqueOrThrow({ where: { id } })).amountMicros);
 
-  it('writes the hold once, settled, with its charge, its usage record and one event; a replay changes nothing', async () => {
+  it('writes the hold once, settled, naming its lease, with its charge and its usage record (no event row); a replay changes nothing', async () => {
     const acct = await makeAccount(prisma, 100_000);
     const l = await lease(acct, 10_000);
     const items = [drawn(acct, l.id, 1_000, 300), drawn(acct, l.id, 1_000, 1_200)]; // the second costs more than its draw
@@ -47,7 +48,10 @@ describe('settling drawn calls in one step (Postgres)', () => {
     ]);
     const h = await prisma.hold.findUniqueOrThrow({ where: { id: items[1].holdId }, include: { events: true } });
     expect([h.kind, h.state, Number(h.amountMicros), Number(h.settledMicros), Number(h.overageMicros)]).toEqual(['call', 'settled', 1_000, 1_000, 200]);
-    expect(h.events.map((e) => [e.state, Number(e.amountMicros), e.reason])).toEqual([['settled', 1_200, `drawn from ${l.id}`]]);
+    expect(h.leaseId).toBe(l.id);
+    expect(h.events).toEqual([]);
+    // the admin API's history of it: the one event such a call had before lease_id
+    expect(holdHistory(h).map((e) => [e.state, e.amount_micros, e.reason])).toEqual([['settled', 1_200, `drawn from ${l.id}`]]);
     expect(await leaseLeft(l.id)).toBe(8_000);
 
     // replayed: whole, and twice within one batch
