@@ -9,7 +9,7 @@
 //      calls have finished; latency runs from the scheduled send time (no coordinated omission).
 //   3. streams at --stream-rate calls/s, open loop: time to the first body chunk; every stream must end in [DONE].
 //   4. one client, calls in sequence: up to --calls calls or --seconds, whichever ends first.
-// Cases 1 and 4 also run against a bare Node relay in front of the same mock (scripts/lib/bare-relay.js:
+// Cases 1, 2 and 4 also run against a bare Node relay in front of the same mock (scripts/lib/bare-relay.js:
 // node:http, JSON parsed and serialised, undici out; no auth, billing or logs): the floor any Node gateway
 // pays on this machine, printed beside the goals. --no-bare leaves it out.
 // During case 2, and for 3 s at rest before the rounds, an idle probe process (scripts/lib/stall-probe.js)
@@ -540,15 +540,19 @@ async function main() {
       ]);
 
       // 2. steady rate
-      const [stD, stG] = await pair(`steady ${RATE}/s for ${SECONDS} s`, async (t) => {
-        const probe = runProbe(SECONDS);
-        const m0 = machineTicks();
-        const t0 = now();
-        const r = await steady(t, RATE, SECONDS, false);
-        r.steal = stealPct(m0, machineTicks(), now() - t0);
-        r.probe = await probe;
-        return r;
-      });
+      const [stD, stG, stB] = await pair(
+        `steady ${RATE}/s for ${SECONDS} s`,
+        async (t) => {
+          const probe = runProbe(SECONDS);
+          const m0 = machineTicks();
+          const t0 = now();
+          const r = await steady(t, RATE, SECONDS, false);
+          r.steal = stealPct(m0, machineTicks(), now() - t0);
+          r.probe = await probe;
+          return r;
+        },
+        true,
+      );
       out(`2. steady ${int(RATE)} calls/s, open loop, ${SECONDS} s; latency from the scheduled send time`);
       const steadyRows = (r) => [int(r.achieved), ms(r.p50), ms(r.p99), ms(r.max), int(r.maxInFlight), ms(r.lag.p99), errorText(r.errors)];
       table([
@@ -556,9 +560,13 @@ async function main() {
         ['direct', ...steadyRows(stD)],
         ['gateway', ...steadyRows(stG)],
         ['added', '', plus(stG.p50 - stD.p50), plus(stG.p99 - stD.p99), '', '', '', ''],
+        ...(stB ? [['bare Node relay', ...steadyRows(stB)], ['added by it', '', plus(stB.p50 - stD.p50), plus(stB.p99 - stD.p99), '', '', '', '']] : []),
       ]);
       out(`  an idle process's 1 ms timer during the run, late (its wait for a core): direct ${probeText(stD.probe)}; gateway ${probeText(stG.probe)}`);
-      out(`  steal (the hypervisor running another guest on these cores) during the run: direct ${ms(stD.steal, 1)} %, gateway ${ms(stG.steal, 1)} % of the machine's time`);
+      out(
+        `  steal (the hypervisor running another guest on these cores) during the run: direct ${ms(stD.steal, 1)} %, gateway ${ms(stG.steal, 1)} %` +
+          `${stB ? `, bare relay ${ms(stB.steal, 1)} %` : ''} of the machine's time`,
+      );
 
       // 3. streams
       note(`${head}streams ${STREAM_RATE}/s, warm-up…`);
@@ -635,7 +643,7 @@ async function main() {
         cpuAll: (gwMs + dbMs) / otG.served,
         busyElsewhere,
         steal: { open: (100 * cg.steal.ms) / (windowMs * os.cpus().length), steady: stG.steal, steadyDirect: stD.steal },
-        bare: otB ? { rps: otB.rps, seq: sqB.mean, cpu: otB.cpu['bare relay'].ms / otB.served } : null,
+        bare: otB ? { rps: otB.rps, seq: sqB.mean, cpu: otB.cpu['bare relay'].ms / otB.served, steadyP50: stB.p50 - stD.p50, steadyP99: stB.p99 - stD.p99 } : null,
       };
     };
     if (WARM_UP > 0) {
@@ -728,6 +736,7 @@ async function main() {
       out(
         `floor on this machine, a bare Node relay in front of the same mock (no auth, billing, translation or logs): ` +
           `${int(median((r) => r.bare.rps))} calls/s at open throttle${each((r) => r.bare.rps, int)}, ` +
+          `${plus(median((r) => r.bare.steadyP50))} ms / ${plus(median((r) => r.bare.steadyP99))} ms added at a steady ${int(RATE)}/s (p50 / p99)${each((r) => r.bare.steadyP99, plus)}, ` +
           `${ms(median((r) => r.bare.seq), 2)} ms a call in sequence${each((r) => r.bare.seq, ms)}, ` +
           `${ms3(median((r) => r.bare.cpu))} ms of its CPU per call${each((r) => r.bare.cpu, ms3)}`,
       );
