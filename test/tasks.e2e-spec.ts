@@ -105,9 +105,8 @@ describe('async tasks on a worker fleet', () => {
     }
     accountId = (await admin('/admin/accounts', { name: 'tasks', credit_micros: 100_000_000 })).json.id;
     key = (await admin(`/admin/accounts/${accountId}/keys`, { name: 'tasks' })).json.key;
-    const other = (await admin('/admin/accounts', { name: 'other', credit_micros: 1_000_000 })).json.id;
-    otherAccountId = other;
-    otherKey = (await admin(`/admin/accounts/${other}/keys`, { name: 'other' })).json.key;
+    otherAccountId = (await admin('/admin/accounts', { name: 'other', credit_micros: 1_000_000 })).json.id;
+    otherKey = (await admin(`/admin/accounts/${otherAccountId}/keys`, { name: 'other' })).json.key;
   }, 90_000);
 
   afterAll(async () => {
