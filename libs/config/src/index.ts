@@ -42,6 +42,8 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   /** how long a resolved key may be used without asking billing again; revocations also arrive by pub/sub */
   KEY_CACHE_TTL_MS: int(1000),
   MODEL_CACHE_TTL_MS: int(5000),
+  /** how long past its TTL a model entry is still served while a background reload replaces it (0: the call waits) */
+  MODEL_CACHE_STALE_MS: z.coerce.number().int().min(0).default(60_000),
   /** a key or model seen this recently is still served while billing or models cannot answer (0: never) */
   STALE_ON_ERROR_MS: int(60_000),
   UPSTREAM_TIMEOUT_MS: int(120_000),

@@ -6,7 +6,11 @@ import { ChangeListener } from '../shared/change-listener.service';
 import { TtlCache, unreachable } from '../shared/ttl-cache';
 import { CONFIG, MODELS } from '../shared/tokens';
 
-/** The registry as ingress sees it: cached, dropped whenever the models service announces a change. */
+/**
+ * The registry as ingress sees it: cached, dropped whenever the models service announces a change. The TTL
+ * is a backstop for a missed announcement, so an entry up to MODEL_CACHE_STALE_MS past it is served at once
+ * while a background reload replaces it: a call after a quiet spell does not wait for the registry.
+ */
 @Injectable()
 export class ModelCacheService {
   private readonly resolved: TtlCache<ResolvedModel | null>;
@@ -17,8 +21,9 @@ export class ModelCacheService {
     @Inject(CONFIG) config: IngressConfig,
     changes: ChangeListener,
   ) {
-    this.resolved = new TtlCache(config.MODEL_CACHE_TTL_MS, 100_000, config.STALE_ON_ERROR_MS, unreachable);
-    this.listed = new TtlCache(config.MODEL_CACHE_TTL_MS, 100_000, config.STALE_ON_ERROR_MS, unreachable);
+    const opts = { ttlMs: config.MODEL_CACHE_TTL_MS, staleOnErrorMs: config.STALE_ON_ERROR_MS, canServeStale: unreachable, serveStaleMs: config.MODEL_CACHE_STALE_MS };
+    this.resolved = new TtlCache<ResolvedModel | null>(opts);
+    this.listed = new TtlCache<ModelView[]>(opts);
     changes.on('models', () => {
       this.resolved.clear();
       this.listed.clear();

@@ -6,7 +6,14 @@ import { CONFIG, REDIS } from './tokens';
 
 type Listener = (message: string) => void;
 
-/** One Redis subscription for every cache in this process that the owners' change messages invalidate. */
+/** what a listener hears after the subscription was down: drop everything */
+export const RESET = '*';
+
+/**
+ * One Redis subscription for every cache in this process that the owners' change messages invalidate.
+ * Pub/sub delivers at most once: messages published while the subscription was down are lost, so after a
+ * reconnect every listener hears a reset (channel message '*') and drops all it holds.
+ */
 @Injectable()
 export class ChangeListener implements OnModuleInit {
   private readonly logger = new Logger(ChangeListener.name);
@@ -26,8 +33,16 @@ export class ChangeListener implements OnModuleInit {
     this.redis.on('message', (channel: string, message: string) => {
       for (const l of this.listeners.get(channel) ?? []) l(message);
     });
+    let subscribed = false;
+    // ioredis subscribes again by itself on each reconnect ('ready' follows it)
+    this.redis.on('ready', () => {
+      if (!subscribed) return;
+      this.logger.warn('change subscription reconnected: dropping every cached key and model');
+      for (const ls of this.listeners.values()) for (const l of ls) l(RESET);
+    });
     const channels = Object.values(CHANGE_CHANNELS).map((c) => `${this.config.REDIS_PREFIX}${c}`);
     await this.redis.subscribe(...channels);
+    subscribed = true;
     this.logger.log(`subscribed to ${channels.join(', ')}`);
   }
 }
