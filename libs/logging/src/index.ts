@@ -31,18 +31,8 @@ export function runWithRequestId<T>(requestId: string | undefined | null, fn: ()
   return requestId ? storage.run({ request_id: requestId }, fn) : fn();
 }
 
-export function runWithCallContext<T>(ctx: CallLogContext, fn: () => T): T {
-  return storage.run(ctx, fn);
-}
-
 export function currentCallContext(): CallLogContext | undefined {
   return storage.getStore();
-}
-
-/** Records facts about the running call for its access line; a no-op outside a call. */
-export function annotateCall(fields: Omit<Partial<CallLogContext>, 'request_id'>): void {
-  const ctx = storage.getStore();
-  if (ctx) Object.assign(ctx, fields);
 }
 
 /** Where key material can sit in a logged object; pino replaces the value, never the key. */

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { annotateCall, createLogger, currentCallContext, redactUrl, runWithCallContext, runWithRequestId } from './index';
+import { createLogger, currentCallContext, redactUrl, runWithRequestId } from './index';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -35,11 +35,9 @@ describe('logging', () => {
     expect(lines[1].msg).toBe('Incorrect key sk-[REDACTED] via /v1beta/models/m:generateContent?key=[REDACTED]&alt=sse');
   });
 
-  it('annotateCall fills the running call context only', () => {
-    annotateCall({ model: 'nowhere' });
-    runWithCallContext({ request_id: 'req_1' }, () => {
-      annotateCall({ key_id: 'key_1', cost_micros: 5 });
-      expect(currentCallContext()).toEqual({ request_id: 'req_1', key_id: 'key_1', cost_micros: 5 });
+  it('knows the running request id only inside runWithRequestId', () => {
+    runWithRequestId('req_1', () => {
+      expect(currentCallContext()).toEqual({ request_id: 'req_1' });
     });
     expect(currentCallContext()).toBeUndefined();
     expect(redactUrl('/v1beta/models?key=abc')).toBe('/v1beta/models?key=[REDACTED]');

@@ -46,8 +46,9 @@ export class TaskProducer {
     };
   }
 
-  async enqueue(type: TaskType, taskId: string): Promise<void> {
-    const data: TaskJobData = { task_id: taskId, trace: injectContext(), request_id: currentCallContext()?.request_id };
+  /** requestId: the call that created the task (the worker's lines carry it); else the running call's, if any */
+  async enqueue(type: TaskType, taskId: string, requestId?: string): Promise<void> {
+    const data: TaskJobData = { task_id: taskId, trace: injectContext(), request_id: requestId ?? currentCallContext()?.request_id };
     await this.queues[type].add(type, data, {
       jobId: taskId,
       attempts: 5,

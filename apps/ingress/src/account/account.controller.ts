@@ -42,7 +42,7 @@ export class AccountController {
   ) {}
 
   private caller(req: FastifyRequest): Promise<KeyPrincipal> {
-    return this.auth.authenticate(this.auth.bearerKey(req));
+    return this.auth.authenticate(this.auth.bearerKey(req), req.ttRequestId);
   }
 
   @Get()

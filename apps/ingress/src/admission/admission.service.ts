@@ -29,7 +29,7 @@ export class AdmissionService {
    * (CallBillingService.hold with `admit`).
    */
   async billed(key: string | undefined, req: FastifyRequest, reply: FastifyReply, opts: { deferLimit?: boolean } = {}): Promise<Admitted | null> {
-    const principal = await this.auth.authenticate(key);
+    const principal = await this.auth.authenticate(key, req.ttRequestId);
     const dryRun = isDryRun(req);
     if (!dryRun && (await this.idempotency.begin(req, reply, principal.account_id))) return null;
     if (!opts.deferLimit) await this.limits.admit(principal, reply, !dryRun);
@@ -38,7 +38,7 @@ export class AdmissionService {
 
   /** A read or a free call: authenticated and rate-checked, not counted. */
   async read(key: string | undefined, reply: FastifyReply): Promise<KeyPrincipal> {
-    const principal = await this.auth.authenticate(key);
+    const principal = await this.auth.authenticate(key, reply.request.ttRequestId);
     await this.limits.admit(principal, reply, false);
     return principal;
   }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, type KeyPrincipal, type ModelView } from '@gateway/contracts';
-import { annotateCall } from '@gateway/logging';
+import { annotateCall } from '../shared/call-logging';
 import type { FastifyRequest } from 'fastify';
 import { KeyCacheService } from './key-cache.service';
 
@@ -30,7 +30,8 @@ export class AuthService {
     return (typeof h === 'string' && h.trim()) || this.bearerKey(req);
   }
 
-  async authenticate(plaintext: string | undefined): Promise<KeyPrincipal> {
+  /** requestId: the call's, whose access line and request-log row then name the key and its account */
+  async authenticate(plaintext: string | undefined, requestId?: string): Promise<KeyPrincipal> {
     if (!plaintext) {
       throw new DomainError('unauthorized', "You didn't provide an API key. Send it as 'Authorization: Bearer sk-...' (or the header your API style uses).");
     }
@@ -42,7 +43,7 @@ export class AuthService {
     if (principal.expires_at && Date.parse(principal.expires_at) <= Date.now()) {
       throw new DomainError('unauthorized', 'This API key has expired.');
     }
-    annotateCall({ key_id: principal.key_id, account_id: principal.account_id });
+    annotateCall(requestId, { key_id: principal.key_id, account_id: principal.account_id });
     return principal;
   }
 

@@ -8,7 +8,7 @@ import {
   type ModelView,
   type TokenUsage,
 } from '@gateway/contracts';
-import { annotateCall } from '@gateway/logging';
+import { annotateCall } from '../shared/call-logging';
 import { injectContext } from '@gateway/tracing';
 import type { FastifyReply } from 'fastify';
 import { HoldKeeper } from '../money/hold-keeper.service';
@@ -50,7 +50,7 @@ export class CallBillingService {
   ): Promise<HoldPlaced> {
     const holdId = newId('hold');
     const kind = opts.kind ?? 'call';
-    annotateCall({ key_id: principal.key_id, model: model.id });
+    annotateCall(requestId, { key_id: principal.key_id, model: model.id });
     const req = {
       hold_id: holdId,
       account_id: principal.account_id,
@@ -104,7 +104,7 @@ export class CallBillingService {
     cost: number,
     tokens?: TokenUsage,
   ): Promise<number> {
-    annotateCall({ channel_id: channelId, cost_micros: cost, input_tokens: tokens?.input_tokens, output_tokens: tokens?.output_tokens });
+    annotateCall(requestId, { channel_id: channelId, cost_micros: cost, input_tokens: tokens?.input_tokens, output_tokens: tokens?.output_tokens });
     this.outbox.push({
       op: 'settle',
       hold_id: hold.hold_id,

@@ -126,7 +126,7 @@ export class ConversationService {
     try {
       const all = new Map(tiers.flatMap((t) => [...t.requests]));
       // an answer that is not streamed is read whole before anything is sent on
-      res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort?.signal, { whole: !stream });
+      res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort?.signal, { whole: !stream, requestId: call.requestId });
     } catch (err) {
       await this.billing.release(hold, `upstream failed: ${(err as Error).message}`);
       throw err;
@@ -175,7 +175,7 @@ export class ConversationService {
         await settle(outcome.usage ?? this.localUsage(call, outcome.produced));
         return undefined;
       case 'upstream_failed':
-        this.logger.warn(`${call.requestId}: ${outcome.reason}`);
+        this.logger.warn({ msg: `${call.requestId}: ${outcome.reason}`, request_id: call.requestId });
         await this.billing.release(hold, outcome.reason);
         out.end(transform.fail({ code: 'upstream_error', message: outcome.reason }).join(''));
         return undefined;

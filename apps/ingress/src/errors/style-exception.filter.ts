@@ -89,7 +89,10 @@ export class StyleExceptionFilter implements ExceptionFilter {
     const req = host.switchToHttp().getRequest<FastifyRequest>();
     const body = publicErrorBody(exception, req?.ttRequestId);
     if (req?.ttLog) req.ttLog.error_code = body.code;
-    if (body.code === 'internal') this.logger.error(`request ${req?.ttRequestId ?? '-'} ${req?.method ?? ''} ${req?.url?.split('?')[0] ?? ''} failed: ${detail(exception)}`);
+    if (body.code === 'internal') {
+      const msg = `request ${req?.ttRequestId ?? '-'} ${req?.method ?? ''} ${req?.url?.split('?')[0] ?? ''} failed: ${detail(exception)}`;
+      this.logger.error(req?.ttRequestId ? { msg, request_id: req.ttRequestId } : msg);
+    }
     if (reply.sent || reply.raw.headersSent) {
       reply.raw.end();
       return;

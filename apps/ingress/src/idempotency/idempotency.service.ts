@@ -55,7 +55,7 @@ export class IdempotencyService {
       const lease: InFlight = { state: 'in_flight', fp };
       // the lease outlives any call (a crashed ingress frees the key when it lapses)
       if (await this.redis.set(key, JSON.stringify(lease), 'PX', this.config.IDEMPOTENCY_LEASE_MS, 'NX')) {
-        this.record(reply.raw, key, fp);
+        this.record(reply.raw, key, fp, req.ttRequestId);
         return false;
       }
       const raw = await this.redis.get(key);
@@ -72,7 +72,7 @@ export class IdempotencyService {
   }
 
   /** Tees what is written to the client, and stores it (or frees the key) once the response is sent. */
-  private record(res: ServerResponse, key: string, fp: string): void {
+  private record(res: ServerResponse, key: string, fp: string, requestId: string): void {
     const chunks: Buffer[] = [];
     // headers given to writeHead (Fastify and the stream relay pass them there) are not in getHeaders()
     const sent: Record<string, string> = {};
@@ -113,7 +113,7 @@ export class IdempotencyService {
             'PX',
             KEEP_MS,
           );
-      op.catch((err: Error) => this.logger.error(`idempotency record ${key}: ${err.message}`));
+      op.catch((err: Error) => this.logger.error({ msg: `idempotency record ${key}: ${err.message}`, request_id: requestId }));
     });
   }
 }

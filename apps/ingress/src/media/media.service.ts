@@ -26,6 +26,7 @@ interface Priced {
   model: ModelView;
   targets: RouteTarget[];
   hold: HoldPlaced;
+  requestId: string;
 }
 
 /** go on with the call, or answer now: a dry run's estimate, or (body undefined) an idempotent replay already sent */
@@ -158,12 +159,12 @@ export class MediaService {
     const hold = await this.billing.hold(principal, req.ttRequestId, model, amount, { reply });
     setHoldId(req, reply, hold.hold_id);
     if (dryRun) return { answer: await this.billing.dryRunAnswer(hold, model.id, amount) };
-    return { go: { principal, model, targets: usable, hold } };
+    return { go: { principal, model, targets: usable, hold, requestId: req.ttRequestId } };
   }
 
   private async send(p: Priced, build: (t: RouteTarget) => UpstreamRequest): Promise<UpstreamResponse> {
     try {
-      return await this.upstream.post(p.targets, build);
+      return await this.upstream.post(p.targets, build, undefined, p.requestId);
     } catch (err) {
       await this.billing.release(p.hold, `upstream failed: ${(err as Error).message}`);
       throw err;

@@ -1,4 +1,4 @@
-import { runWithCallContext, redactUrl, type CallLogContext, type Logger } from '@gateway/logging';
+import { redactUrl, type CallLogContext, type Logger } from '@gateway/logging';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errorShaper } from '../errors/style-exception.filter';
 import type { Lifecycle } from './lifecycle';
@@ -12,11 +12,31 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The calls in flight, by request id (ids are the gateway's own, never the client's): what a call's code
+ * learns (key, model, channel, tokens, cost) is recorded on its entry by id. Ingress passes the id along
+ * instead of keeping an AsyncLocalStorage: on Node 20 an active one runs a hook on every promise the
+ * process makes, which cost ingress 15 % of its CPU a call at open throttle (README, Throughput). Its own
+ * log lines about a call carry `request_id` as a field.
+ */
+const calls = new Map<string, CallLogContext>();
+
+/** Records facts about a call in flight for its access line and its request-log row; a no-op once it ended. */
+export function annotateCall(requestId: string | undefined, fields: Omit<Partial<CallLogContext>, 'request_id'>): void {
+  const ctx = requestId === undefined ? undefined : calls.get(requestId);
+  if (ctx) Object.assign(ctx, fields);
+}
+
+/** how many calls are tracked (tests: none left once every response closed) */
+export function callsTracked(): number {
+  return calls.size;
+}
+
 /** routes probes and scrapers hit every few seconds: no access line, and answered while draining */
 const isOps = (url: string) => url.startsWith('/health') || url.startsWith('/metrics');
 
 /**
- * Per request: its log context (so every line the call produces carries its request id), its place in
+ * Per request: its log context (what its access line and request-log row report), its place in
  * the in-flight count a drain waits for, a 503 while draining, and one access line when its response
  * closes, with the key id, model, channel, tokens and cost the call recorded (never the key itself).
  * `lifecycle` is read lazily: the hooks are installed before Nest builds the Lifecycle.
@@ -34,7 +54,9 @@ export function installCallLogging(
     const life = lifecycle();
     if (!ops) {
       const started = performance.now();
+      calls.set(ctx.request_id, ctx);
       reply.raw.once('close', () => {
+        calls.delete(ctx.request_id);
         const latency = performance.now() - started;
         access(logger, req, reply, ctx, Math.round(latency));
         logCall(requestLog(), req, reply, ctx, latency);
@@ -47,12 +69,7 @@ export function installCallLogging(
     }
     if (life && !ops) life.track(reply.raw);
     if (life?.draining) void reply.header('connection', 'close');
-    runWithCallContext(ctx, done);
-  });
-  // the body is parsed outside the context (socket events): the handler is entered in it again
-  fastify.addHook('preHandler', (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
-    if (req.ttLog) runWithCallContext(req.ttLog, done);
-    else done();
+    done();
   });
 }
 

@@ -68,9 +68,9 @@ export class TasksService {
       throw err;
     }
     try {
-      await this.producer.enqueue(type, id);
+      await this.producer.enqueue(type, id, req.ttRequestId);
     } catch (err) {
-      this.logger.error(`enqueue of ${id} failed: ${(err as Error).message}`);
+      this.logger.error({ msg: `enqueue of ${id} failed: ${(err as Error).message}`, request_id: req.ttRequestId });
       if (await this.tasks.transition(id, { from: ['queued'], to: 'failed', event: 'failed', error: { code: 'enqueue_failed', message: 'the task could not be queued' } })) {
         await this.billing.release(hold, 'enqueue failed');
       }

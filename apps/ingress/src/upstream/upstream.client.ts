@@ -244,8 +244,8 @@ export class UpstreamClient implements OnApplicationShutdown {
   }
 
   /** `build` makes the request for one channel; a DomainError it throws (e.g. a 400) ends the attempt. */
-  async post(targets: RouteTarget[], build: (t: RouteTarget) => UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse> {
-    const res = await this.postTiers([targets], build, signal);
+  async post(targets: RouteTarget[], build: (t: RouteTarget) => UpstreamRequest, signal?: AbortSignal, requestId?: string): Promise<UpstreamResponse> {
+    const res = await this.postTiers([targets], build, signal, { requestId });
     res.finish();
     return res;
   }
@@ -255,7 +255,7 @@ export class UpstreamClient implements OnApplicationShutdown {
    * channel of a tier failed or is open-circuit. A tier whose channels are all open is skipped while a later
    * tier is left; the last one gets its longest-open channel tried anyway (forced), not a blind refusal.
    */
-  async postTiers(tiers: RouteTarget[][], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal | undefined, opts: { whole?: boolean } = {}): Promise<UpstreamResponse> {
+  async postTiers(tiers: RouteTarget[][], build: (t: RouteTarget) => UpstreamRequest, signal: AbortSignal | undefined, opts: { whole?: boolean; requestId?: string } = {}): Promise<UpstreamResponse> {
     if (tiers.every((t) => t.length === 0)) throw new DomainError('service_unavailable', 'no upstream channel serves this model');
     let last: DomainError | undefined;
     // every channel that answered said 429: the client gets a 429 with the longest Retry-After they asked for
@@ -287,7 +287,7 @@ export class UpstreamClient implements OnApplicationShutdown {
             opened,
             duration_ms: Date.now() - started,
           };
-          this.attempted(result, ok ? tried.span : undefined);
+          this.attempted(result, ok ? tried.span : undefined, opts.requestId);
           if (tried.ok) return this.response(p.target, tier, tried.res, tried.span, opts.whole === true);
           if (tried.fatal) throw tried.error;
           last = tried.error;
@@ -310,9 +310,12 @@ export class UpstreamClient implements OnApplicationShutdown {
   }
 
   /** Where every attempt's result goes: the attempt's span, the log, and the hook. */
-  private attempted(r: AttemptResult, span?: Span): void {
+  private attempted(r: AttemptResult, span?: Span, requestId?: string): void {
     if (span) span.setAttributes({ 'gateway.attempt.outcome': r.outcome, 'gateway.breaker.opened': r.opened });
-    if (r.outcome !== 'ok') this.logger.warn(`attempt ${r.attempt} on channel ${r.channel_id}: ${r.outcome}${r.status ? ` ${r.status}` : ''}${r.opened ? ' (circuit open)' : ''}`);
+    if (r.outcome !== 'ok') {
+      const msg = `attempt ${r.attempt} on channel ${r.channel_id}: ${r.outcome}${r.status ? ` ${r.status}` : ''}${r.opened ? ' (circuit open)' : ''}`;
+      this.logger.warn(requestId ? { msg, request_id: requestId } : msg);
+    }
     this.onAttempt?.(r);
   }
 
