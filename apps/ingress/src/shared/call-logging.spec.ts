@@ -19,8 +19,7 @@ describe('call logging without an async context', () => {
     const rows: Array<Record<string, unknown>> = [];
     const requestLog = { push: (r: Record<string, unknown>) => rows.push(r) } as unknown as RequestLogService;
     const fastify = Fastify();
-    fastify.decorateRequest('ttRequestId', undefined);
-    fastify.decorateRequest('ttLog', undefined);
+    for (const field of ['ttRequestId', 'ttLog']) fastify.decorateRequest(field, undefined);
     fastify.addHook('onRequest', onRequestAssignId);
     installCallLogging(fastify, createLogger('ingress', 'info', dest), () => undefined, () => requestLog);
     fastify.get('/v1/thing/:n', async (req) => {
