@@ -30,7 +30,8 @@ describe('StyleExceptionFilter: internal errors say nothing of themselves', () =
   let logged: string[];
   beforeEach(() => {
     logged = [];
-    jest.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void logged.push(String(m)));
+    // a line about a call is an object with msg and request_id (pino merges its fields into the line)
+    jest.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void logged.push(typeof m === 'string' ? m : JSON.stringify(m)));
   });
   afterEach(() => jest.restoreAllMocks());
 
@@ -53,6 +54,7 @@ describe('StyleExceptionFilter: internal errors say nothing of themselves', () =
     });
     // the detail is in the log, with the request id, for whoever runs the gateway
     expect(logged.some((l) => l.includes('req_test123') && l.includes('prisma.apiKey') && l.includes('keys.service.ts'))).toBe(true);
+    expect(logged.map((l) => (l.startsWith('{') ? (JSON.parse(l) as { request_id?: string }).request_id : undefined))).toContain('req_test123');
   });
 
   it("an internal DomainError (another service's internal error over RPC), a non-Error throw and a 5xx HttpException are generic too", () => {
