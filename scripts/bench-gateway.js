@@ -518,6 +518,15 @@ async function main() {
     out(`gateway benchmark · build ${buildId()} · node ${process.version} · ${cores} cores (${os.cpus()[0]?.model?.trim() || 'cpu'})`);
     out(`one chat completion per call to a mock upstream with no added latency; direct = the mock called alone, added = gateway − direct`);
     out(`the load generator, the mock, the gateway, Postgres and Redis all share these ${cores} cores`);
+    {
+      // the database grows by every run; once the tables' indexes outgrow the buffer cache, Postgres's cost a
+      // call depends on what their keys are (README, Throughput: time-ordered ids), so runs say how large it was
+      const pg = new (require('pg').Client)({ connectionString: DATABASE_URL });
+      await pg.connect();
+      const { rows } = await pg.query("SELECT pg_database_size(current_database())::bigint AS db, pg_size_bytes(current_setting('shared_buffers'))::bigint AS sb, (SELECT count(*) FROM holds)::bigint AS holds");
+      await pg.end();
+      out(`its database at the start: ${int(Number(rows[0].db) / 2 ** 20)} MB (${int(Number(rows[0].holds))} holds), Postgres's shared_buffers ${int(Number(rows[0].sb) / 2 ** 20)} MB`);
+    }
     out();
     const alive = () => {
       const dead = system.isDead();

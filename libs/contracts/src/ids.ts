@@ -16,9 +16,40 @@ export function randomToken(bytes: number): string {
   return s;
 }
 
-/** Prefixed ids: `hold_` + 20 random base64url characters. */
+// Crockford's base32, in ASCII order: a fixed-width number in it sorts as the number does, in byte order
+// (the C collation) and in any collation that puts digits before letters (en_US too).
+const TIME_DIGITS = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+let lastMs = -1;
+let lastPrefix = '';
+
+/**
+ * The time part of an id: milliseconds since 1970 as 10 base32 characters (50 bits, past the year 30000),
+ * so ids made later sort after ids made earlier, as ULIDs do. Computed once per millisecond.
+ */
+export function timePrefix(ms = Date.now()): string {
+  if (ms === lastMs) return lastPrefix;
+  let n = ms;
+  let out = '';
+  for (let i = 0; i < 10; i++) {
+    out = TIME_DIGITS[n % 32] + out;
+    n = Math.floor(n / 32);
+  }
+  lastMs = ms;
+  lastPrefix = out;
+  return out;
+}
+
+/**
+ * Prefixed ids: `hold_` + the time (10 characters, timePrefix) + 20 random base64url characters (120 bits,
+ * as unguessable as before the time part). Time first, because these ids are keys of B-tree indexes written
+ * on every call (holds, their ledger entries): a random key lands on any leaf of the index, and once the
+ * index outgrows Postgres's buffer cache most inserts read and dirty a page that is not in it; a key in time
+ * order lands on the rightmost leaves, which stay cached however large the table grows. Measured on
+ * tables of 330,000 rows each (README, Throughput): a settle cost Postgres 95-101 us of CPU a call with
+ * random ids, 47-51 with time-ordered ones.
+ */
 export function newId(prefix: string): string {
-  return `${prefix}_${randomToken(15)}`;
+  return `${prefix}_${timePrefix()}${randomToken(15)}`;
 }
 
 /**

@@ -127,7 +127,8 @@ ${USAGE_CTE}
 
 // the settles of drawn calls (SettleInput.split): the draw leaves its lease and the call's hold is written
 // once, settled (gw_settle_drawn_many); the usage rows as in SETTLE_MANY. $1..$16 as there, then the splits.
-const SETTLE_DRAWN_MANY = `
+/** exported for scripts/bench-ids.js, which runs this very statement */
+export const SETTLE_DRAWN_MANY = `
   WITH s AS (
     SELECT d.idx, d.hold_id, d.status, d.charged_micros, d.released_micros, d.debt_micros, d.drawn
       FROM gw_settle_drawn_many($1::int[], $17::text[], $2::text[], $18::bigint[], $3::bigint[], $19::text[], $20::text[], $21::text[], $22::text[], $23::bigint) d
