@@ -24,8 +24,8 @@ const BATCH = 1_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
 const PRUNE_BATCH = 10_000;
 
-// exported for scripts/bench-ids.js; the batch goes as one JSON text (JSON.stringify is native; pg's text encoding of sixteen arrays, element by
-// element in JavaScript, was ~3.5 kB of garbage a call in ingress)
+// the batch goes as one JSON text (JSON.stringify is native; pg's text encoding of sixteen arrays, element by
+// element in JavaScript, was ~3.5 kB of garbage a call in ingress); exported for scripts/bench-ids.js
 export const REQUEST_LOG_INSERT = `
   INSERT INTO request_log (request_id, account_id, key_id, method, path, model, status, error_code, latency_ms, stream, cache, channel_id,
                            input_tokens, output_tokens, cost_micros, created_at)
