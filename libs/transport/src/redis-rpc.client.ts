@@ -32,6 +32,8 @@ export class RedisRpcClient extends ClientProxy {
   private commands?: Redis;
   private subscriber?: Redis;
   private connecting?: Promise<void>;
+  /** while the reply connection reconnects: settles once it is ready again (ioredis then resubscribes) */
+  private resubscribed?: Promise<void>;
 
   constructor(private readonly options: RedisRpcClientOptions) {
     super();
@@ -50,7 +52,8 @@ export class RedisRpcClient extends ClientProxy {
 
   private async open(): Promise<void> {
     this.commands = new Redis(this.options.redisUrl, { enableAutoPipelining: true, lazyConnect: true });
-    this.subscriber = new Redis(this.options.redisUrl, { lazyConnect: true });
+    // named after its reply channel, so that CLIENT LIST tells which process a reply connection serves
+    this.subscriber = new Redis(this.options.redisUrl, { lazyConnect: true, connectionName: this.replyChannel.replace(/\s/g, '_') });
     await Promise.all([this.commands.connect(), this.subscriber.connect()]);
     this.subscriber.on('message', (_channel: string, message: string) => this.onReply(message));
     await this.subscriber.subscribe(this.replyChannel);
@@ -102,12 +105,37 @@ export class RedisRpcClient extends ClientProxy {
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {
     const envelope = this.envelope(typeof packet.pattern === 'string' ? packet.pattern : this.normalizePattern(packet.pattern), packet.data);
     const cancel = this.expectReply(envelope, callback);
-    this.commands!.lpush(this.queue, JSON.stringify(envelope)).catch((err: Error) => {
-      if (!this.pending.has(envelope.id)) return;
-      cancel();
-      callback({ err: { code: 'service_unavailable', message: `cannot reach Redis to call ${this.options.service}: ${err.message}` }, isDisposed: true });
-    });
+    const send = () => {
+      if (!this.pending.has(envelope.id)) return; // timed out while the reply connection was away
+      this.commands!.lpush(this.queue, JSON.stringify(envelope)).catch((err: Error) => {
+        if (!this.pending.has(envelope.id)) return;
+        cancel();
+        callback({ err: { code: 'service_unavailable', message: `cannot reach Redis to call ${this.options.service}: ${err.message}` }, isDisposed: true });
+      });
+    };
+    const wait = this.replyListening();
+    if (wait) void wait.then(send);
+    else send();
     return cancel;
+  }
+
+  /**
+   * null while the reply channel is subscribed; else what settles once it is again. Replies are published on
+   * a channel, and a channel keeps nothing for a subscriber that is away: a request sent while the reply
+   * connection reconnects (after a Redis restart, the commands connection can be back first) would be answered
+   * into the void and wait out its deadline. ioredis resubscribes in the same step that makes the connection
+   * ready, so a request sent after that has a listener for its answer.
+   */
+  private replyListening(): Promise<void> | null {
+    const sub = this.subscriber!;
+    if (sub.status === 'ready') return null;
+    this.resubscribed ??= new Promise<void>((resolve) =>
+      sub.once('ready', () => {
+        this.resubscribed = undefined;
+        resolve();
+      }),
+    );
+    return this.resubscribed;
   }
 
   /** A request to this client's service, answered on its reply channel by the deadline; `data` last. */

@@ -4,6 +4,8 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { INestMicroservice } from '@nestjs/common';
 import { DomainError } from '@gateway/contracts';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import Redis from 'ioredis';
 import { DomainErrorRpcFilter } from './domain-error.filter';
 import { RedisRpcClient } from './redis-rpc.client';
 import { RedisRpcServer } from './redis-rpc.server';
@@ -71,6 +73,30 @@ describe('Redis work-queue RPC transport', () => {
   it('carries a domain error across with its code; an unexpected one as internal', async () => {
     await expect(client.call('accounts.get', { id: 'missing' })).rejects.toMatchObject({ code: 'not_found', message: 'no such thing' });
     await expect(client.call('accounts.get', { id: 'boom' })).rejects.toMatchObject({ code: 'internal' });
+  });
+
+  it('answers a call made while its reply connection reconnects (sent once the reply channel is subscribed again)', async () => {
+    expect(((await client.call('accounts.get', { id: 'before-drop' })) as unknown as { id: string }).id).toBe('before-drop');
+    // the client's reply connection, by its name (its reply channel), dropped by Redis as a restart would
+    const sub = (client as unknown as { subscriber: Redis }).subscriber;
+    const admin = new Redis(REDIS_URL);
+    try {
+      const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const line = list.split('\n').find((l) => l.includes(` name=${(client as unknown as { replyChannel: string }).replyChannel} `));
+      expect(line).toBeDefined();
+      const closed = once(sub, 'close');
+      await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]);
+      await closed;
+      expect(sub.status).not.toBe('ready');
+      // the commands connection is still up, so the request would reach the service at once and its answer be
+      // published before the reply channel is subscribed again: lost, and the call failed at its deadline
+      const started = Date.now();
+      const reply = (await client.call('accounts.get', { id: 'after-drop' })) as unknown as { id: string };
+      expect(reply.id).toBe('after-drop');
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('fails fast with a clear error when no instance of the service runs', async () => {
