@@ -89,9 +89,11 @@ export class RedisRpcClient extends ClientProxy {
    * A call whose request the caller puts on the queue itself, from a script that does other work in the
    * same round trip (HoldPlacer admits and places in one). `head` + the request's data JSON + `tail` is the
    * envelope to push onto `queue`; `reply` settles when the answer comes, or fails at the deadline;
-   * `cancel()` if it was never sent.
+   * `cancel()` if it was never sent. `ready` is null when the request may be pushed at once; else it settles
+   * when it may: the reply channel is being subscribed again after a reconnect (see replyListening), and an
+   * answer published before then would be lost.
    */
-  prepareCall<P extends RpcPattern>(pattern: P): { queue: string; head: string; tail: string; reply: Promise<RpcResponse<P>>; cancel: () => void } {
+  prepareCall<P extends RpcPattern>(pattern: P): { queue: string; head: string; tail: string; reply: Promise<RpcResponse<P>>; cancel: () => void; ready: Promise<void> | null } {
     const envelope = this.envelope(pattern, null);
     let cancel = () => undefined as void;
     const reply = new Promise<RpcResponse<P>>((resolve, reject) => {
@@ -99,7 +101,7 @@ export class RedisRpcClient extends ClientProxy {
     });
     // `data` is the envelope's last field: its JSON ends in `"data":null}`
     const json = JSON.stringify(envelope);
-    return { queue: this.queue, head: json.slice(0, -'null}'.length), tail: '}', reply, cancel };
+    return { queue: this.queue, head: json.slice(0, -'null}'.length), tail: '}', reply, cancel, ready: this.replyListening() };
   }
 
   protected publish(packet: ReadPacket, callback: (packet: WritePacket) => void): () => void {

@@ -99,6 +99,30 @@ describe('Redis work-queue RPC transport', () => {
     }
   });
 
+  it('tells a prepared call (its request pushed by a script) to wait while the reply connection reconnects; pushed then, it is answered', async () => {
+    const idle = client.prepareCall('accounts.get');
+    expect(idle.ready).toBeNull(); // subscribed: push at once
+    idle.cancel();
+    const sub = (client as unknown as { subscriber: Redis }).subscriber;
+    const admin = new Redis(REDIS_URL);
+    try {
+      const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+      const line = list.split('\n').find((l) => l.includes(` name=${(client as unknown as { replyChannel: string }).replyChannel} `));
+      const closed = once(sub, 'close');
+      await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]);
+      await closed;
+      const call = client.prepareCall('accounts.get');
+      expect(call.ready).not.toBeNull();
+      await call.ready;
+      expect(sub.status).toBe('ready');
+      // what HoldPlacer's admission script does: the envelope's head, the request's JSON, its tail
+      await admin.lpush(call.queue, `${call.head}${JSON.stringify({ id: 'prepared' })}${call.tail}`);
+      expect(((await call.reply) as unknown as { id: string }).id).toBe('prepared');
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('fails fast with a clear error when no instance of the service runs', async () => {
     const lonely = new RedisRpcClient({ redisUrl: REDIS_URL, prefix: `${prefix}empty:`, service: 'billing', timeoutMs: 300 });
     await lonely.connect();

@@ -136,6 +136,8 @@ return out
 `;
 
 type Verdict = [ok: number, requests: number, tokens: number, ttl: number, lease: string, wantLease: number];
+/** a prepared 'holds.placeMany' (RedisRpcClient.prepareCall) */
+type PlaceCall = ReturnType<typeof RedisRpcClient.prototype.prepareCall<'holds.placeMany'>>;
 type PlacerRedis = Redis & { gwAdmitPlace(...args: Array<string | number>): Promise<Verdict[]> };
 
 interface Pending {
@@ -420,6 +422,23 @@ export class HoldPlacer implements OnModuleDestroy {
 
   private admitAndPlace(batch: Pending[]): void {
     const call = this.billing.prepareCall('holds.placeMany');
+    if (!call.ready) return this.sendAdmitAndPlace(batch, call);
+    // the reply connection is reconnecting (a Redis restart): billing's answer to a place pushed now would be
+    // published into the void, so the script waits for it; a wait past the request's deadline fails the batch
+    let waited = false;
+    call.reply.catch((err: unknown) => {
+      if (waited) return;
+      waited = true;
+      batch.forEach((b) => b.reject(err));
+    });
+    void call.ready.then(() => {
+      if (waited) return;
+      waited = true;
+      this.sendAdmitAndPlace(batch, call);
+    });
+  }
+
+  private sendAdmitAndPlace(batch: Pending[], call: PlaceCall): void {
     const ride = this.outbox.takeRide();
     const keys: string[] = [call.queue, this.leases.outboxStream];
     const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4), ride?.tokens.size ?? 0, ride?.entry ?? '', this.aheadMs];
