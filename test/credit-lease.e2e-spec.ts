@@ -381,6 +381,42 @@ describe('credit leases', () => {
     expect(rec.ties_out).toBe(true);
   }, 60_000);
 
+  it('calls sent side by side are each admitted ahead once the key keeps one admission ahead per call in flight (at most AHEAD_MAX_DEPTH)', async () => {
+    const accountId = await account(100_000_000);
+    const key = await newKey(accountId);
+    await warmLease(ports[1], key, accountId, 3);
+    const via = async (v: string) => metric(await scrape(`http://127.0.0.1:${ops[2]}`), 'gateway_call_holds_total', { via: v });
+    const before = await books(prisma, accountId);
+    let expected = 0;
+    let served = 0;
+    const round = async (i: number) => {
+      const rs = await Promise.all([0, 1, 2].map((j) => chat(ports[1], key, `side ${i}.${j}`, { max_tokens: 20 })));
+      for (const r of rs) {
+        expect(r.status).toBe(200);
+        expected += cost(((await r.json()) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage);
+        served++;
+      }
+    };
+    // three calls at a time: one admission ahead serves one of them; the others place their own and deepen the key's stock
+    for (let i = 0; i < 4; i++) await round(i);
+    const ahead0 = await via('ahead');
+    for (let i = 4; i < 10; i++) await round(i);
+    // with one admission ahead per key, at most one call in three (and a joiner) would come in on one: 6 to 12 of 18
+    expect((await via('ahead')) - ahead0).toBeGreaterThanOrEqual(15);
+    const after = await drained(accountId);
+    expect(after.held).toBe(0);
+    expect(before.balance - after.balance).toBe(expected); // each call charged once, at its own cost
+    expectInvariants(after);
+    expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(3 + served);
+    // when the calls stop, what the key held ahead goes back: no more than AHEAD_MAX_DEPTH (4)
+    const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
+    const unused = released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused');
+    expect(unused.length).toBeGreaterThanOrEqual(1);
+    expect(unused.length).toBeLessThanOrEqual(4);
+    const rec = await admin<{ ties_out: boolean }>('GET', `/admin/reconciliation?account_id=${accountId}`);
+    expect(rec.ties_out).toBe(true);
+  }, 60_000);
+
   it("a call admitted ahead asks for its key's next admission when it ends, not while it waits on its upstream", async () => {
     const accountId = await account(100_000_000);
     const created = await admin('POST', `/admin/accounts/${accountId}/keys`, { name: 'k' });

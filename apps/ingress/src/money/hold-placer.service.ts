@@ -172,6 +172,12 @@ interface Ahead {
  */
 export const AHEAD_HEADROOM = 1.1;
 
+/**
+ * the most admissions ahead kept (in hand or asked for) per key and model: a client that sends calls side by side
+ * (an agent's parallel tool calls, a batch) needs one per call in flight, or all but one wait on Redis
+ */
+export const AHEAD_MAX_DEPTH = 4;
+
 /** after this many admissions ahead in a row that the next call did not fit, none for AHEAD_BACKOFF_MS */
 const AHEAD_MAX_MISSES = 3;
 const AHEAD_BACKOFF_MS = 10_000;
@@ -196,7 +202,10 @@ const aheadSlot = (req: PlaceHoldRequest): string => `${req.key_id}\u0000${req.m
  * waiting on Redis; it asks for the one after it in a script it does not wait for, which also carries the
  * settle outbox's ride. An admission ahead that no call used in time is released through the outbox like
  * any drawn hold (its own hold row, released, reason "admitted ahead, unused"), and its slot stays counted:
- * a key loses at most one slot of its window per model per replica per pause, hence the minimum rpm. One
+ * a key loses at most its depth's slots of its window per model per replica per pause, hence the minimum rpm.
+ * Depth: a key calling in sequence keeps one admission ahead; a call that finds none in hand or on its way
+ * while the key's other calls run (calls side by side) makes the key keep one more, up to AHEAD_MAX_DEPTH, so
+ * each call in flight has its own; each time admissions ahead expire unused it keeps one less. One
  * that the next call does not fit is given back the same way and a fresh one asked for; after
  * AHEAD_MAX_MISSES of those in a row, a key and model is admitted one call at a time for AHEAD_BACKOFF_MS.
  */
@@ -205,14 +214,18 @@ export class HoldPlacer implements OnModuleDestroy {
   private tick: Pending[] = [];
   private scheduled = false;
   private readonly redis: PlacerRedis;
-  /** the admissions ahead, at most one per key and model (aheadSlot) */
-  private readonly ahead = new Map<string, Ahead>();
+  /** the admissions ahead in hand per key and model (aheadSlot), oldest first; at most the slot's depth */
+  private readonly ahead = new Map<string, Ahead[]>();
+  /** per slot, how many admissions ahead it keeps (in hand plus asked for): 1 to AHEAD_MAX_DEPTH (see place) */
+  private readonly depth = new Map<string, number>();
+  /** per slot, the calls in flight that came in on an admission ahead (their end asks for the next) */
+  private readonly running = new Map<string, number>();
   /** the admissions ahead that the next call did not fit, in a row, per slot (and the backoff after too many) */
   private readonly misses = new Map<string, { n: number; at: number; until: number }>();
-  /** key-and-model slots whose admission ahead is in a script now */
-  private readonly asking = new Set<string>();
-  /** per slot, the one call that waits for the ask in flight (see place) */
-  private readonly joiners = new Map<string, Pending>();
+  /** per key-and-model slot, how many of its admissions ahead are in a script now */
+  private readonly asking = new Map<string, number>();
+  /** per slot, the calls that wait for the asks in flight (see place), at most one per ask, first come first served */
+  private readonly joiners = new Map<string, Pending[]>();
   /** calls that came in on an admission ahead, by hold id: the ask for the key's next call waits for their end (callEnded) */
   private readonly refills = new Map<string, { req: PlaceHoldRequest; admit: Admission; at: number }>();
   private readonly aheadMs: number;
@@ -258,9 +271,18 @@ export class HoldPlacer implements OnModuleDestroy {
       if (taken) return Promise.resolve(taken);
       // the key's previous call asked for this one's admission when it ended, and the answer is on its way:
       // waiting for it is shorter than a round trip of its own (a client calling in sequence comes back fast)
-      if (this.asking.has(slot) && !this.joiners.has(slot)) {
-        return new Promise((resolve, reject) => this.joiners.set(slot, { req, admit: admit!, draw: true, resolve, reject }));
+      const asked = this.asking.get(slot) ?? 0;
+      const waiting = this.joiners.get(slot);
+      if (asked > (waiting?.length ?? 0)) {
+        return new Promise((resolve, reject) => {
+          const w: Pending = { req, admit: admit!, draw: true, resolve, reject };
+          if (waiting) waiting.push(w);
+          else this.joiners.set(slot, [w]);
+        });
       }
+      // none in hand or on its way for this call while others of the key's calls run: the key sends calls side
+      // by side, so the slot keeps one more admission ahead (its asks below and at each call's end top it up)
+      if (asked > 0 || (this.running.get(slot) ?? 0) > 0) this.depth.set(slot, Math.min(AHEAD_MAX_DEPTH, (this.depth.get(slot) ?? 1) + 1));
     }
     return new Promise((resolve, reject) => this.placeNow({ req, admit, draw: drawable, resolve, reject }, aheadable));
   }
@@ -275,29 +297,33 @@ export class HoldPlacer implements OnModuleDestroy {
     const r = this.refills.get(holdId);
     if (!r) return;
     this.refills.delete(holdId);
+    this.ran(aheadSlot(r.req));
     if (!this.closing) this.askAhead(r.req, r.admit);
   }
 
   /** the key's admission ahead for this call, if there is one it fits (else given back), taken */
   private takeAhead(slot: string, req: PlaceHoldRequest, admit: Admission): HoldPlaced | undefined {
-    const a = this.ahead.get(slot);
-    if (!a) return undefined;
-    this.ahead.delete(slot);
+    const stock = this.ahead.get(slot);
+    if (!stock) return undefined;
     const now = Date.now();
-    if (now >= a.until) {
-      this.releaseAhead(a, 'admitted ahead, unused');
-      return undefined;
-    }
+    let a: Ahead | undefined;
+    while ((a = stock.shift()) && now >= a.until) this.releaseAhead(a, 'admitted ahead, unused');
+    if (stock.length === 0) this.ahead.delete(slot);
+    if (!a) return undefined;
     if (a.accountId === req.account_id && req.amount_micros <= a.amount && a.amount <= Math.ceil(req.amount_micros * AHEAD_HEADROOM)) {
       this.misses.delete(slot);
       admit.onResult(a.verdict); // admitted: it was counted, so this never refuses
       callHoldsVia.ahead.inc();
       this.refills.set(req.hold_id!, { req, admit, at: now });
+      this.running.set(slot, (this.running.get(slot) ?? 0) + 1);
       return this.drawn({ ...req, amount_micros: a.amount }, a.leaseId);
     }
-    // its hold would be too small for this call, or too large: given back, and a fresh one sized for this
-    // call asked for with the call's own; a key and model whose calls keep changing size stop being admitted ahead a while
+    // its hold would be too small for this call, or too large: given back (with the rest in hand, sized alike),
+    // and a fresh one sized for this call asked for with the call's own; a key and model whose calls keep
+    // changing size stop being admitted ahead a while
     this.releaseAhead(a, 'admitted ahead, did not fit the next call');
+    for (const other of stock.splice(0)) this.releaseAhead(other, 'admitted ahead, did not fit the next call');
+    this.ahead.delete(slot);
     const m = this.misses.get(slot) ?? { n: 0, at: 0, until: 0 };
     m.n++;
     m.at = now;
@@ -314,9 +340,10 @@ export class HoldPlacer implements OnModuleDestroy {
 
   /** the ask for this slot's admission ahead is answered (ahead set) or failed: the call waiting on it goes on */
   private answerJoiner(slot: string): void {
-    const w = this.joiners.get(slot);
+    const waiting = this.joiners.get(slot);
+    const w = waiting?.shift();
     if (!w) return;
-    this.joiners.delete(slot);
+    if (waiting!.length === 0) this.joiners.delete(slot);
     const taken = this.closing ? undefined : this.takeAhead(slot, w.req, w.admit!);
     if (taken) w.resolve(taken);
     else this.placeNow(w, !this.closing);
@@ -330,10 +357,12 @@ export class HoldPlacer implements OnModuleDestroy {
     }
   }
 
-  /** asks, in this tick's script, for the admission of the key's next call (one at a time per key) */
+  /**
+   * asks, in this tick's script, for admissions of the key's next calls: as many as keep the slot's depth in
+   * hand or on its way (one for a client that calls in sequence)
+   */
   private askAhead(req: PlaceHoldRequest, admit: Admission): void {
     const slot = aheadSlot(req);
-    if (this.asking.has(slot) || this.ahead.has(slot)) return;
     const m = this.misses.get(slot);
     if (m && m.until > 0) {
       if (m.until > Date.now()) return;
@@ -341,25 +370,42 @@ export class HoldPlacer implements OnModuleDestroy {
     }
     const amount = Math.min(this.leases.maxDraw, Math.ceil(req.amount_micros * AHEAD_HEADROOM));
     if (amount < req.amount_micros) return;
-    this.asking.add(slot);
+    const want = (this.depth.get(slot) ?? 1) - (this.asking.get(slot) ?? 0) - (this.ahead.get(slot)?.length ?? 0);
     const noop = () => undefined;
-    this.queue({
-      req: { ...req, hold_id: newId('hold'), request_id: `ahead-of-${req.request_id}`, amount_micros: amount },
-      admit: { ...admit, onResult: noop },
-      draw: true,
-      resolve: noop,
-      reject: () => {
-        this.asking.delete(slot);
-        this.answerJoiner(slot);
-      },
-      ahead: { slot, sentAt: Date.now() },
-    });
+    for (let i = 0; i < want; i++) {
+      this.asking.set(slot, (this.asking.get(slot) ?? 0) + 1);
+      this.queue({
+        req: { ...req, hold_id: newId('hold'), request_id: `ahead-of-${req.request_id}`, amount_micros: amount },
+        admit: { ...admit, onResult: noop },
+        draw: true,
+        resolve: noop,
+        reject: () => {
+          this.asked(slot);
+          this.answerJoiner(slot);
+        },
+        ahead: { slot, sentAt: Date.now() },
+      });
+    }
+  }
+
+  /** an ask for the slot came back (or failed) */
+  private asked(slot: string): void {
+    const n = (this.asking.get(slot) ?? 1) - 1;
+    if (n > 0) this.asking.set(slot, n);
+    else this.asking.delete(slot);
+  }
+
+  /** a call of the slot that came in on an admission ahead ended */
+  private ran(slot: string): void {
+    const n = (this.running.get(slot) ?? 1) - 1;
+    if (n > 0) this.running.set(slot, n);
+    else this.running.delete(slot);
   }
 
   /** an admission ahead came back: kept for the key's next call if it was admitted and drawn */
   private gotAhead(b: Pending, v: Verdict): void {
     const slot = b.ahead!.slot;
-    this.asking.delete(slot);
+    this.asked(slot);
     if (v[0] === 1 && v[4]) {
       const a: Ahead = {
         id: b.req.hold_id!,
@@ -371,20 +417,35 @@ export class HoldPlacer implements OnModuleDestroy {
         verdict: [v[0], v[1], v[2], v[3]],
         until: b.ahead!.sentAt + this.aheadMs,
       };
-      if (this.closing || this.ahead.has(slot) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
-      else this.ahead.set(slot, a);
+      const stock = this.ahead.get(slot);
+      if (this.closing || (stock?.length ?? 0) >= (this.depth.get(slot) ?? 1) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
+      else if (stock) stock.push(a);
+      else this.ahead.set(slot, [a]);
     }
     this.answerJoiner(slot);
   }
 
   private sweepAhead(now: number): void {
     // a call that never told its end (it should not happen: every held call settles or releases)
-    for (const [id, r] of this.refills) if (r.at < now - this.config.HOLD_TTL_MS) this.refills.delete(id);
-    for (const [slot, a] of this.ahead) {
-      if (a.until > now) continue;
-      this.ahead.delete(slot);
-      this.releaseAhead(a, 'admitted ahead, unused');
+    for (const [id, r] of this.refills) {
+      if (r.at >= now - this.config.HOLD_TTL_MS) continue;
+      this.refills.delete(id);
+      this.ran(aheadSlot(r.req));
     }
+    for (const [slot, stock] of this.ahead) {
+      const expired = stock.filter((a) => a.until <= now);
+      if (expired.length === 0) continue;
+      for (const a of expired) this.releaseAhead(a, 'admitted ahead, unused');
+      const left = stock.filter((a) => a.until > now);
+      if (left.length > 0) this.ahead.set(slot, left);
+      else this.ahead.delete(slot);
+      // more than the key's calls used: one less kept from now on (none left: the key paused, and starts again at one)
+      const d = this.depth.get(slot) ?? 1;
+      if (d > 2 && left.length > 0) this.depth.set(slot, d - 1);
+      else this.depth.delete(slot);
+    }
+    // a slot with nothing in hand, asked for or running keeps no depth (a backoff, or a key gone quiet)
+    for (const slot of this.depth.keys()) if (!this.ahead.has(slot) && !this.asking.has(slot) && !this.running.has(slot)) this.depth.delete(slot);
     for (const [slot, m] of this.misses) if (m.until <= now && m.at < now - AHEAD_BACKOFF_MS) this.misses.delete(slot);
   }
 
