@@ -188,6 +188,16 @@ const AHEAD_BACKOFF_MS = 10_000;
  */
 const aheadSlot = (req: PlaceHoldRequest): string => `${req.key_id}\u0000${req.model}`;
 
+/** a count per slot (asks in flight, calls running): one more, or one less and gone at zero */
+function countUp(counts: Map<string, number>, slot: string): void {
+  counts.set(slot, (counts.get(slot) ?? 0) + 1);
+}
+function countDown(counts: Map<string, number>, slot: string): void {
+  const n = (counts.get(slot) ?? 1) - 1;
+  if (n > 0) counts.set(slot, n);
+  else counts.delete(slot);
+}
+
 /**
  * Places holds in billing, the places of one event-loop tick in one message ('holds.placeMany'): under
  * load one transport round trip carries many holds, at no added delay when idle (a lone place goes at
@@ -297,7 +307,7 @@ export class HoldPlacer implements OnModuleDestroy {
     const r = this.refills.get(holdId);
     if (!r) return;
     this.refills.delete(holdId);
-    this.ran(aheadSlot(r.req));
+    countDown(this.running, aheadSlot(r.req));
     if (!this.closing) this.askAhead(r.req, r.admit);
   }
 
@@ -315,7 +325,7 @@ export class HoldPlacer implements OnModuleDestroy {
       admit.onResult(a.verdict); // admitted: it was counted, so this never refuses
       callHoldsVia.ahead.inc();
       this.refills.set(req.hold_id!, { req, admit, at: now });
-      this.running.set(slot, (this.running.get(slot) ?? 0) + 1);
+      countUp(this.running, slot);
       return this.drawn({ ...req, amount_micros: a.amount }, a.leaseId);
     }
     // its hold would be too small for this call, or too large: given back (with the rest in hand, sized alike),
@@ -373,14 +383,14 @@ export class HoldPlacer implements OnModuleDestroy {
     const want = (this.depth.get(slot) ?? 1) - (this.asking.get(slot) ?? 0) - (this.ahead.get(slot)?.length ?? 0);
     const noop = () => undefined;
     for (let i = 0; i < want; i++) {
-      this.asking.set(slot, (this.asking.get(slot) ?? 0) + 1);
+      countUp(this.asking, slot);
       this.queue({
         req: { ...req, hold_id: newId('hold'), request_id: `ahead-of-${req.request_id}`, amount_micros: amount },
         admit: { ...admit, onResult: noop },
         draw: true,
         resolve: noop,
         reject: () => {
-          this.asked(slot);
+          countDown(this.asking, slot);
           this.answerJoiner(slot);
         },
         ahead: { slot, sentAt: Date.now() },
@@ -388,24 +398,11 @@ export class HoldPlacer implements OnModuleDestroy {
     }
   }
 
-  /** an ask for the slot came back (or failed) */
-  private asked(slot: string): void {
-    const n = (this.asking.get(slot) ?? 1) - 1;
-    if (n > 0) this.asking.set(slot, n);
-    else this.asking.delete(slot);
-  }
-
-  /** a call of the slot that came in on an admission ahead ended */
-  private ran(slot: string): void {
-    const n = (this.running.get(slot) ?? 1) - 1;
-    if (n > 0) this.running.set(slot, n);
-    else this.running.delete(slot);
-  }
 
   /** an admission ahead came back: kept for the key's next call if it was admitted and drawn */
   private gotAhead(b: Pending, v: Verdict): void {
     const slot = b.ahead!.slot;
-    this.asked(slot);
+    countDown(this.asking, slot);
     if (v[0] === 1 && v[4]) {
       const a: Ahead = {
         id: b.req.hold_id!,
@@ -430,7 +427,7 @@ export class HoldPlacer implements OnModuleDestroy {
     for (const [id, r] of this.refills) {
       if (r.at >= now - this.config.HOLD_TTL_MS) continue;
       this.refills.delete(id);
-      this.ran(aheadSlot(r.req));
+      countDown(this.running, aheadSlot(r.req));
     }
     for (const [slot, stock] of this.ahead) {
       const expired = stock.filter((a) => a.until <= now);
