@@ -218,6 +218,67 @@ function cpuBetween(a, b, children) {
   return Object.fromEntries(groups.map((g) => [g.name, { ...g, ms: toMs(g.ticks) }]));
 }
 
+/**
+ * Per process, the ns its threads ran and the ns they waited on a run queue for a core (/proc/<pid>/task/*\/schedstat,
+ * nanoseconds, so fine enough for a steady run where /proc/<pid>/stat's 10 ms ticks are too coarse).
+ */
+function schedOf(pid) {
+  let run = 0;
+  let wait = 0;
+  let tasks;
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null; // gone meanwhile
+  }
+  for (const t of tasks) {
+    try {
+      const [r, w] = fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      run += r;
+      wait += w;
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return { run, wait };
+}
+/** schedstat of the groups cpuBetween reports (our services with their children, Postgres, Redis, this process) */
+function schedSnapshot(children) {
+  const procs = readProcs();
+  const groups = new Map();
+  const add = (name, pid) => {
+    const s = schedOf(pid);
+    if (!s) return;
+    const g = groups.get(name) || new Map();
+    g.set(pid, s);
+    groups.set(name, g);
+  };
+  for (const { name, child } of children) for (const pid of family(procs, child.pid)) add(name, pid);
+  for (const [pid, p] of procs) {
+    if (isPostgres(p)) add('postgres', pid);
+    else if (p.comm === 'redis-server') add('redis-server', pid);
+  }
+  add('load generator (this bench)', process.pid);
+  return groups;
+}
+/** ms run and ms waited for a core per group between two schedSnapshots (pids present at both ends) */
+function schedBetween(a, b) {
+  const out = {};
+  for (const [name, gb] of b) {
+    const ga = a.get(name) || new Map();
+    let run = 0;
+    let wait = 0;
+    for (const [pid, sb] of gb) {
+      const sa = ga.get(pid);
+      if (!sa) continue;
+      run += sb.run - sa.run;
+      wait += sb.wait - sa.wait;
+    }
+    out[name] = { runMs: run / 1e6, waitMs: wait / 1e6 };
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- load
 
 let gateway200 = 0; // every 200 the gateway gave in this run, warm-ups included: each must be charged once
@@ -569,9 +630,13 @@ async function main() {
         async (t) => {
           const probe = runProbe(SECONDS + LEAD_IN);
           const m0 = machineTicks();
+          const kids = t === bare ? [...system.children, { name: 'bare relay', child: bareChild }] : system.children;
+          const s0 = schedSnapshot(kids);
           const t0 = now();
           const r = await steady(t, RATE, SECONDS, false, { leadIn: LEAD_IN });
           r.steal = stealPct(m0, machineTicks(), now() - t0);
+          r.sched = schedBetween(s0, schedSnapshot(kids));
+          r.calls = Math.round(RATE * LEAD_IN) + Math.max(1, Math.round(RATE * SECONDS));
           r.probe = await probe;
           return r;
         },
@@ -593,6 +658,19 @@ async function main() {
         );
       }
       out(`  an idle process's 1 ms timer during the run, late (its wait for a core): direct ${probeText(stD.probe)}; gateway ${probeText(stG.probe)}`);
+      {
+        // what each process costs a call at this rate, and how long it waited for a core: beside the open-throttle
+        // CPU below, a call at a steady rate costs more (each wakes every process on its path on its own)
+        const per = (r, name) => (r.sched[name] ? `${ms(r.sched[name].runMs / r.calls, 3)} / ${ms(r.sched[name].waitMs / r.calls, 3)}` : 'n/a');
+        const first = stB ? ['bare relay', 'bare relay'] : null;
+        out(`  per call over the run, lead-in included (schedstat: ms run / ms waited on a run queue for a core, all threads):`);
+        out(
+          `    gateway: ingress ${per(stG, 'ingress')}, billing ${per(stG, 'billing')}, models ${per(stG, 'models')}, task-worker ${per(stG, 'task-worker')}, ` +
+            `postgres ${per(stG, 'postgres')}, redis ${per(stG, 'redis-server')}, mock ${per(stG, 'mock-upstream')}, load generator ${per(stG, 'load generator (this bench)')}`,
+        );
+        out(`    direct: mock ${per(stD, 'mock-upstream')}, load generator ${per(stD, 'load generator (this bench)')}`);
+        if (first) out(`    bare relay: relay ${per(stB, 'bare relay')}, mock ${per(stB, 'mock-upstream')}, load generator ${per(stB, 'load generator (this bench)')}`);
+      }
       out(
         `  steal (the hypervisor running another guest on these cores) during the run: direct ${ms(stD.steal, 1)} %, gateway ${ms(stG.steal, 1)} %` +
           `${stB ? `, bare relay ${ms(stB.steal, 1)} %` : ''} of the machine's time`,
@@ -667,6 +745,7 @@ async function main() {
         leadP50: stG.lead && stD.lead ? stG.lead.p50 - stD.lead.p50 : NaN,
         leadP99: stG.lead && stD.lead ? stG.lead.p99 - stD.lead.p99 : NaN,
         probe: { direct: stD.probe, gateway: stG.probe },
+        steadySched: { ingress: stG.sched.ingress, calls: stG.calls, bareRelay: stB?.sched['bare relay'], bareCalls: stB?.calls },
         achieved: stG.achieved,
         ttfb: srG.ttfb.p50 - srD.ttfb.p50,
         seq: sqG.mean,
@@ -785,6 +864,16 @@ async function main() {
         `${int(median(late('gateway')))} with the gateway${each(late('gateway'), int)}, ${int(median(late('direct')))} with the upstream alone${each(late('direct'), int)}, ` +
         `${int(rest?.over5 ?? NaN)} in 3 s at rest`,
     );
+    {
+      const ran = (r) => r.steadySched.ingress.runMs / r.steadySched.calls;
+      const waited = (r) => r.steadySched.ingress.waitMs / r.steadySched.calls;
+      const bareRan = (r) => (r.steadySched.bareRelay ? r.steadySched.bareRelay.runMs / r.steadySched.bareCalls : NaN);
+      const ms3 = (v) => ms(v, 3);
+      out(
+        `at the steady ${int(RATE)}/s (schedstat), ingress ran ${ms3(median(ran))} ms a call${each(ran, ms3)} and waited ${ms3(median(waited))} ms a call on a run queue for a core${each(waited, ms3)}` +
+          `${Number.isFinite(median(bareRan)) ? `; the bare relay ran ${ms3(median(bareRan))} ms a call${each(bareRan, ms3)}` : ''} (at open throttle, above: CPU a call when calls share wakeups)`,
+      );
+    }
     const pct1 = (v) => `${ms(v, 1)} %`;
     out(
       `steal, the hypervisor running another guest on these cores, as a share of the machine's time: ${pct1(median((r) => r.steal.steady))} during the gateway's steady runs${each((r) => r.steal.steady, pct1)}, ` +
