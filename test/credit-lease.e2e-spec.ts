@@ -219,6 +219,35 @@ describe('credit leases', () => {
     expectInvariants(after);
   }, 60_000);
 
+  it("a call placed in billing while ingress's reply connection reconnects waits for that connection: answered, not lost to its deadline", async () => {
+    const accountId = await account(100_000_000);
+    // a budgeted key's hold is placed in billing by the admission script, and billing answers on the reply channel
+    const capped = await newKey(accountId, { budget: { limit_micros: 1_000_000, period: 'day' } });
+    expect((await chat(ports[0], capped, 'before', { max_tokens: 10 })).status).toBe(200);
+    // every reply connection of this test's processes (both replicas; named after their channels) is cut
+    const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+    const ids = list
+      .split('\n')
+      .filter((l) => l.includes(` name=${prefix}rpc:r:`))
+      .map((l) => /\bid=(\d+)/.exec(l)![1]);
+    expect(ids.length).toBeGreaterThanOrEqual(2);
+    for (const id of ids) await redis.client('KILL', 'ID', id);
+    // ingress sees the close at once; ioredis reconnects after its first retry delay (50 ms): the call comes in between
+    await sleep(5);
+    const started = Date.now();
+    const r = await chat(ports[0], capped, 'while the reply connection reconnects', { max_tokens: 10 });
+    const took = Date.now() - started;
+    expect(r.status).toBe(200);
+    // well inside the place's deadline (a reply published while nobody listened would be waited for until then)
+    expect(took).toBeLessThan(2000);
+    const hold = await prisma.hold.findUniqueOrThrow({ where: { id: r.headers.get('x-tt-hold-id')! }, include: { events: { orderBy: { id: 'asc' } } } });
+    expect(hold.events[0].reason).toBeNull(); // placed in billing, not drawn
+    const after = await drained(accountId);
+    expectInvariants(after);
+    expect(after.activeHolds).toBe(0);
+    expect(await prisma.hold.count({ where: { accountId, state: 'settled' } })).toBe(2); // each call charged once
+  }, 60_000);
+
   it('a stream longer than the hold TTL: its draw becomes a hold of its own at the first extension, kept alive, charged in full', async () => {
     const accountId = await account(100_000_000);
     const key = await newKey(accountId);
