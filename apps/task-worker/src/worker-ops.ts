@@ -14,7 +14,7 @@ const JOB_BUCKETS = [...FAST_BUCKETS, 10, 30, 60, 120, 300, 600, 1800];
  * this process's job durations and failures, and readiness on Redis and Postgres.
  */
 export async function startWorkerOps(config: WorkerConfig, workers: Worker[], prisma: PrismaClient): Promise<{ server?: OpsServer; close(): Promise<void> }> {
-  initMetrics('task-worker');
+  initMetrics('task-worker', config.METRICS_LOOP_RESOLUTION_MS);
   const connection = bullConnection(config.REDIS_URL);
   const prefix = bullPrefix(config.REDIS_PREFIX);
   const queues = (Object.values(QUEUES) as string[]).map((name) => new Queue(name, { connection, prefix }));

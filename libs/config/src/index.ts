@@ -29,6 +29,12 @@ export const baseConfigSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** on SIGTERM, how long in-flight work may take to finish before the process exits anyway; below compose's stop_grace_period (30 s) */
   SHUTDOWN_GRACE_MS: int(25_000),
+  /**
+   * how often the event-loop delay behind gateway_nodejs_eventloop_lag_* is sampled (prom-client's
+   * eventLoopMonitoringPrecision, a libuv timer): its default of 10 ms woke every service, idle or not, 100
+   * times a second; a stall still shows as long as it spans a sample
+   */
+  METRICS_LOOP_RESOLUTION_MS: z.coerce.number().int().min(1).default(100),
 });
 
 export const ingressConfigSchema = baseConfigSchema.extend({

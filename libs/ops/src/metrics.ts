@@ -90,12 +90,15 @@ export function histogramChildren<L extends string>(metric: Histogram<L>): Label
 
 let defaults = false;
 
-/** Process metrics (CPU, memory, event loop lag, GC) and a `service` label on every series; once per process. */
-export function initMetrics(service: string): void {
+/**
+ * Process metrics (CPU, memory, event loop lag, GC) and a `service` label on every series; once per process.
+ * loopResolutionMs: how often the event-loop delay is sampled (METRICS_LOOP_RESOLUTION_MS)
+ */
+export function initMetrics(service: string, loopResolutionMs: number): void {
   if (defaults) return;
   defaults = true;
   register.setDefaultLabels({ service });
-  collectDefaultMetrics({ prefix: 'gateway_' });
+  collectDefaultMetrics({ prefix: 'gateway_', eventLoopMonitoringPrecision: loopResolutionMs });
 }
 
 /** Seconds since a performance.now() reading. */

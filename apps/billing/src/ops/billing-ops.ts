@@ -10,7 +10,7 @@ import type Redis from 'ioredis';
  * outbox's depth and age read from Redis at each scrape, and readiness on Postgres and Redis.
  */
 export async function startBillingOps(app: INestMicroservice, config: BillingConfig): Promise<OpsServer | undefined> {
-  initMetrics('billing');
+  initMetrics('billing', config.METRICS_LOOP_RESOLUTION_MS);
   const redis = app.get<Redis>(REDIS);
   const prisma = app.get<PrismaClient>(PRISMA);
   const stream = OUTBOX.stream(config.REDIS_PREFIX);

@@ -6,6 +6,6 @@ import type Redis from 'ioredis';
 
 /** The ops port of a models process (main.ts only): metrics (RPC latency) and readiness on Postgres and Redis. */
 export async function startModelsOps(app: INestMicroservice, config: ModelsConfig): Promise<OpsServer | undefined> {
-  initMetrics('models');
+  initMetrics('models', config.METRICS_LOOP_RESOLUTION_MS);
   return startOpsServer({ port: config.OPS_PORT, checks: { postgres: postgresCheck(app.get<PrismaClient>(PRISMA)), redis: redisCheck(app.get<Redis>(REDIS)) } });
 }
