@@ -662,14 +662,13 @@ async function main() {
         // what each process costs a call at this rate, and how long it waited for a core: beside the open-throttle
         // CPU below, a call at a steady rate costs more (each wakes every process on its path on its own)
         const per = (r, name) => (r.sched[name] ? `${ms(r.sched[name].runMs / r.calls, 3)} / ${ms(r.sched[name].waitMs / r.calls, 3)}` : 'n/a');
-        const first = stB ? ['bare relay', 'bare relay'] : null;
         out(`  per call over the run, lead-in included (schedstat: ms run / ms waited on a run queue for a core, all threads):`);
         out(
           `    gateway: ingress ${per(stG, 'ingress')}, billing ${per(stG, 'billing')}, models ${per(stG, 'models')}, task-worker ${per(stG, 'task-worker')}, ` +
             `postgres ${per(stG, 'postgres')}, redis ${per(stG, 'redis-server')}, mock ${per(stG, 'mock-upstream')}, load generator ${per(stG, 'load generator (this bench)')}`,
         );
         out(`    direct: mock ${per(stD, 'mock-upstream')}, load generator ${per(stD, 'load generator (this bench)')}`);
-        if (first) out(`    bare relay: relay ${per(stB, 'bare relay')}, mock ${per(stB, 'mock-upstream')}, load generator ${per(stB, 'load generator (this bench)')}`);
+        if (stB) out(`    bare relay: relay ${per(stB, 'bare relay')}, mock ${per(stB, 'mock-upstream')}, load generator ${per(stB, 'load generator (this bench)')}`);
       }
       out(
         `  steal (the hypervisor running another guest on these cores) during the run: direct ${ms(stD.steal, 1)} %, gateway ${ms(stG.steal, 1)} %` +

@@ -232,8 +232,9 @@ describe('credit leases', () => {
       .map((l) => /\bid=(\d+)/.exec(l)![1]);
     expect(ids.length).toBeGreaterThanOrEqual(2);
     for (const id of ids) await redis.client('KILL', 'ID', id);
-    // ingress sees the close at once; ioredis reconnects after its first retry delay (50 ms): the call comes in between
-    await sleep(5);
+    // ingress sees the close within a few ms; ioredis reconnects after its first retry delay (50 ms): the call
+    // comes in between (sent at once, its place would be answered before the channel is subscribed again)
+    await sleep(20);
     const started = Date.now();
     const r = await chat(ports[0], capped, 'while the reply connection reconnects', { max_tokens: 10 });
     const took = Date.now() - started;
