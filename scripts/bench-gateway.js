@@ -407,6 +407,7 @@ async function steady(t, rate, seconds, stream, { warmup = false, leadIn = 0 } =
     ttfb: summary(ttfb),
     lead: leading ? summary(leadLat) : null,
     sent: total - leading,
+    sentAll: total, // the lead-in's too
     achieved: lat.length / ((drained - measuredFrom) / 1000),
     lag: summary(lag),
     maxInFlight,
@@ -636,7 +637,6 @@ async function main() {
           const r = await steady(t, RATE, SECONDS, false, { leadIn: LEAD_IN });
           r.steal = stealPct(m0, machineTicks(), now() - t0);
           r.sched = schedBetween(s0, schedSnapshot(kids));
-          r.calls = Math.round(RATE * LEAD_IN) + Math.max(1, Math.round(RATE * SECONDS));
           r.probe = await probe;
           return r;
         },
@@ -661,7 +661,7 @@ async function main() {
       {
         // what each process costs a call at this rate, and how long it waited for a core: beside the open-throttle
         // CPU below, a call at a steady rate costs more (each wakes every process on its path on its own)
-        const per = (r, name) => (r.sched[name] ? `${ms(r.sched[name].runMs / r.calls, 3)} / ${ms(r.sched[name].waitMs / r.calls, 3)}` : 'n/a');
+        const per = (r, name) => (r.sched[name] ? `${ms(r.sched[name].runMs / r.sentAll, 3)} / ${ms(r.sched[name].waitMs / r.sentAll, 3)}` : 'n/a');
         out(`  per call over the run, lead-in included (schedstat: ms run / ms waited on a run queue for a core, all threads):`);
         out(
           `    gateway: ingress ${per(stG, 'ingress')}, billing ${per(stG, 'billing')}, models ${per(stG, 'models')}, task-worker ${per(stG, 'task-worker')}, ` +
@@ -744,7 +744,7 @@ async function main() {
         leadP50: stG.lead && stD.lead ? stG.lead.p50 - stD.lead.p50 : NaN,
         leadP99: stG.lead && stD.lead ? stG.lead.p99 - stD.lead.p99 : NaN,
         probe: { direct: stD.probe, gateway: stG.probe },
-        steadySched: { ingress: stG.sched.ingress, calls: stG.calls, bareRelay: stB?.sched['bare relay'], bareCalls: stB?.calls },
+        steadySched: { ingress: stG.sched.ingress, calls: stG.sentAll, bareRelay: stB?.sched['bare relay'], bareCalls: stB?.sentAll },
         achieved: stG.achieved,
         ttfb: srG.ttfb.p50 - srD.ttfb.p50,
         seq: sqG.mean,

@@ -398,7 +398,6 @@ export class HoldPlacer implements OnModuleDestroy {
     }
   }
 
-
   /** an admission ahead came back: kept for the key's next call if it was admitted and drawn */
   private gotAhead(b: Pending, v: Verdict): void {
     const slot = b.ahead!.slot;
