@@ -49,7 +49,7 @@ function arg(name, def) {
   return def;
 }
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --warm-up 3 --no-warm-up --lead-in 1 --no-lead-in --no-bare]\n');
+  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --warm-up 3 --no-warm-up --lead-in 1 --no-lead-in --no-bare --keep-db --fresh-db]\n');
   process.exit(0);
 }
 const SECONDS = arg('seconds', 6);
@@ -65,6 +65,11 @@ const BARE = !process.argv.includes('--no-bare');
 const WARM_UP = process.argv.includes('--no-warm-up') ? 0 : arg('warm-up', 3);
 const WARMUP_MS = 1000;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_bench';
+// Every run starts on an empty database of its own (dropped and migrated again): it grows by some 70,000 calls'
+// rows a run, and once its indexes outgrow Postgres's buffer cache Postgres's cost a call rose fourfold (0.07 to
+// 0.28 ms, README: Throughput), so figures of runs days apart measured the database's age. --keep-db keeps it;
+// a database named by BENCH_DATABASE_URL is only dropped when asked with --fresh-db.
+const FRESH_DB = process.argv.includes('--fresh-db') || (!process.env.BENCH_DATABASE_URL && !process.argv.includes('--keep-db'));
 const ROUTE = '/v1/chat/completions';
 const MESSAGES = [{ role: 'user', content: 'Say hello to the benchmark' }];
 const PLAIN = JSON.stringify({ model: 'gpt-4o-mini', messages: MESSAGES });
@@ -519,8 +524,9 @@ async function main() {
   prep.ensureInstalled();
   prep.ensurePrismaClient();
   prep.build();
-  await prep.migrateIfNeeded(DATABASE_URL);
   await prep.checkServices(DATABASE_URL, process.env.REDIS_URL || prep.DEFAULT_REDIS_URL);
+  if (FRESH_DB) await prep.dropDatabase(DATABASE_URL);
+  await prep.migrateIfNeeded(DATABASE_URL);
   const { startSystem, seedDemo } = require('./lib/system');
   // gateway, mock, four ops ports and the bare relay
   const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps, barePort] = await freePorts(7);
@@ -587,7 +593,7 @@ async function main() {
       await pg.connect();
       const { rows } = await pg.query("SELECT pg_database_size(current_database())::bigint AS db, pg_size_bytes(current_setting('shared_buffers'))::bigint AS sb, (SELECT count(*) FROM holds)::bigint AS holds");
       await pg.end();
-      out(`its database at the start: ${int(Number(rows[0].db) / 2 ** 20)} MB (${int(Number(rows[0].holds))} holds), Postgres's shared_buffers ${int(Number(rows[0].sb) / 2 ** 20)} MB`);
+      out(`its database at the start${FRESH_DB ? ' (new this run)' : ' (kept from earlier runs)'}: ${int(Number(rows[0].db) / 2 ** 20)} MB (${int(Number(rows[0].holds))} holds), Postgres's shared_buffers ${int(Number(rows[0].sb) / 2 ** 20)} MB`);
     }
     out();
     const alive = () => {

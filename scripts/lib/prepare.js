@@ -84,6 +84,21 @@ async function migrateIfNeeded(databaseUrl) {
   return true;
 }
 
+/** Drops the database (its connections closed first); migrate deploy creates it again. */
+async function dropDatabase(databaseUrl) {
+  const pg = require('pg');
+  const u = new URL(databaseUrl);
+  const name = decodeURIComponent(u.pathname.slice(1));
+  u.pathname = '/postgres';
+  const c = new pg.Client({ connectionString: u.toString() });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}" WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
+}
+
 function migrate(databaseUrl) {
   run(process.execPath, [path.join(root, 'node_modules/prisma/build/index.js'), 'migrate', 'deploy'], {
     quiet: true,
@@ -144,6 +159,7 @@ module.exports = {
   build,
   migrate,
   migrateIfNeeded,
+  dropDatabase,
   pendingMigrations,
   checkServices,
   redact,

@@ -53,14 +53,6 @@ local aheadMs = tonumber(ARGV[8])
 local items = (#KEYS - 2 - rideTokens) / 4
 if ARGV[7] ~= '' then redis.call('XADD', KEYS[2], '*', 'm', ARGV[7]) end
 for j = 1, rideTokens do addTokens(KEYS[2 + items * 4 + j], ARGV[8 + items * 7 + j], window) end
-local now = nil
-local function clock()
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  return now
-end
 for i = 1, items do
   local k = 2 + (i - 1) * 4
   local a = 8 + (i - 1) * 7
@@ -74,7 +66,7 @@ for i = 1, items do
     else
       local lk = KEYS[k + 3]
       local l = redis.call('HMGET', lk, 'id', 'left', 'until', ARGV[a + 6], 'size')
-      if l[1] and not l[4] and tonumber(l[3]) - clock() >= refreshMs + aheadMs
+      if l[1] and not l[4] and tonumber(l[3]) - gwNow() >= refreshMs + aheadMs
          and tonumber(l[2]) - draw >= math.max(draw * minDraws, tonumber(l[5] or 0)) / 4 then
         r = admit(KEYS[k + 1], KEYS[k + 2], rpm, tonumber(ARGV[a + 2]), window, true, aheadMs)
         r[5] = ''
@@ -108,7 +100,7 @@ for i = 1, items do
         r[6] = 1
       else
         local untilMs = tonumber(l[3])
-        if untilMs <= clock() then
+        if untilMs <= gwNow() then
           -- its window has passed: retired here, its unused part given back through the outbox
           redis.call('HDEL', lk, 'id', 'left', 'until')
           closeLease(KEYS[2], l[1], l[2])
@@ -120,7 +112,7 @@ for i = 1, items do
           drawn = true
           -- the next lease is asked for while a quarter of this one is left: its grant then lands before calls
           -- run out of it, at any rate of calls a lease lasts a second or more for
-          if left < math.max(draw * minDraws, tonumber(l[5] or 0)) / 4 or untilMs - now < refreshMs then r[6] = 1 end
+          if left < math.max(draw * minDraws, tonumber(l[5] or 0)) / 4 or untilMs - gwNow() < refreshMs then r[6] = 1 end
         else
           r[6] = 1
         end
@@ -131,6 +123,7 @@ for i = 1, items do
   out[i] = r
   end
 end
+admitDone(window)
 if #parts > 0 then redis.call('LPUSH', KEYS[1], ARGV[1] .. table.concat(parts, ',') .. ARGV[2]) end
 return out
 `;

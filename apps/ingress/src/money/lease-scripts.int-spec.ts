@@ -125,6 +125,57 @@ describe('credit lease scripts (real Redis)', () => {
     expect(await redis.lrange(queue, 0, -1)).toEqual(['HEAD{"items":[{"hold_id":"hold_big"}]}TAIL', 'H[{"b":1}]T']);
   });
 
+  it("admits a tick's calls of one key in one script as one script each would: trimmed, counted and refused in order", async () => {
+    // the request set is trimmed, counted and looked at once a script (ADMIT_FN); the answers must be those
+    // of the calls admitted one after another
+    const rk = `${prefix}rl:key_m:r`;
+    const tk = `${prefix}rl:key_m:t`;
+    const mQueue = `${prefix}rpc:q:many`;
+    type V = Array<[number, number, number, number, string, number]>;
+    const many = (n: number, rpm: number) => {
+      const keys = [mQueue, outbox];
+      const args: Array<string | number> = ['H[', ']T', 60_000, 20, 1000, 0, '', 1000];
+      for (let i = 0; i < n; i++) {
+        keys.push(rk, tk, '', '');
+        args.push(rpm, 1_000, '1', `{"m":${i}}`, -1, 'nb:key_m', 'c');
+      }
+      return redis.eval(ADMIT_AND_PLACE_LUA, keys.length, ...keys, ...args.map(String)) as Promise<V>;
+    };
+    const now = Number((await redis.time())[0]) * 1000;
+    await redis.zadd(rk, now - 70_000, 'stale', now - 30_000, 'old'); // one out of the window, one in it
+    const out = await many(4, 3);
+    expect(out.map((r) => r.slice(0, 3))).toEqual([
+      [1, 2, 0],
+      [1, 3, 0],
+      [0, 3, 0],
+      [0, 3, 0],
+    ]);
+    for (const r of out) expect(Math.abs(r[3] - 30_000)).toBeLessThan(1_500); // until 'old' leaves the window
+    expect(await redis.zrange(rk, 0, 0)).toEqual(['old']); // 'stale' trimmed
+    expect(await redis.zcard(rk)).toBe(3);
+    expect(await redis.pttl(rk)).toBeGreaterThan(60_000);
+    expect(await redis.lrange(mQueue, 0, -1)).toEqual(['H[{"m":0},{"m":1}]T']); // the admitted two are placed
+
+    // into an empty set, and refused by tokens: the first call's slot is the oldest; the token window's end
+    await redis.del(rk, mQueue);
+    const fresh = await many(3, 10);
+    expect(fresh.map((r) => r.slice(0, 2))).toEqual([
+      [1, 1],
+      [1, 2],
+      [1, 3],
+    ]);
+    for (const r of fresh) expect(Math.abs(r[3] - 60_000)).toBeLessThan(1_500);
+    await redis.set(tk, '1000', 'PX', 20_000);
+    const spent = await many(2, 10);
+    expect(spent.map((r) => r.slice(0, 3))).toEqual([
+      [0, 3, 1000],
+      [0, 3, 1000],
+    ]);
+    for (const r of spent) expect(r[3]).toBeLessThanOrEqual(20_000);
+    for (const r of spent) expect(r[3]).toBeGreaterThan(18_000);
+    expect(await redis.zcard(rk)).toBe(3);
+  });
+
   describe('admission one call ahead (an item of kind "a")', () => {
     const aLease = LEASE.key(prefix, 'acct_a');
     const rk = `${prefix}rl:key_a:r`;

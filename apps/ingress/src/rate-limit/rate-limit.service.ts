@@ -17,33 +17,66 @@ import { CONFIG, REDIS_CMD } from '../shared/tokens';
 // call it admits, whenever it starts within it, leaves the window no earlier than a call admitted when it
 // started would: the sliding window still never holds more than rpm calls. The set is kept ADMIT_AHEAD_MAX_MS
 // longer than the window for the same reason.
+// One script may admit many calls (HoldPlacer's tick); each request set is trimmed, counted and looked at
+// once a script, on one reading of Redis's clock, and kept in step as the script adds to it: per call only the
+// ZADD is left (admitDone, at the script's end, sets the expiry of the sets it added to). The same answers as
+// trimming and counting for every call: nothing else runs between a script's commands.
 export const ADMIT_FN = `
+local gwClock = nil
+local function gwNow()
+  if not gwClock then
+    local t = redis.call('TIME')
+    gwClock = {tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), t[1] .. t[2]}
+  end
+  return gwClock[1]
+end
+local admitSets = {}
+local admitToks = {}
 local function admit(rk, tk, rpm, tpm, window, count, ahead)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
-  local reqs = redis.call('ZCARD', rk)
-  local toks = tonumber(redis.call('GET', tk) or '0')
+  local now = gwNow()
+  local s = admitSets[rk]
+  if not s then
+    redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - window)
+    local oldest = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+    -- {requests in the window, the oldest one's score (false: none), added to by this script}
+    s = {redis.call('ZCARD', rk), oldest[2] and tonumber(oldest[2]) or false, false}
+    admitSets[rk] = s
+  end
+  local toks = admitToks[tk]
+  if not toks then
+    toks = tonumber(redis.call('GET', tk) or '0')
+    admitToks[tk] = toks
+  end
+  local reqs = s[1]
   local ok = 1
   if reqs >= rpm or toks >= tpm then ok = 0 end
   if ok == 1 and count then
-    redis.call('ZADD', rk, now + (ahead or 0), t[1] .. t[2] .. ':' .. reqs .. (ahead and ahead > 0 and ':a' or ''))
-    redis.call('PEXPIRE', rk, window + ${ADMIT_AHEAD_MAX_MS})
+    local score = now + (ahead or 0)
+    redis.call('ZADD', rk, score, gwClock[2] .. ':' .. reqs .. (ahead and ahead > 0 and ':a' or ''))
+    if not s[2] or score < s[2] then s[2] = score end
+    s[3] = true
     reqs = reqs + 1
+    s[1] = reqs
   end
   local ttl = window
-  local oldest = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
-  if oldest[2] then ttl = tonumber(oldest[2]) + window - now end
+  if s[2] then ttl = s[2] + window - now end
   if ok == 0 and reqs < rpm then
     ttl = redis.call('PTTL', tk)
     if ttl < 0 then ttl = window end
   end
   return {ok, reqs, toks, ttl}
 end
+local function admitDone(window)
+  for rk, s in pairs(admitSets) do
+    if s[3] then redis.call('PEXPIRE', rk, window + ${ADMIT_AHEAD_MAX_MS}) end
+  end
+end
 `;
 
 const ADMIT = `${ADMIT_FN}
-return admit(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) == 1)`;
+local r = admit(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]) == 1)
+admitDone(tonumber(ARGV[3]))
+return r`;
 
 type Redis2 = Redis & {
   gwAdmit(reqKey: string, tokKey: string, rpm: number, tpm: number, windowMs: number, count: number): Promise<[number, number, number, number]>;
