@@ -151,7 +151,7 @@ describe('credit lease scripts (real Redis)', () => {
       [0, 3, 0],
     ]);
     for (const r of out) expect(Math.abs(r[3] - 30_000)).toBeLessThan(1_500); // until 'old' leaves the window
-    expect(await redis.zrange(rk, 0, 0)).toEqual(['old']); // 'stale' trimmed
+    expect(await redis.zrange(rk, '0', '0')).toEqual(['old']); // 'stale' trimmed
     expect(await redis.zcard(rk)).toBe(3);
     expect(await redis.pttl(rk)).toBeGreaterThan(60_000);
     expect(await redis.lrange(mQueue, 0, -1)).toEqual(['H[{"m":0},{"m":1}]T']); // the admitted two are placed
