@@ -68,9 +68,10 @@ const WARMUP_MS = 1000;
 const TARGET_RPS = 4000;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_bench';
 // Every run starts on an empty database of its own (dropped and migrated again): it grows by some 70,000 calls'
-// rows a run, and once its indexes outgrow Postgres's buffer cache Postgres's cost a call rose fourfold (0.07 to
-// 0.28 ms, README: Throughput), so figures of runs days apart measured the database's age. --keep-db keeps it;
-// a database named by BENCH_DATABASE_URL is only dropped when asked with --fresh-db.
+// rows a run, and at 1 GB Postgres's CPU a call was up to four times that on a small one (0.28 ms in one window
+// against 0.07, README: Throughput), so runs days apart measured the database's age as well. --keep-db keeps it;
+// a database named by BENCH_DATABASE_URL is only dropped when asked with --fresh-db. One benchmark at a time: a
+// second one started beside it would drop its database (and share its cores, which spoils both runs' figures).
 const FRESH_DB = process.argv.includes('--fresh-db') || (!process.env.BENCH_DATABASE_URL && !process.argv.includes('--keep-db'));
 const ROUTE = '/v1/chat/completions';
 const MESSAGES = [{ role: 'user', content: 'Say hello to the benchmark' }];
@@ -535,7 +536,7 @@ async function main() {
   const token = `bench-${crypto.randomBytes(12).toString('hex')}`;
   const redisPrefix = `bench-gateway-${crypto.randomUUID()}:`;
   const env = { DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'warn' };
-  // ops ports of their own, so a benchmark beside `npm start` (or another benchmark) does not collide
+  // ops ports of their own, so a benchmark beside `npm start` does not collide
   Object.assign(env, { INGRESS_OPS_PORT: String(ingressOps), BILLING_OPS_PORT: String(billingOps), MODELS_OPS_PORT: String(modelsOps), WORKER_OPS_PORT: String(workerOps) });
   const logs = new Map(); // the last lines each service wrote, shown if something goes wrong
   const onOutput = (name, line) => {
@@ -730,7 +731,7 @@ async function main() {
       rows.push(cpuRow('steal (another guest ran)', '', cg.steal.ms, otG.served, windowMs));
       // the machine's whole busy time (every process, the kernel's interrupts included) a call: what a rate on these
       // cores is bounded by, the upstream and the load generator included
-      const allMs = GATEWAY.reduce((n, g) => n + cg[g].ms, 0) + dbMs + cg['mock-upstream'].ms + cg['load generator (this bench)'].ms + Math.max(0, cg['everything else on the machine'].ms);
+      const allMs = gwMs + dbMs + cg['mock-upstream'].ms + cg['load generator (this bench)'].ms + Math.max(0, cg['everything else on the machine'].ms);
       rows.push(cpuRow('= the whole machine', '', allMs, otG.served, windowMs));
       out(`  gateway case: ${int(otG.served)} calls in ${ms(otG.window, 2)} s`);
       table(rows);
