@@ -440,6 +440,43 @@ async function sequence(t, calls, seconds) {
   return { ...summary(lat), errors };
 }
 
+/**
+ * The framework's floor: GET /health at open throttle (`concurrency` clients, closed loop) against one process,
+ * and that process's CPU a call over the measured window. Ingress's /health passes Fastify's routing, ingress's
+ * request hooks (request id, metrics, call logging) and a Nest controller; the mock's is a Fastify route alone;
+ * the bare relay's is node:http alone. What they differ by is what a hot path outside the framework could save.
+ */
+async function healthFloor(origin, seconds, concurrency, cpuOf, name) {
+  const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
+  let stop = false;
+  let n = 0;
+  let errors = 0;
+  const loop = async () => {
+    while (!stop) {
+      try {
+        const r = await pool.request({ path: '/health', method: 'GET' });
+        await r.body.dump();
+        if (r.statusCode === 200) n++;
+        else errors++;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const clients = Array.from({ length: concurrency }, loop);
+  await sleep(WARMUP_MS);
+  const a = snapshot();
+  const n0 = n;
+  await sleep(seconds * 1000);
+  const b = snapshot();
+  const calls = n - n0;
+  stop = true;
+  await Promise.all(clients);
+  await pool.close();
+  const cpu = cpuOf(a, b)[name];
+  return { rps: calls / ((b.at - a.at) / 1000), us: (cpu.ms * 1000) / Math.max(1, calls), errors };
+}
+
 // ---------------------------------------------------------------- the run
 
 /**
@@ -764,6 +801,7 @@ async function main() {
         seq: sqG.mean,
         seqDirect: sqD.mean,
         cpu: gwMs / otG.served,
+        ingress: cg.ingress.ms / otG.served,
         cpuAll: (gwMs + dbMs) / otG.served,
         cpuMachine: allMs / otG.served,
         busyElsewhere,
@@ -785,6 +823,20 @@ async function main() {
     out();
     const results = [];
     for (let k = 1; k <= ROUNDS; k++) results.push(await round(k));
+
+    // the framework's floor: the same trivial route on ingress, on the mock (Fastify alone) and on node:http alone
+    let floor = null;
+    if (bare) {
+      const FLOOR_S = 3;
+      floor = { ingress: [], mock: [], bare: [] };
+      for (let i = 0; i < 2; i++) {
+        note(`the framework's floor, GET /health at open throttle, ${FLOOR_S} s each on ingress, the mock and node:http (${i + 1} of 2)…`);
+        floor.ingress.push(await healthFloor(base, FLOOR_S, CONCURRENCY, cpuOf, 'ingress'));
+        floor.mock.push(await healthFloor(`http://127.0.0.1:${mockPort}`, FLOOR_S, CONCURRENCY, cpuOf, 'mock-upstream'));
+        floor.bare.push(await healthFloor(bare.origin, FLOOR_S, CONCURRENCY, cpuOf, 'bare relay'));
+        alive();
+      }
+    }
 
     // the books
     out();
@@ -870,6 +922,18 @@ async function main() {
           `${plus(median((r) => r.bare.steadyP50))} ms / ${plus(median((r) => r.bare.steadyP99))} ms added at a steady ${int(RATE)}/s (p50 / p99)${each((r) => r.bare.steadyP99, plus)}, ` +
           `${ms(median((r) => r.bare.seq), 2)} ms a call in sequence${each((r) => r.bare.seq, ms)}, ` +
           `${ms3(median((r) => r.bare.cpu))} ms of its CPU per call${each((r) => r.bare.cpu, ms3)}`,
+      );
+    }
+    if (floor) {
+      const us = (xs) => xs.map((x) => ms(x.us, 1)).join(' / ');
+      const rps = (xs) => xs.map((x) => int(x.rps)).join(' / ');
+      const errs = [...floor.ingress, ...floor.mock, ...floor.bare].reduce((n, x) => n + x.errors, 0);
+      const mean = (xs) => xs.reduce((t, x) => t + x.us, 0) / xs.length;
+      const ingressUs = median((r) => r.ingress) * 1000;
+      out(
+        `the framework's floor, GET /health at open throttle (${CONCURRENCY} clients, two windows of 3 s each), CPU a call: ingress (Fastify, Nest, its request-id and metrics hooks; /health writes no request-log row) ${us(floor.ingress)} us at ${rps(floor.ingress)}/s, ` +
+          `the mock (a Fastify route alone) ${us(floor.mock)} us at ${rps(floor.mock)}/s, node:http alone ${us(floor.bare)} us at ${rps(floor.bare)}/s${errs ? ` (${int(errs)} errors)` : ''}; ` +
+          `ingress above node:http: ${ms(mean(floor.ingress) - mean(floor.bare), 1)} us a request, against its ${ms(ingressUs, 0)} us a chat call at open throttle (${ms3(median((r) => r.ingress))} ms${each((r) => r.ingress, ms3)})`,
       );
     }
     out(

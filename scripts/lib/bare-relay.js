@@ -2,8 +2,10 @@
 // The floor the gateway benchmark compares against: the least a Node.js process can do to relay a chat call.
 // node:http in, the body parsed and serialised again, one undici keep-alive pool out to the upstream, the
 // answer read whole, parsed, serialised and sent back. No auth, no hold, no rate limit, no translation, no
-// logs, no metrics: what any gateway written in Node pays on this machine before doing its own work.
+// logs, no metrics: what any gateway written in Node pays on this machine before doing its own work. It also
+// answers GET /health as ingress does, for the benchmark's floor of the framework (Fastify, Nest, ingress's hooks).
 //   node scripts/lib/bare-relay.js <port> <upstream origin> <upstream key>
+const crypto = require('node:crypto');
 const http = require('node:http');
 const { Pool } = require('undici');
 
@@ -17,8 +19,16 @@ function fail(res, status, message) {
   res.end(body);
 }
 
+/** GET /health: what ingress's own /health sends (its JSON, a fresh request id), for the framework's floor in the benchmark */
+function health(res) {
+  const body = JSON.stringify({ ok: true });
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-tt-request-id': `req_${crypto.randomBytes(12).toString('base64url')}` });
+  res.end(body);
+}
+
 http
   .createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/health') return req.resume(), health(res);
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
