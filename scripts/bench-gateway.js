@@ -440,14 +440,16 @@ async function sequence(t, calls, seconds) {
   return { ...summary(lat), errors };
 }
 
-/**
- * The framework's floor: GET /health at open throttle (`concurrency` clients, closed loop) against one process,
- * and that process's CPU a call over the measured window. Ingress's /health passes Fastify's routing, ingress's
- * request hooks (request id, metrics, call logging) and a Nest controller; the mock's is a Fastify route alone;
- * the bare relay's is node:http alone. What they differ by is what a hot path outside the framework could save.
- */
+/** the framework's floor: windows of FLOOR_S seconds, FLOOR_WINDOWS on each target, taking turns */
 const FLOOR_S = 2;
 const FLOOR_WINDOWS = 3;
+/**
+ * The framework's floor: GET /health at open throttle (`concurrency` clients, closed loop) against one process,
+ * and that process's CPU a request over the measured window. Ingress's /health passes Fastify's routing, ingress's
+ * request hooks (its request id, its metrics, and the call-logging hook, which writes no access line or
+ * request-log row for /health) and a Nest controller; the mock's is a Fastify route alone; the bare relay's is
+ * node:http alone. What they differ by is what a hot path outside the framework could save.
+ */
 async function healthFloor(origin, seconds, concurrency, cpuOf, name) {
   const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
   let stop = false;
