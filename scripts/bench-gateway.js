@@ -69,7 +69,7 @@ const TARGET_RPS = 4000;
 const DATABASE_URL = process.env.BENCH_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_bench';
 // Every run starts on an empty database of its own (dropped and migrated again): it grows by some 70,000 calls'
 // rows a run, and at 1 GB Postgres's CPU a call was up to four times that on a small one (0.28 ms in one window
-// against 0.07, README: Throughput), so runs days apart measured the database's age as well. --keep-db keeps it;
+// against 0.07, docs/throughput-history.md), so runs days apart measured the database's age as well. --keep-db keeps it;
 // a database named by BENCH_DATABASE_URL is only dropped when asked with --fresh-db. One benchmark at a time: a
 // second one started beside it would drop its database (and share its cores, which spoils both runs' figures).
 const FRESH_DB = process.argv.includes('--fresh-db') || (!process.env.BENCH_DATABASE_URL && !process.argv.includes('--keep-db'));
@@ -632,7 +632,7 @@ async function main() {
     out(`the load generator, the mock, the gateway, Postgres and Redis all share these ${cores} cores`);
     {
       // the database grows by every run; once the tables' indexes outgrow the buffer cache, Postgres's cost a
-      // call depends on what their keys are (README, Throughput: time-ordered ids), so runs say how large it was
+      // call depends on what their keys are (docs/throughput-history.md: time-ordered ids), so runs say how large it was
       const pg = new (require('pg').Client)({ connectionString: DATABASE_URL });
       await pg.connect();
       const { rows } = await pg.query("SELECT pg_database_size(current_database())::bigint AS db, pg_size_bytes(current_setting('shared_buffers'))::bigint AS sb, (SELECT count(*) FROM holds)::bigint AS holds");

@@ -3,8 +3,8 @@
 // 100-byte ping and its echo, back to back and paced by a timer (the server idles between pings), with the
 // round trip's time and the CPU both processes spent per round trip (process.cpuUsage).
 //   node scripts/wake-cost.js
-// A call through the gateway is a chain of such hops (client, ingress, Redis, the upstream); see README,
-// "Why a call costs more below saturation".
+// A call through the gateway is a chain of such hops (client, ingress, Redis, the upstream); see
+// docs/throughput-history.md, "Why a call costs more below saturation".
 const net = require('node:net');
 const { fork } = require('node:child_process');
 

@@ -16,7 +16,7 @@ const SERVICES = [
   { name: 'task-worker', entry: 'dist/apps/task-worker/src/main.js', ops: ['WORKER_OPS_PORT', '9103'] },
   // a young generation of 32 MB semi-spaces (V8's default on 64-bit is 16): a call's garbage (parsed bodies,
   // headers, promises) dies young, so half as many scavenges of about the same survivors; ingress spent 14 %
-  // less CPU a call at open throttle in alternating runs (README, Throughput). docker-compose.yml, the
+  // less CPU a call at open throttle in alternating runs (docs/throughput-history.md). docker-compose.yml, the
   // Dockerfile and deploy/k8s pass the same (test/deploy-files.spec.ts).
   { name: 'ingress', entry: 'dist/apps/ingress/src/main.js', ops: ['INGRESS_OPS_PORT', '9100'], node: INGRESS_NODE_ARGS },
 ];

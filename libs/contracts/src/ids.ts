@@ -45,7 +45,7 @@ export function timePrefix(ms = Date.now()): string {
  * on every call (holds, their ledger entries): a random key lands on any leaf of the index, and once the
  * index outgrows Postgres's buffer cache most inserts read and dirty a page that is not in it; a key in time
  * order lands on the rightmost leaves, which stay cached however large the table grows. `npm run bench:ids`
- * (1.2 million rows a table, README, Throughput): a call's settle and request-log row cost Postgres 123 us of
+ * (1.2 million rows a table, docs/throughput-history.md): a call's settle and request-log row cost Postgres 123 us of
  * CPU with random ids, 57 with time-ordered ones.
  */
 export function newId(prefix: string): string {

@@ -16,7 +16,7 @@ declare module 'fastify' {
  * The calls in flight, by request id (ids are the gateway's own, never the client's): what a call's code
  * learns (key, model, channel, tokens, cost) is recorded on its entry by id. Ingress passes the id along
  * instead of keeping an AsyncLocalStorage: on Node 20 an active one runs a hook on every promise the
- * process makes, about a tenth of ingress's CPU a call at open throttle (README, Throughput). Its own
+ * process makes, about a tenth of ingress's CPU a call at open throttle (docs/throughput-history.md). Its own
  * log lines about a call carry `request_id` as a field.
  */
 const calls = new Map<string, CallLogContext>();
