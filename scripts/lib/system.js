@@ -101,8 +101,9 @@ async function startSystem(opts) {
   let stopping = false;
   for (const svc of SERVICES) {
     if (svc.optional && !opts.withMock) continue;
-    // GW_NODE_ARGS: extra node flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run
-    const extra = (env.GW_NODE_ARGS || '').split(' ').filter(Boolean);
+    // GW_NODE_ARGS: extra node flags for every service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run;
+    // opts.nodeArgs: { [service]: [flags] } for one service alone (scripts/profile-ingress.js profiles ingress)
+    const extra = [...(env.GW_NODE_ARGS || '').split(' ').filter(Boolean), ...(opts.nodeArgs?.[svc.name] || [])];
     const ops = opsPort(svc, env);
     if (ops !== undefined) opsPorts[svc.name] = Number(ops);
     const childEnv = ops === undefined ? env : { ...env, OPS_PORT: ops };

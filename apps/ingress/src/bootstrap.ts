@@ -12,10 +12,12 @@ import { onRequestMetrics } from './ops/ingress-metrics';
 import { mountQueuesUi } from './admin/queues-ui';
 import { RequestLogService } from './request-log/request-log';
 import { mountConsole } from './console/console-static';
+import { setAnswerWrites } from './conversation/answer-writes';
 
 export async function createIngress(config: IngressConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES, logger: false });
   const fastify = adapter.getInstance();
+  setAnswerWrites(config.ANSWER_WRITES);
   // the fields the hooks and the call set on a request, declared up front: every request object then has
   // one shape from its constructor on, and Fastify's and our property reads on it stay monomorphic
   for (const field of ['ttRequestId', 'ttHoldId', 'ttLog', 'ttAdminRole', 'ttCall', 'ttStartedAt', 'ttFirstByteAt']) fastify.decorateRequest(field, undefined);
