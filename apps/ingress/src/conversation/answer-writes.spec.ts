@@ -22,12 +22,19 @@ function fakeReply(log: string[], name: string, opts: { sent?: boolean; throws?:
 
 const turnEnds = () => new Promise<void>((r) => setImmediate(r));
 
-describe('answer writes', () => {
-  afterEach(() => setAnswerWrites('batched'));
+/** a turn that finishes two calls: the turns after it batch */
+async function busyTurn(log: string[]) {
+  await Promise.all([sendAnswer(fakeReply(log, 'w1'), 0), sendAnswer(fakeReply(log, 'w2'), 0)]);
+  await turnEnds();
+  log.length = 0;
+}
 
-  it('batched: answers finished in one turn are written together after the turn, in order', async () => {
-    setAnswerWrites('batched');
+describe('answer writes', () => {
+  beforeEach(() => setAnswerWrites('batched'));
+
+  it('batched: after a turn that finished several calls, a turn\'s answers are written together after it, in order', async () => {
     const log: string[] = [];
+    await busyTurn(log);
     const a = sendAnswer(fakeReply(log, 'a'), { n: 1 });
     // the rest of the turn's work, then another call finishing in the same turn
     log.push('other work');
@@ -38,21 +45,30 @@ describe('answer writes', () => {
     expect(log).toEqual(['other work', 'a:{"n":1}', 'b:{"n":2}']);
   });
 
-  it('batched: an answer of a later turn goes in the next batch', async () => {
-    setAnswerWrites('batched');
+  it('batched: after quiet turns the first answer of a turn is written at once, the next ones of the turn after it', async () => {
     const log: string[] = [];
     const a = sendAnswer(fakeReply(log, 'a'), 1);
-    await turnEnds();
-    expect(log).toEqual(['a:1']);
+    expect(log).toEqual(['a:1']); // calls in sequence are not delayed
     const b = sendAnswer(fakeReply(log, 'b'), 2);
-    expect(log).toEqual(['a:1']);
+    log.push('other work');
     await Promise.all([a, b]);
-    expect(log).toEqual(['a:1', 'b:2']);
+    expect(log).toEqual(['a:1', 'other work', 'b:2']);
+    // that turn finished two: the next turn batches
+    await turnEnds();
+    const c = sendAnswer(fakeReply(log, 'c'), 3);
+    expect(log).toEqual(['a:1', 'other work', 'b:2']);
+    await c;
+    expect(log).toEqual(['a:1', 'other work', 'b:2', 'c:3']);
+    // a turn with one answer: the turn after it writes at once again
+    await turnEnds();
+    const d = sendAnswer(fakeReply(log, 'd'), 4);
+    expect(log.at(-1)).toBe('d:4');
+    await d;
   });
 
   it('batched: a reply answered in the meantime is left alone; one that fails fails alone', async () => {
-    setAnswerWrites('batched');
     const log: string[] = [];
+    await busyTurn(log);
     const gone = fakeReply(log, 'gone');
     const first = sendAnswer(gone, 'late');
     gone.sent = true; // answered by something else (a drain, a client gone) before the turn ended
@@ -67,10 +83,12 @@ describe('answer writes', () => {
   });
 
   it('immediate: each answer is written at once', async () => {
-    setAnswerWrites('immediate');
     const log: string[] = [];
+    await busyTurn(log);
+    setAnswerWrites('immediate');
     const a = sendAnswer(fakeReply(log, 'a'), 1);
-    expect(log).toEqual(['a:1']);
-    await a;
+    const b = sendAnswer(fakeReply(log, 'b'), 2);
+    expect(log).toEqual(['a:1', 'b:2']);
+    await Promise.all([a, b]);
   });
 });

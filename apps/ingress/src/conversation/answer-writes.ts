@@ -8,8 +8,9 @@ import type { FastifyReply } from 'fastify';
  * the turn's other work. On loopback the write system call does the receiver's side too, and waking a client
  * that sleeps is most of its cost: a client woken by the first answer of a batch is still awake for the rest.
  * undici writes its requests the same way. Measured at open throttle (README, Throughput): the answers' writes
- * took about half the CPU a call. What it costs: an answer waits for the rest of its turn (at a low rate a turn
- * holds one call, so nothing).
+ * took about half the CPU a call. What it costs: an answer waits for the rest of its turn, the bookkeeping of the
+ * calls that finished in it included, so only while turns finish several calls: the first answer of a turn is
+ * written at once when the turn before finished fewer than two (calls in sequence, a low rate).
  *
  * immediate: each answer is written as its call finishes.
  */
@@ -17,10 +18,21 @@ export type AnswerWrites = 'batched' | 'immediate';
 
 let mode: AnswerWrites = 'batched';
 let queue: Array<() => void> = [];
+/** answers finished in the current turn and in the last turn that had any */
+let thisTurn = 0;
+let lastTurn = 0;
+let counting = false;
 
-/** Set from ingress's config at start-up (one mode per process). */
+function endTurn(): void {
+  lastTurn = thisTurn;
+  thisTurn = 0;
+  counting = false;
+}
+
+/** Set from ingress's config at start-up (one mode per process); starts the count of answers a turn afresh. */
 export function setAnswerWrites(m: AnswerWrites): void {
   mode = m;
+  lastTurn = 0;
 }
 
 function flush(): void {
@@ -36,6 +48,13 @@ function flush(): void {
  */
 export function sendAnswer(reply: FastifyReply, body: unknown): Promise<void> {
   if (mode === 'immediate') return Promise.resolve(reply.send(body)).then(() => undefined);
+  thisTurn++;
+  if (!counting) {
+    counting = true;
+    setImmediate(endTurn);
+  }
+  // a turn that finishes one call (calls in sequence, a low rate) has nothing to batch with: written at once
+  if (lastTurn < 2 && queue.length === 0 && thisTurn === 1) return Promise.resolve(reply.send(body)).then(() => undefined);
   return new Promise<void>((resolve, reject) => {
     const write = () => {
       if (reply.sent) return resolve();
