@@ -58,6 +58,8 @@ describe('profile summary', () => {
     );
     expect(partOf([gw('newId', 'libs/contracts/src/ids'), gw('admitAndPlace', 'apps/ingress/src/money/hold-placer.service'), gw('run', 'apps/ingress/src/conversation/conversation.service')])).toBe('request and hold ids');
     expect(partOf([gw('logCall', 'apps/ingress/src/shared/call-logging')])).toBe('logs, metrics, request log');
+    // a batched answer is written from answer-writes' flush
+    expect(partOf([f('writev'), lib('send', 'fastify'), gw('flush', 'apps/ingress/src/conversation/answer-writes'), f('processImmediate', 'node:internal/timers')])).toBe('the answer to the client');
     expect(partOf([gw('newRequestId', 'apps/ingress/src/shared/request-context')])).toBe('request and hold ids');
     expect(partOf([gw('something', 'apps/ingress/src/cache/response-cache.service')])).toBe('other gateway code');
   });

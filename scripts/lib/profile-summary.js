@@ -14,7 +14,7 @@ const RUNTIME_MODULES = /^node:internal\/(process\/task_queues|timers)$|^node:ti
 
 /** The gateway's own code, by path under dist/ (first match wins). */
 const GATEWAY_PARTS = [
-  [/^apps\/ingress\/src\/conversation\/respond\b/, 'the answer to the client'],
+  [/^apps\/ingress\/src\/conversation\/(respond|answer-writes)\b/, 'the answer to the client'],
   [/^apps\/ingress\/src\/(money|rate-limit|admission)\/|^apps\/ingress\/src\/conversation\/call-billing|^libs\/contracts\/src\/money|^libs\/transport\//, 'money: admission, holds, settles'],
   [/^apps\/ingress\/src\/upstream\//, 'the upstream leg'],
   [/^apps\/ingress\/src\/(conversation|registry|[a-z]+-api)\/|^libs\/protocols\//, 'the call: decode, route, translate, bounds'],
