@@ -6,8 +6,8 @@
 // by part of the call (the client leg, the upstream leg, money, translation, logs and metrics, …) in per cent
 // and in microseconds a call, and the functions with the most self time.
 //   npm run profile:ingress [-- --seconds 10 --concurrency 64 --interval-us 200 --warm-up 3 --keep-profile DIR]
-// The profiler's sampling costs ingress CPU of its own (about a tenth more at 200 us): compare the parts, not
-// this run's CPU a call with bench:gateway's. One run at a time, and not beside a benchmark (shared cores).
+// The profiler's sampling costs ingress CPU of its own (at 200 us its CPU a call was 1.5-2 times what bench:gateway
+// measured the same day): compare the parts and runs of this script, not its CPU a call with bench:gateway's. One run at a time, and not beside a benchmark (shared cores).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
