@@ -108,9 +108,10 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   /** how long calls draw from one lease before the next is granted and it is closed (0: the lesser of 30 s and a quarter of HOLD_TTL_MS) */
   LEASE_DRAW_MS: int(0),
   /**
-   * batched: the JSON answers that calls finish in one turn of the event loop are written together at its end
-   * (a client woken by the first is still awake for the rest; on loopback the wake-up is most of a write's
-   * cost); immediate: each as its call finishes. See apps/ingress/src/conversation/answer-writes.ts.
+   * batched: the JSON answers that calls finish in one turn of the event loop are written together at its end,
+   * once the turn before finished several calls (a client woken by the first is still awake for the rest; on
+   * loopback the wake-up is most of a write's cost); immediate: each as its call finishes.
+   * See apps/ingress/src/conversation/answer-writes.ts.
    */
   ANSWER_WRITES: z.enum(['batched', 'immediate']).default('batched'),
   /** the response cache's TTL for a request that sends `X-TT-Cache: on` from a key with no cache_ttl_s of its own */
