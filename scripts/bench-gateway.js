@@ -29,25 +29,12 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 const crypto = require('node:crypto');
 const { execFileSync, spawn } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
 
-function arg(name, def) {
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    let v;
-    if (argv[i] === `--${name}`) v = argv[i + 1];
-    else if (argv[i].startsWith(`--${name}=`)) v = argv[i].slice(name.length + 3);
-    else continue;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) prep.fail(`--${name} wants a positive number, got ${v}`);
-    return n;
-  }
-  return def;
-}
+const arg = (name, def) => prep.numberArg(name, def);
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --warm-up 3 --no-warm-up --lead-in 1 --no-lead-in --no-bare --keep-db --fresh-db]\n');
   process.exit(0);
@@ -82,24 +69,6 @@ const out = (s = '') => process.stdout.write(`${s}\n`);
 const note = (s) => process.stderr.write(`  … ${s}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now();
-
-// n distinct free ports: every probe socket stays open until all n are taken, so the kernel cannot hand
-// the same ephemeral port out twice (one port at a time could give two services the same one)
-async function freePorts(n) {
-  const servers = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      servers.push(await new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.once('error', reject);
-        s.listen(0, '127.0.0.1', () => resolve(s));
-      }));
-    }
-    return servers.map((s) => s.address().port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(() => r()))));
-  }
-}
 
 // ---------------------------------------------------------------- numbers and tables
 
@@ -564,16 +533,12 @@ async function dropRedisPrefix(redisUrl, prefix) {
 }
 
 async function main() {
-  prep.checkNode();
-  prep.ensureInstalled();
-  prep.ensurePrismaClient();
-  prep.build();
-  await prep.checkServices(DATABASE_URL, process.env.REDIS_URL || prep.DEFAULT_REDIS_URL);
+  await prep.readyToRun(DATABASE_URL);
   if (FRESH_DB) await prep.dropDatabase(DATABASE_URL);
   await prep.migrateIfNeeded(DATABASE_URL);
   const { startSystem, seedDemo } = require('./lib/system');
   // gateway, mock, four ops ports and the bare relay
-  const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps, barePort] = await freePorts(7);
+  const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps, barePort] = await prep.freePorts(7);
   const token = `bench-${crypto.randomBytes(12).toString('hex')}`;
   const redisPrefix = `bench-gateway-${crypto.randomUUID()}:`;
   const env = { DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'warn' };

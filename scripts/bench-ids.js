@@ -89,11 +89,7 @@ async function indexBlocksRead(c) {
 }
 
 async function main() {
-  prep.checkNode();
-  prep.ensureInstalled();
-  prep.ensurePrismaClient();
-  prep.build();
-  await prep.checkServices(DATABASE_URL, process.env.REDIS_URL || prep.DEFAULT_REDIS_URL);
+  await prep.readyToRun(DATABASE_URL);
   await prep.migrateIfNeeded(DATABASE_URL);
   const { SETTLE_DRAWN_MANY } = require(path.join(prep.root, 'dist/apps/billing/src/holds/hold.repository.js'));
   const { REQUEST_LOG_INSERT } = require(path.join(prep.root, 'dist/apps/ingress/src/request-log/request-log.js'));

@@ -11,31 +11,27 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const net = require('node:net');
 const crypto = require('node:crypto');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
 const { summarize } = require('./lib/profile-summary');
 
-function arg(name, def) {
+/** --keep-profile DIR (or --keep-profile=DIR) */
+function keepDir() {
   const argv = process.argv.slice(2);
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = argv[i + 1];
-  if (name === 'keep-profile') return v;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) prep.fail(`--${name} wants a positive number, got ${v}`);
-  return n;
+  const i = argv.indexOf('--keep-profile');
+  if (i >= 0) return argv[i + 1];
+  return argv.find((a) => a.startsWith('--keep-profile='))?.slice('--keep-profile='.length);
 }
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write('usage: npm run profile:ingress [-- --seconds 10 --concurrency 64 --interval-us 200 --warm-up 3 --keep-profile DIR]\n');
   process.exit(0);
 }
-const SECONDS = arg('seconds', 10);
-const CONCURRENCY = Math.round(arg('concurrency', 64));
-const INTERVAL_US = Math.round(arg('interval-us', 200));
-const WARM_UP = arg('warm-up', 3);
-const KEEP = arg('keep-profile', undefined);
+const SECONDS = prep.numberArg('seconds', 10);
+const CONCURRENCY = Math.round(prep.numberArg('concurrency', 64));
+const INTERVAL_US = Math.round(prep.numberArg('interval-us', 200));
+const WARM_UP = prep.numberArg('warm-up', 3);
+const KEEP = keepDir();
 const DATABASE_URL = process.env.PROFILE_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_profile';
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello to the benchmark' }] });
 
@@ -43,18 +39,6 @@ const out = (s = '') => process.stdout.write(`${s}\n`);
 const note = (s) => process.stderr.write(`  … ${s}\n`);
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 const CLK_TCK = 100;
-
-async function freePorts(n) {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 /** utime + stime of a process, in ticks */
 function ticks(pid) {
@@ -89,18 +73,14 @@ async function drive(base, key, seconds) {
 }
 
 async function main() {
-  prep.checkNode();
-  prep.ensureInstalled();
-  prep.ensurePrismaClient();
-  prep.build();
-  await prep.checkServices(DATABASE_URL, process.env.REDIS_URL || prep.DEFAULT_REDIS_URL);
+  await prep.readyToRun(DATABASE_URL);
   await prep.dropDatabase(DATABASE_URL);
   await prep.migrateIfNeeded(DATABASE_URL);
   const { startSystem, seedDemo } = require('./lib/system');
   const profDir = KEEP ? path.resolve(KEEP) : fs.mkdtempSync(path.join(os.tmpdir(), 'gw-profile-'));
   fs.mkdirSync(profDir, { recursive: true });
   const before = new Set(fs.readdirSync(profDir));
-  const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps] = await freePorts(6);
+  const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps] = await prep.freePorts(6);
   const token = `profile-${crypto.randomBytes(12).toString('hex')}`;
   const env = {
     DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: `profile-ingress-${crypto.randomUUID()}:`, LOG_LEVEL: 'warn',

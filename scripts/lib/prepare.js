@@ -2,6 +2,7 @@
 // build, and check that Postgres and Redis answer. Uses nothing but Node until the install is done.
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..');
@@ -146,6 +147,50 @@ async function checkServices(databaseUrl, redisUrl) {
   }
 }
 
+/**
+ * The benchmarks' preamble: Node new enough, dependencies installed, the Prisma client generated, dist/ built,
+ * and Postgres (databaseUrl's server) and Redis (REDIS_URL) answering.
+ */
+async function readyToRun(databaseUrl) {
+  checkNode();
+  ensureInstalled();
+  ensurePrismaClient();
+  build();
+  await checkServices(databaseUrl, process.env.REDIS_URL || DEFAULT_REDIS_URL);
+}
+
+/** A positive number given as `--name N` or `--name=N` on the command line, else def; exits on anything else. */
+function numberArg(name, def, argv = process.argv.slice(2)) {
+  for (let i = 0; i < argv.length; i++) {
+    let v;
+    if (argv[i] === `--${name}`) v = argv[i + 1];
+    else if (argv[i].startsWith(`--${name}=`)) v = argv[i].slice(name.length + 3);
+    else continue;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) fail(`--${name} wants a positive number, got ${v}`);
+    return n;
+  }
+  return def;
+}
+
+// n distinct free ports: every probe socket stays open until all n are taken, so the kernel cannot hand
+// the same ephemeral port out twice (one port at a time could give two services the same one)
+async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      servers.push(await new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve(s));
+      }));
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(() => r()))));
+  }
+}
+
 module.exports = {
   root,
   DEFAULT_DATABASE_URL,
@@ -163,4 +208,7 @@ module.exports = {
   pendingMigrations,
   checkServices,
   redact,
+  readyToRun,
+  numberArg,
+  freePorts,
 };
