@@ -23,12 +23,10 @@ let queue: Array<() => void> = [];
 /** answers finished in the current turn and in the last turn that had any */
 let thisTurn = 0;
 let lastTurn = 0;
-let counting = false;
 
 function endTurn(): void {
   lastTurn = thisTurn;
   thisTurn = 0;
-  counting = false;
 }
 
 /** Set from ingress's config at start-up (one mode per process); starts the count of answers a turn afresh. */
@@ -50,11 +48,7 @@ function flush(): void {
  */
 export function sendAnswer(reply: FastifyReply, body: unknown): Promise<void> {
   if (mode === 'immediate') return Promise.resolve(reply.send(body)).then(() => undefined);
-  thisTurn++;
-  if (!counting) {
-    counting = true;
-    setImmediate(endTurn);
-  }
+  if (thisTurn++ === 0) setImmediate(endTurn);
   // a turn that finishes one call (calls in sequence, a low rate) has nothing to batch with: written at once
   if (lastTurn < 2 && queue.length === 0 && thisTurn === 1) return Promise.resolve(reply.send(body)).then(() => undefined);
   return new Promise<void>((resolve, reject) => {
