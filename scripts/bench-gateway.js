@@ -512,26 +512,6 @@ async function adminCall(base, token, method, route, body) {
 }
 
 /** Removes the keys this run left under its own Redis prefix (a fresh UUID, so nobody else's). */
-async function dropRedisPrefix(redisUrl, prefix) {
-  const Redis = require('ioredis');
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    let cursor = '0';
-    for (let i = 0; i < 10_000; i++) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-  } catch {
-    // leftovers under a unique prefix are harmless
-  } finally {
-    redis.disconnect();
-  }
-}
-
 async function main() {
   await prep.readyToRun(DATABASE_URL);
   if (FRESH_DB) await prep.dropDatabase(DATABASE_URL);
@@ -946,7 +926,7 @@ async function main() {
     if (bareChild) bareChild.kill('SIGKILL');
     await system.stop();
     fs.rmSync(stateDir, { recursive: true, force: true });
-    await dropRedisPrefix(process.env.REDIS_URL || prep.DEFAULT_REDIS_URL, redisPrefix);
+    await prep.dropRedisPrefix(process.env.REDIS_URL || prep.DEFAULT_REDIS_URL, redisPrefix);
   }
   if (failed) process.exitCode = 1;
 }

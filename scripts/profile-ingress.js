@@ -82,8 +82,9 @@ async function main() {
   const before = new Set(fs.readdirSync(profDir));
   const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps] = await prep.freePorts(6);
   const token = `profile-${crypto.randomBytes(12).toString('hex')}`;
+  const redisPrefix = `profile-ingress-${crypto.randomUUID()}:`;
   const env = {
-    DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: `profile-ingress-${crypto.randomUUID()}:`, LOG_LEVEL: 'warn',
+    DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'warn',
     INGRESS_OPS_PORT: String(ingressOps), BILLING_OPS_PORT: String(billingOps), MODELS_OPS_PORT: String(modelsOps), WORKER_OPS_PORT: String(workerOps),
   };
   const nodeArgs = { ingress: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-interval=${INTERVAL_US}`] };
@@ -115,6 +116,7 @@ async function main() {
     calls = statuses.get('200') || 0;
   } finally {
     await system.stop(); // ingress writes its profile as it exits
+    await prep.dropRedisPrefix(process.env.REDIS_URL || prep.DEFAULT_REDIS_URL, redisPrefix);
   }
   const written = fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
   if (written.length !== 1) throw new Error(`expected one profile from ingress in ${profDir}, found ${written.length}`);

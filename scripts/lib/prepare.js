@@ -191,7 +191,29 @@ async function freePorts(n) {
   }
 }
 
+/** Deletes every Redis key under prefix (a benchmark's own); leftovers under a unique prefix are harmless, so errors are ignored. */
+async function dropRedisPrefix(redisUrl, prefix) {
+  const Redis = require('ioredis');
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    for (let i = 0; i < 10_000; i++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+  } catch {
+    // leftovers under a unique prefix are harmless
+  } finally {
+    redis.disconnect();
+  }
+}
+
 module.exports = {
+  dropRedisPrefix,
   root,
   DEFAULT_DATABASE_URL,
   DEFAULT_REDIS_URL,

@@ -1,0 +1,267 @@
+#!/usr/bin/env node
+// Tail latency at a steady rate, side by side. Starts the system as bench:gateway does (its own database,
+// gateway_tail, dropped and migrated first; its own Redis prefix), then one more ingress process per variant
+// (each with its own environment and node flags, on its own port, beside the system's billing, models, Redis
+// and Postgres), and sends non-streamed chat calls at --rate to each variant and to the mock upstream
+// directly, one at a time, in alternating order, for --rounds rounds of --seconds each. Every target's calls
+// are pooled over the rounds before percentiles are taken: on this 2-core VM one 5-second window's p99 can be
+// off by a factor of three, so a tail figure needs tens of thousands of calls, and builds or settings compared
+// in separate runs minutes apart meet different machines. Each variant's ingress runs with --trace-gc, and its
+// collections during its own windows are counted: scavenges a thousand calls and their pauses, the usual
+// cause of a call in ingress's slowest 1 % (docs/throughput-history.md).
+//   npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]
+// A variant is a name, a colon and environment assignments for its ingress; NODE_ARGS=… adds node flags after
+// ingress's own (a later V8 flag wins). Without --variant: batched:ANSWER_WRITES=batched and
+// immediate:ANSWER_WRITES=immediate. Example: --variant 'semi64:NODE_ARGS=--min-semi-space-size=64 --max-semi-space-size=64'.
+// Exits 1 if any call is answered other than 200. One benchmark at a time (shared cores).
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const { spawn, execFileSync } = require('node:child_process');
+const { Pool } = require('undici');
+const prep = require('./lib/prepare');
+const { latencySummary, parseGcLine, gcSummary } = require('./lib/tail-stats');
+
+const USAGE = "usage: npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]\n";
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const RATE = prep.numberArg('rate', 500);
+const SECONDS = prep.numberArg('seconds', 5);
+const ROUNDS = Math.round(prep.numberArg('rounds', 8));
+const LEAD_IN = process.argv.includes('--no-lead-in') ? 0 : prep.numberArg('lead-in', 1);
+const WARM_UP = 2;
+const DATABASE_URL = process.env.TAIL_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_tail';
+const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello to the benchmark' }] });
+const ROUTE = '/v1/chat/completions';
+
+const out = (s = '') => process.stdout.write(`${s}\n`);
+const note = (s) => process.stderr.write(`  … ${s}\n`);
+const now = () => performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const ms = (v) => (Number.isFinite(v) ? v.toFixed(2) : '-');
+
+/** --variant values: [{ name, env, nodeArgs }] */
+function variants() {
+  const argv = process.argv.slice(2);
+  const raw = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--variant') raw.push(argv[++i] ?? '');
+    else if (argv[i].startsWith('--variant=')) raw.push(argv[i].slice('--variant='.length));
+  }
+  if (raw.length === 0) raw.push('batched:ANSWER_WRITES=batched', 'immediate:ANSWER_WRITES=immediate');
+  const seen = new Set();
+  return raw.map((v) => {
+    const colon = v.indexOf(':');
+    const name = colon < 0 ? v : v.slice(0, colon);
+    if (!/^[\w.-]+$/.test(name) || name === 'upstream' || seen.has(name)) prep.fail(`--variant wants a unique NAME:KEY=VALUE …, got ${JSON.stringify(v)}`);
+    seen.add(name);
+    const env = {};
+    const rest = colon < 0 ? '' : v.slice(colon + 1).trim();
+    for (const a of rest ? rest.split(/\s+(?=[A-Z_][A-Z0-9_]*=)/) : []) {
+      const eq = a.indexOf('=');
+      if (eq <= 0) prep.fail(`--variant ${name}: ${JSON.stringify(a)} is not KEY=VALUE`);
+      env[a.slice(0, eq)] = a.slice(eq + 1);
+    }
+    const nodeArgs = (env.NODE_ARGS || '').split(/\s+/).filter(Boolean);
+    delete env.NODE_ARGS;
+    return { name, env, nodeArgs };
+  });
+}
+
+/**
+ * Open loop: call i is due at start + i/rate and sent then, whatever the calls before it are doing; its latency
+ * runs from when it was due (no coordinated omission). The first leadIn seconds are sent the same way and
+ * answered but not counted. Resolves the measured calls' latencies, the errors, and the window's edges.
+ */
+async function steady(t, rate, seconds, leadIn) {
+  const pool = new Pool(t.origin, { connections: 512, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const interval = 1000 / rate;
+  const leading = Math.round(rate * leadIn);
+  const total = leading + Math.max(1, Math.round(rate * seconds));
+  const lat = [];
+  const errors = new Map();
+  const pending = [];
+  const start = now() + 5;
+  const from = start + leading * interval;
+  for (let i = 0; i < total; ) {
+    const tnow = now();
+    while (i < total && start + i * interval <= tnow) {
+      const due = start + i * interval;
+      const measured = i >= leading;
+      pending.push(
+        pool
+          .request({ path: ROUTE, method: 'POST', headers: t.headers, body: BODY })
+          .then(async (r) => {
+            await r.body.text();
+            if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
+            if (measured) lat.push(now() - due);
+          })
+          .catch((err) => errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1)),
+      );
+      i++;
+    }
+    if (i < total) await sleep(Math.max(0, start + i * interval - now()));
+  }
+  await Promise.all(pending);
+  const to = now();
+  await pool.close();
+  return { lat, errors, from, to };
+}
+
+/** one more ingress, beside the system's, with the variant's environment and flags and --trace-gc */
+function startVariant(v, port, env, onGc) {
+  const { INGRESS_NODE_ARGS } = require('./lib/system');
+  const child = spawn(process.execPath, ['--enable-source-maps', ...INGRESS_NODE_ARGS, '--trace-gc', ...v.nodeArgs, path.join(prep.root, 'dist/apps/ingress/src/main.js')], {
+    cwd: prep.root,
+    env: { ...process.env, ...env, ...v.env, PORT: String(port), OPS_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let buf = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const gc = parseGcLine(buf.slice(0, i));
+      if (gc) onGc({ ...gc, at: now() });
+      buf = buf.slice(i + 1);
+    }
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  return { child, stderr: () => stderr };
+}
+
+async function waitHealthy(origin, child, stderr) {
+  for (let i = 0; i < 150; i++) {
+    if (child.exitCode !== null) throw new Error(`an ingress variant exited (${child.exitCode}): ${stderr()}`);
+    try {
+      if ((await fetch(`${origin}/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(200);
+  }
+  throw new Error(`an ingress variant did not answer ${origin}/health in 30 s: ${stderr()}`);
+}
+
+function buildId() {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: prep.root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: prep.root, encoding: 'utf8' }).trim();
+    return dirty ? `${head} + uncommitted changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main() {
+  const vs = variants();
+  await prep.readyToRun(DATABASE_URL);
+  await prep.dropDatabase(DATABASE_URL);
+  await prep.migrateIfNeeded(DATABASE_URL);
+  const { startSystem, seedDemo } = require('./lib/system');
+  const ports = await prep.freePorts(6 + vs.length);
+  const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps] = ports;
+  const token = `tail-${crypto.randomBytes(12).toString('hex')}`;
+  const redisPrefix = `bench-tail-${crypto.randomUUID()}:`;
+  const env = {
+    DATABASE_URL, PORT: String(port), MOCK_PORT: String(mockPort), ADMIN_TOKEN: token, REDIS_PREFIX: redisPrefix, LOG_LEVEL: 'warn',
+    INGRESS_OPS_PORT: String(ingressOps), BILLING_OPS_PORT: String(billingOps), MODELS_OPS_PORT: String(modelsOps), WORKER_OPS_PORT: String(workerOps),
+  };
+  note('starting the system…');
+  const system = await startSystem({ env, withMock: true });
+  const extra = [];
+  let failed = false;
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    const demo = await seedDemo({ base, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'gw-tail-state-')) });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const topup = await fetch(`${base}/admin/accounts/${demo.account_id}/topups`, { method: 'POST', headers, body: JSON.stringify({ amount_micros: 1_000_000_000_000, reference: `tail-${crypto.randomUUID()}` }) });
+    if (!topup.ok) throw new Error(`top-up failed: ${topup.status} ${await topup.text()}`);
+    const keyRes = await fetch(`${base}/admin/accounts/${demo.account_id}/keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'tail', rpm: 100_000_000, tpm: 2_000_000_000 }) });
+    const key = (await keyRes.json()).key;
+    if (!key) throw new Error(`creating the benchmark key failed: ${keyRes.status}`);
+
+    const targets = [];
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      const t = { name: v.name, origin: `http://127.0.0.1:${ports[6 + i]}`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, gc: [] };
+      const proc = startVariant(v, ports[6 + i], env, (e) => t.gc.push(e));
+      extra.push(proc.child);
+      await waitHealthy(t.origin, proc.child, proc.stderr);
+      targets.push(t);
+    }
+    targets.push({ name: 'upstream', origin: `http://127.0.0.1:${mockPort}`, headers: { authorization: 'Bearer mock', 'content-type': 'application/json' }, gc: null });
+    for (const t of targets) {
+      t.lat = [];
+      t.rounds = [];
+      t.errors = new Map();
+      t.gcIn = [];
+    }
+
+    note(`warming up: ${WARM_UP} s at ${RATE}/s on each target…`);
+    for (const t of targets) await steady(t, RATE, WARM_UP, 0);
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        note(`round ${r + 1} of ${ROUNDS}: ${t.name}`);
+        const w = await steady(t, RATE, SECONDS, LEAD_IN);
+        t.lat.push(...w.lat);
+        t.rounds.push(latencySummary(w.lat).p99);
+        for (const [why, n] of w.errors) t.errors.set(why, (t.errors.get(why) || 0) + n);
+        if (t.gc) t.gcIn.push(...t.gc.filter((e) => e.at >= w.from && e.at <= w.to));
+      }
+    }
+
+    const up = latencySummary(targets[targets.length - 1].lat);
+    const cores = os.cpus().length;
+    out(`tail latency side by side · build ${buildId()} · node ${process.version} · ${cores} cores`);
+    out(`${RATE} calls/s of non-streamed chat to each target in turn, ${ROUNDS} rounds of ${SECONDS} s (after a ${LEAD_IN} s lead-in each), alternating order; latency from each call's due time; percentiles over every round's calls pooled`);
+    out('variants (an ingress each, beside the same billing, models, Redis and Postgres):');
+    for (const v of vs) out(`  ${v.name}: ${[...Object.entries(v.env).map(([k, x]) => `${k}=${x}`), ...(v.nodeArgs.length ? [`node ${v.nodeArgs.join(' ')}`] : [])].join(', ') || 'as configured'}`);
+    out();
+    const rows = [['target', 'calls', 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
+    for (const t of targets) {
+      const s = latencySummary(t.lat);
+      const isUp = t.gc === null;
+      const g = isUp ? null : gcSummary(t.gcIn, s.n);
+      rows.push([
+        t.name,
+        s.n.toLocaleString('en-US'),
+        `${ms(s.p50)} ms`,
+        `${ms(s.p90)} ms`,
+        `${ms(s.p99)} ms`,
+        `${ms(s.p999)} ms`,
+        isUp ? '' : `+${ms(s.p50 - up.p50)} / +${ms(s.p99 - up.p99)} / +${ms(s.p999 - up.p999)} ms`,
+        t.rounds.map(ms).join(', '),
+        isUp ? '' : g.scavengesPerThousand.toFixed(2),
+        isUp ? '' : `${ms(g.scavengeMedianMs)} / ${ms(g.scavengeMaxMs)} ms`,
+        isUp ? '' : `${((1000 * g.pausedMs) / Math.max(1, s.n)).toFixed(1)} us`,
+        isUp ? '' : String(g.markCompacts),
+        t.errors.size ? [...t.errors].map(([k, n]) => `${n}x ${k}`).join(', ') : 'none',
+      ]);
+      if (t.errors.size) failed = true;
+    }
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+    for (const row of rows) out(`| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`);
+    out();
+    out('added: the target\'s percentile less the upstream\'s, both pooled. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer; a call that arrives during a pause waits it out.');
+  } finally {
+    for (const c of extra) c.kill('SIGTERM');
+    await Promise.all(extra.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    await system.stop();
+    await prep.dropRedisPrefix(process.env.REDIS_URL || prep.DEFAULT_REDIS_URL, redisPrefix);
+  }
+  if (failed) {
+    out('some calls were not answered 200: see the errors column');
+    process.exit(1);
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:tail failed: ${err.stack || err.message}\n`);
+  process.exit(1);
+});
