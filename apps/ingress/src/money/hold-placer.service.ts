@@ -26,7 +26,8 @@ export interface Admission {
 // queue: admission and the hold in one round trip, and no billing message for a drawn hold. The same round
 // trip carries the settle outbox's waiting entry (SettleOutbox.takeRide): appended to the stream first, with
 // the finished calls' tokens added to their counters. KEYS[1] is billing's queue, KEYS[2] the settle
-// outbox, then per item a request counter, a token counter, the account's lease hash and the draw's marker
+// outbox ('' with the envelope's head and tail when no item of the batch may be placed there: admissions ahead
+// alone), then per item a request counter, a token counter, the account's lease hash and the draw's marker
 // (both '' when the hold may not be drawn), then the ride's token counters. ARGV[1..8]: the envelope's head
 // and tail, the window, LEASE_MIN_DRAWS, how long before a lease's window ends a fresh one is asked for,
 // the number of the ride's token counters, the ride's entry ('' none) and ADMIT_AHEAD_MS; then per item rpm,
@@ -471,6 +472,11 @@ export class HoldPlacer implements OnModuleDestroy {
   }
 
   private admitAndPlace(batch: Pending[]): void {
+    // a batch of admissions ahead alone puts nothing on billing's queue (an 'a' item is never placed there): no
+    // request to prepare, no reply to wait for. At a steady rate nearly every script is one (a call's end asks
+    // for its key's next admission), and each prepared a request only to throw it away: an id, the envelope's
+    // JSON, a deadline timer, a promise and an entry in the client's table of replies awaited.
+    if (batch.every((b) => b.ahead)) return this.sendAdmitAndPlace(batch, null);
     const call = this.billing.prepareCall('holds.placeMany');
     if (!call.ready) return this.sendAdmitAndPlace(batch, call);
     // the reply connection is reconnecting (a Redis restart): billing's answer to a place pushed now would be
@@ -488,10 +494,11 @@ export class HoldPlacer implements OnModuleDestroy {
     });
   }
 
-  private sendAdmitAndPlace(batch: Pending[], call: PlaceCall): void {
+  /** call: the place request the script may push to billing's queue; null when no item of the batch may be placed there */
+  private sendAdmitAndPlace(batch: Pending[], call: PlaceCall | null): void {
     const ride = this.outbox.takeRide();
-    const keys: string[] = [call.queue, this.leases.outboxStream];
-    const args: Array<string | number> = [`${call.head}{"items":[`, `]}${call.tail}`, this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4), ride?.tokens.size ?? 0, ride?.entry ?? '', this.aheadMs];
+    const keys: string[] = [call?.queue ?? '', this.leases.outboxStream];
+    const args: Array<string | number> = [call ? `${call.head}{"items":[` : '', call ? `]}${call.tail}` : '', this.config.RATE_WINDOW_MS, this.config.LEASE_MIN_DRAWS, Math.floor(this.leases.drawMs / 4), ride?.tokens.size ?? 0, ride?.entry ?? '', this.aheadMs];
     for (const b of batch) {
       keys.push(b.admit?.reqKey ?? '', b.admit?.tokKey ?? '', b.draw ? this.leases.key(b.req.account_id) : '', b.draw ? this.leases.drawMark(b.req.hold_id!) : '');
       args.push(b.admit?.rpm ?? -1, b.admit?.tpm ?? -1, b.admit?.count ? '1' : '0', b.ahead ? '' : JSON.stringify(b.req), b.draw ? b.req.amount_micros : -1, b.req.key_id ? LEASE.noDrawField(b.req.key_id) : 'nb:', b.ahead ? 'a' : 'c');
@@ -519,15 +526,16 @@ export class HoldPlacer implements OnModuleDestroy {
             b.reject(err); // the limiter refused it (429): it was not placed
           }
         });
-        if (placed.length === 0) return call.cancel();
-        call.reply.then(
+        if (placed.length === 0) return call?.cancel();
+        // (placed is empty without a call: only 'c' items are placed, and a batch with one has a call)
+        call!.reply.then(
           (results) => placed.forEach((b, i) => this.answer(b, results[i])),
           (err: unknown) => placed.forEach((b) => b.reject(err)),
         );
       },
       (err: Error) => {
         if (ride) this.outbox.rideDone(ride, err);
-        call.cancel();
+        call?.cancel();
         const e = new DomainError('service_unavailable', `cannot reach Redis to place holds: ${err.message}`);
         batch.forEach((b) => b.reject(e));
       },

@@ -236,6 +236,30 @@ describe('credit lease scripts (real Redis)', () => {
       expect(await redis.exists(`${prefix}lease:drawn:hold_ra2`)).toBe(0);
     });
 
+    it('admits ahead in a script of admissions ahead alone, sent without a place request (no queue, no envelope)', async () => {
+      await reset();
+      await installA('lease_o', 100_000);
+      /** as HoldPlacer sends a batch of 'a' items only: billing's queue and the envelope's head and tail are '' */
+      const aheadOnly = (ids: string[], amount: number, keyId = 'key_a') => {
+        const keys = ['', outbox];
+        const args: Array<string | number> = ['', '', 60_000, 20, 1000, 0, '', 1000];
+        for (const id of ids) {
+          keys.push(rk, tk, aLease, `${prefix}lease:drawn:${id}`);
+          args.push(100, 1_000_000, '1', '', amount, `nb:${keyId}`, 'a');
+        }
+        return redis.eval(ADMIT_AND_PLACE_LUA, keys.length, ...keys, ...args.map(String)) as Promise<V>;
+      };
+      const [a1, a2] = await aheadOnly(['hold_o1', 'hold_o2'], 250);
+      expect([a1[0], a1[4], a2[0], a2[4]]).toEqual([1, 'lease_o', 1, 'lease_o']);
+      expect(await redis.hget(aLease, 'left')).toBe(String(100_000 - 500));
+      // refused ones (a budgeted key) are not placed anywhere either: nothing is pushed, under '' or elsewhere
+      const [b1] = await aheadOnly(['hold_o3'], 250, 'key_budget');
+      expect(b1[0]).toBe(0);
+      expect(await redis.exists('')).toBe(0);
+      expect(await redis.llen(aQueue)).toBe(0);
+      expect(await redis.zcard(rk)).toBe(2); // the two admitted slots; the refused one counts nothing
+    });
+
     it('is not admitted for a key with a budget, with no lease, near the end of the lease or its window', async () => {
       await reset();
       await installA('lease_b', 100_000);
