@@ -11,7 +11,9 @@
 // cause of a call in ingress's slowest 1 % (docs/throughput-history.md).
 //   npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]
 // A variant is a name, a colon and environment assignments for its ingress; NODE_ARGS=… adds node flags after
-// ingress's own (a later V8 flag wins). Without --variant: batched:ANSWER_WRITES=batched and
+// ingress's own (a later V8 flag wins), and DIST=DIR runs the ingress built in DIR instead of dist/ (another
+// build's, e.g. a worktree of an earlier commit built with `node scripts/build.js`, beside this build's
+// billing and models: for changes to ingress alone). Without --variant: batched:ANSWER_WRITES=batched and
 // immediate:ANSWER_WRITES=immediate. Example: --variant 'semi64:NODE_ARGS=--min-semi-space-size=64 --max-semi-space-size=64'.
 // Exits 1 if any call is answered other than 200. One benchmark at a time (shared cores).
 const fs = require('node:fs');
@@ -21,7 +23,7 @@ const crypto = require('node:crypto');
 const { spawn, execFileSync } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
-const { latencySummary, parseGcLine, gcSummary } = require('./lib/tail-stats');
+const { latencySummary, parseGcLine, withAllocations, gcSummary } = require('./lib/tail-stats');
 
 const USAGE = "usage: npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]\n";
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -66,8 +68,11 @@ function variants() {
       env[a.slice(0, eq)] = a.slice(eq + 1);
     }
     const nodeArgs = (env.NODE_ARGS || '').split(/\s+/).filter(Boolean);
+    const dist = env.DIST ? path.resolve(env.DIST) : path.join(prep.root, 'dist');
     delete env.NODE_ARGS;
-    return { name, env, nodeArgs };
+    delete env.DIST;
+    if (!fs.existsSync(path.join(dist, 'apps/ingress/src/main.js'))) prep.fail(`--variant ${name}: no ingress build at ${dist}/apps/ingress/src/main.js`);
+    return { name, env, nodeArgs, dist };
   });
 }
 
@@ -108,24 +113,40 @@ async function steady(t, rate, seconds, leadIn) {
   await Promise.all(pending);
   const to = now();
   await pool.close();
-  return { lat, errors, from, to };
+  return { lat, errors, from, to, sent: total };
+}
+
+/** utime + stime of a process in ms (/proc, 100 ticks a second), NaN once it is gone */
+function cpuMs(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 /** one more ingress, beside the system's, with the variant's environment and flags and --trace-gc */
 function startVariant(v, port, env, onGc) {
   const { INGRESS_NODE_ARGS } = require('./lib/system');
-  const child = spawn(process.execPath, ['--enable-source-maps', ...INGRESS_NODE_ARGS, '--trace-gc', ...v.nodeArgs, path.join(prep.root, 'dist/apps/ingress/src/main.js')], {
+  const child = spawn(process.execPath, ['--enable-source-maps', ...INGRESS_NODE_ARGS, '--trace-gc', ...v.nodeArgs, path.join(v.dist, 'apps/ingress/src/main.js')], {
     cwd: prep.root,
     env: { ...process.env, ...env, ...v.env, PORT: String(port), OPS_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let buf = '';
+  let last = null;
   child.stdout.on('data', (d) => {
     buf += d;
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
       const gc = parseGcLine(buf.slice(0, i));
-      if (gc) onGc({ ...gc, at: now() });
+      if (gc) {
+        const e = { ...gc, at: now() };
+        withAllocations(last ? [last, e] : [e]); // e.allocMb: since the collection before it
+        last = e;
+        onGc(e);
+      }
       buf = buf.slice(i + 1);
     }
   });
@@ -145,6 +166,15 @@ async function waitHealthy(origin, child, stderr) {
     await sleep(200);
   }
   throw new Error(`an ingress variant did not answer ${origin}/health in 30 s: ${stderr()}`);
+}
+
+/** ' (commit …)' when dist's parent is a git checkout, else '' */
+function buildIdOf(dist) {
+  try {
+    return ` (commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: path.dirname(dist), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()})`;
+  } catch {
+    return '';
+  }
 }
 
 function buildId() {
@@ -190,6 +220,7 @@ async function main() {
       const v = vs[i];
       const t = { name: v.name, origin: `http://127.0.0.1:${ports[6 + i]}`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, gc: [] };
       const proc = startVariant(v, ports[6 + i], env, (e) => t.gc.push(e));
+      t.pid = proc.child.pid;
       extra.push(proc.child);
       await waitHealthy(t.origin, proc.child, proc.stderr);
       targets.push(t);
@@ -200,6 +231,8 @@ async function main() {
       t.rounds = [];
       t.errors = new Map();
       t.gcIn = [];
+      t.cpuMs = 0;
+      t.sent = 0;
     }
 
     note(`warming up: ${WARM_UP} s at ${RATE}/s on each target…`);
@@ -208,7 +241,12 @@ async function main() {
       const order = r % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         note(`round ${r + 1} of ${ROUNDS}: ${t.name}`);
+        const cpu0 = t.pid ? cpuMs(t.pid) : 0;
         const w = await steady(t, RATE, SECONDS, LEAD_IN);
+        if (t.pid) {
+          t.cpuMs += cpuMs(t.pid) - cpu0;
+          t.sent += w.sent;
+        }
         t.lat.push(...w.lat);
         t.rounds.push(latencySummary(w.lat).p99);
         for (const [why, n] of w.errors) t.errors.set(why, (t.errors.get(why) || 0) + n);
@@ -221,9 +259,13 @@ async function main() {
     out(`tail latency side by side · build ${buildId()} · node ${process.version} · ${cores} cores`);
     out(`${RATE} calls/s of non-streamed chat to each target in turn, ${ROUNDS} rounds of ${SECONDS} s (after a ${LEAD_IN} s lead-in each), alternating order; latency from each call's due time; percentiles over every round's calls pooled`);
     out('variants (an ingress each, beside the same billing, models, Redis and Postgres):');
-    for (const v of vs) out(`  ${v.name}: ${[...Object.entries(v.env).map(([k, x]) => `${k}=${x}`), ...(v.nodeArgs.length ? [`node ${v.nodeArgs.join(' ')}`] : [])].join(', ') || 'as configured'}`);
+    for (const v of vs) {
+      const what = [...Object.entries(v.env).map(([k, x]) => `${k}=${x}`), ...(v.nodeArgs.length ? [`node ${v.nodeArgs.join(' ')}`] : [])];
+      if (v.dist !== path.join(prep.root, 'dist')) what.push(`the ingress built in ${v.dist}${buildIdOf(v.dist)}`);
+      out(`  ${v.name}: ${what.join(', ') || 'as configured'}`);
+    }
     out();
-    const rows = [['target', 'calls', 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
+    const rows = [['target', 'calls', 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'ingress CPU a call', 'allocated a call', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
     for (const t of targets) {
       const s = latencySummary(t.lat);
       const isUp = t.gc === null;
@@ -237,6 +279,8 @@ async function main() {
         `${ms(s.p999)} ms`,
         isUp ? '' : `+${ms(s.p50 - up.p50)} / +${ms(s.p99 - up.p99)} / +${ms(s.p999 - up.p999)} ms`,
         t.rounds.map(ms).join(', '),
+        isUp ? '' : `${(t.cpuMs / t.sent).toFixed(3)} ms`,
+        isUp ? '' : `${g.allocatedKbPerCall.toFixed(1)} KB`,
         isUp ? '' : g.scavengesPerThousand.toFixed(2),
         isUp ? '' : `${ms(g.scavengeMedianMs)} / ${ms(g.scavengeMaxMs)} ms`,
         isUp ? '' : `${((1000 * g.pausedMs) / Math.max(1, s.n)).toFixed(1)} us`,
@@ -248,7 +292,7 @@ async function main() {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
     for (const row of rows) out(`| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`);
     out();
-    out('added: the target\'s percentile less the upstream\'s, both pooled. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer; a call that arrives during a pause waits it out.');
+    out('added: the target\'s percentile less the upstream\'s, both pooled. ingress CPU a call: its process\'s user and system time over its windows (lead-ins included, /proc, 10 ms ticks) over the calls sent in them. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer (allocated a call: the heap\'s growth up to each of those collections, over the measured calls); a call that arrives during a pause waits it out.');
   } finally {
     for (const c of extra) c.kill('SIGTERM');
     await Promise.all(extra.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));

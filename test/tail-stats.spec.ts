@@ -4,12 +4,19 @@
 interface Gc {
   kind: 'scavenge' | 'mark-compact' | 'other';
   pauseMs: number;
+  beforeMb?: number;
+  afterMb?: number;
+  allocMb?: number;
 }
-const { percentile, latencySummary, parseGcLine, gcSummary } = require('../scripts/lib/tail-stats') as {
+const { percentile, latencySummary, parseGcLine, withAllocations, gcSummary } = require('../scripts/lib/tail-stats') as {
   percentile: (sorted: ArrayLike<number>, p: number) => number;
   latencySummary: (l: number[]) => { n: number; p50: number; p90: number; p99: number; p999: number };
   parseGcLine: (line: string) => Gc | null;
-  gcSummary: (events: Gc[], calls: number) => { scavenges: number; scavengesPerThousand: number; scavengeMedianMs: number; scavengeMaxMs: number; pausedMs: number; markCompacts: number };
+  withAllocations: (events: Gc[]) => Gc[];
+  gcSummary: (
+    events: Gc[],
+    calls: number,
+  ) => { scavenges: number; scavengesPerThousand: number; scavengeMedianMs: number; scavengeMaxMs: number; pausedMs: number; markCompacts: number; allocatedKbPerCall: number };
 };
 
 describe('tail-stats', () => {
@@ -30,10 +37,10 @@ describe('tail-stats', () => {
   });
 
   it('reads the pause of each collector from --trace-gc lines and ignores every other line', () => {
-    expect(parseGcLine('[7926:0x34292e80]    26543 ms: Scavenge 97.4 (137.5) -> 73.3 (139.0) MB, 2.80 / 0.01 ms  (average mu = 0.993, current mu = 0.993) task; ')).toEqual({ kind: 'scavenge', pauseMs: 2.8 });
-    expect(parseGcLine('[7926:0x34292e80]     1649 ms: Mark-Compact 63.9 (127.7) -> 48.6 (127.0) MB, 8.21 / 0.02 ms  (+ 0.7 ms in 9 steps since start of marking, biggest step 0.1 ms) (average mu = 0.993) finalize incremental marking via stack guard; GC in old space requested')).toEqual({ kind: 'mark-compact', pauseMs: 8.21 });
-    expect(parseGcLine('[1:0x1]   900 ms: Mark-Compact (reduce) 40.1 (60.0) -> 30.2 (50.0) MB, 12.50 / 0.00 ms  (average mu = 0.9) memory reducer')).toEqual({ kind: 'mark-compact', pauseMs: 12.5 });
-    expect(parseGcLine('[1:0x1]   901 ms: Minor Mark-Sweep 20.0 (30.0) -> 10.0 (30.0) MB, 1.25 / 0.00 ms  (average mu = 0.9) allocation failure;')).toEqual({ kind: 'other', pauseMs: 1.25 });
+    expect(parseGcLine('[7926:0x34292e80]    26543 ms: Scavenge 97.4 (137.5) -> 73.3 (139.0) MB, 2.80 / 0.01 ms  (average mu = 0.993, current mu = 0.993) task; ')).toEqual({ kind: 'scavenge', pauseMs: 2.8, beforeMb: 97.4, afterMb: 73.3 });
+    expect(parseGcLine('[7926:0x34292e80]     1649 ms: Mark-Compact 63.9 (127.7) -> 48.6 (127.0) MB, 8.21 / 0.02 ms  (+ 0.7 ms in 9 steps since start of marking, biggest step 0.1 ms) (average mu = 0.993) finalize incremental marking via stack guard; GC in old space requested')).toEqual({ kind: 'mark-compact', pauseMs: 8.21, beforeMb: 63.9, afterMb: 48.6 });
+    expect(parseGcLine('[1:0x1]   900 ms: Mark-Compact (reduce) 40.1 (60.0) -> 30.2 (50.0) MB, 12.50 / 0.00 ms  (average mu = 0.9) memory reducer')).toEqual({ kind: 'mark-compact', pauseMs: 12.5, beforeMb: 40.1, afterMb: 30.2 });
+    expect(parseGcLine('[1:0x1]   901 ms: Minor Mark-Sweep 20.0 (30.0) -> 10.0 (30.0) MB, 1.25 / 0.00 ms  (average mu = 0.9) allocation failure;')).toEqual({ kind: 'other', pauseMs: 1.25, beforeMb: 20, afterMb: 10 });
     expect(parseGcLine('{"level":30,"msg":"ingress listening on :8080"}')).toBeNull();
     expect(parseGcLine('')).toBeNull();
   });
@@ -45,10 +52,24 @@ describe('tail-stats', () => {
       { kind: 'mark-compact', pauseMs: 8 },
       { kind: 'scavenge', pauseMs: 2 },
     ];
-    expect(gcSummary(events, 1500)).toEqual({ scavenges: 3, scavengesPerThousand: 2, scavengeMedianMs: 2, scavengeMaxMs: 3, pausedMs: 14, markCompacts: 1 });
+    expect(gcSummary(events, 1500)).toEqual({ scavenges: 3, scavengesPerThousand: 2, scavengeMedianMs: 2, scavengeMaxMs: 3, pausedMs: 14, markCompacts: 1, allocatedKbPerCall: NaN });
     const none = gcSummary([], 0);
     expect(none.scavenges).toBe(0);
     expect(none.scavengesPerThousand).toBeNaN();
     expect(none.scavengeMaxMs).toBeNaN();
+  });
+
+  it('takes what was allocated up to each collection from the heap before it and after the one before', () => {
+    const lines = [
+      '[1:0x1]  100 ms: Scavenge 40.0 (60.0) -> 20.0 (60.0) MB, 1.00 / 0.00 ms  task;',
+      '[1:0x1]  200 ms: Scavenge 45.0 (60.0) -> 21.0 (60.0) MB, 1.00 / 0.00 ms  task;',
+      '[1:0x1]  300 ms: Mark-Compact 46.0 (60.0) -> 15.0 (50.0) MB, 5.00 / 0.00 ms  (average mu = 0.9) allocation failure',
+      '[1:0x1]  400 ms: Scavenge 40.0 (60.0) -> 16.0 (60.0) MB, 1.00 / 0.00 ms  task;',
+    ];
+    const events = withAllocations(lines.map((l) => parseGcLine(l)!));
+    expect(events.map((e) => e.allocMb)).toEqual([NaN, 25, 25, 25]);
+    // the last three collections over 300 calls: 75 MB, 256 KB a call; a run whose first line has no predecessor has no figure
+    expect(gcSummary(events.slice(1), 300).allocatedKbPerCall).toBeCloseTo(256, 6);
+    expect(gcSummary(events, 300).allocatedKbPerCall).toBeNaN();
   });
 });

@@ -17,23 +17,41 @@ function latencySummary(latencies) {
 }
 
 /**
- * One line of V8's `--trace-gc` output as { kind, pauseMs }, or null for any other line. The lines read
+ * One line of V8's `--trace-gc` output as { kind, pauseMs, beforeMb, afterMb }, or null for any other line
+ * (before and after: the heap's used size around the collection). The lines read
  *   [pid:0x…]   26543 ms: Scavenge 97.4 (137.5) -> 73.3 (139.0) MB, 2.80 / 0.01 ms  (average mu = …) task;
  *   [pid:0x…]    1649 ms: Mark-Compact 63.9 (127.7) -> 48.6 (127.0) MB, 8.21 / 0.02 ms  (+ 0.7 ms in 9 steps …
  * where the first figure after "MB," is the main thread's pause. kind: 'scavenge', 'mark-compact' or 'other'
  * (Minor Mark-Sweep, Mark-Compact (reduce), …: whatever the collector's name, its pause counts).
  */
 function parseGcLine(line) {
-  const m = /\d+ ms: ([A-Za-z][A-Za-z -]*?)(?: \([a-z ]+\))? [\d.]+ \([\d.]+\) -> [\d.]+ \([\d.]+\) MB, ([\d.]+) /.exec(line);
+  const m = /\d+ ms: ([A-Za-z][A-Za-z -]*?)(?: \([a-z ]+\))? ([\d.]+) \([\d.]+\) -> ([\d.]+) \([\d.]+\) MB, ([\d.]+) /.exec(line);
   if (!m) return null;
   const name = m[1].trim();
   const kind = name === 'Scavenge' ? 'scavenge' : name === 'Mark-Compact' ? 'mark-compact' : 'other';
-  return { kind, pauseMs: Number(m[2]) };
+  return { kind, pauseMs: Number(m[4]), beforeMb: Number(m[2]), afterMb: Number(m[3]) };
+}
+
+/**
+ * What the process allocated between the collection before a line and this one: the heap's size before this
+ * collection less its size after the one before (MB; NaN for the first line seen). Set as allocMb on each event
+ * of a process's lines in order.
+ */
+function withAllocations(events) {
+  let after = NaN;
+  for (const e of events) {
+    e.allocMb = e.beforeMb - after;
+    after = e.afterMb;
+  }
+  return events;
 }
 
 /**
  * What the collections of a run of `calls` calls cost: scavenges a thousand calls, their pauses' median and
- * largest, every collection's pause summed, and how many major ones (mark-compact).
+ * largest, every collection's pause summed, how many major ones (mark-compact), and the KB allocated a call
+ * (the allocMb of the run's collections, see withAllocations: what was allocated up to each; NaN without it).
+ * V8 sizes the young generation as it sees fit, so scavenges a 1,000 calls move between processes of one build;
+ * the bytes a call do not.
  */
 function gcSummary(events, calls) {
   const scavenges = events.filter((e) => e.kind === 'scavenge').map((e) => e.pauseMs).sort((a, b) => a - b);
@@ -45,7 +63,8 @@ function gcSummary(events, calls) {
     scavengeMaxMs: scavenges.length ? scavenges[scavenges.length - 1] : NaN,
     pausedMs: events.reduce((a, e) => a + e.pauseMs, 0),
     markCompacts: majors.length,
+    allocatedKbPerCall: calls > 0 && events.length > 0 && events.every((e) => Number.isFinite(e.allocMb)) ? (1024 * events.reduce((a, e) => a + e.allocMb, 0)) / calls : NaN,
   };
 }
 
-module.exports = { percentile, latencySummary, parseGcLine, gcSummary };
+module.exports = { percentile, latencySummary, parseGcLine, withAllocations, gcSummary };
