@@ -135,18 +135,12 @@ function startVariant(v, port, env, onGc) {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let buf = '';
-  let last = null;
   child.stdout.on('data', (d) => {
     buf += d;
     let i;
     while ((i = buf.indexOf('\n')) >= 0) {
       const gc = parseGcLine(buf.slice(0, i));
-      if (gc) {
-        const e = { ...gc, at: now() };
-        withAllocations(last ? [last, e] : [e]); // e.allocMb: since the collection before it
-        last = e;
-        onGc(e);
-      }
+      if (gc) onGc({ ...gc, at: now() });
       buf = buf.slice(i + 1);
     }
   });
@@ -254,6 +248,7 @@ async function main() {
       }
     }
 
+    for (const t of targets) if (t.gc) withAllocations(t.gc); // every line of the process in order: each one's allocMb
     const up = latencySummary(targets[targets.length - 1].lat);
     const cores = os.cpus().length;
     out(`tail latency side by side · build ${buildId()} · node ${process.version} · ${cores} cores`);
