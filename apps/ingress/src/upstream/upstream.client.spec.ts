@@ -27,6 +27,14 @@ describe('orderTargets', () => {
     expect(firsts.a / 4000).toBeLessThan(0.8);
   });
 
+  it('gives one channel, or none, back as it is, whatever its weight, without drawing a random number', () => {
+    const random = jest.fn(() => 0.5);
+    const one = [t('only', 3, 5)];
+    expect(orderTargets(one, random)).toEqual([t('only', 3, 5)]);
+    expect(orderTargets([], random)).toEqual([]);
+    expect(random).not.toHaveBeenCalled();
+  });
+
   it('keeps every target exactly once, zero weights last in their group', () => {
     const order = orderTargets([t('z', 0, 0), t('a', 0, 5), t('b', 0, 5)], () => 0.99);
     expect(order.map((x) => x.channel_id).sort()).toEqual(['a', 'b', 'z']);

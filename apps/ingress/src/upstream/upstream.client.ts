@@ -52,6 +52,8 @@ const RETRYABLE = (status: number) => status === 429 || status >= 500;
 
 /** Orders a model's channels: by priority, and within one priority a weighted random shuffle. */
 export function orderTargets(targets: RouteTarget[], random: () => number = Math.random): RouteTarget[] {
+  // one channel (most models): nothing to order, and no map, arrays and sort made for it on every call
+  if (targets.length <= 1) return targets;
   const byPriority = new Map<number, RouteTarget[]>();
   for (const t of targets) byPriority.set(t.priority, [...(byPriority.get(t.priority) ?? []), t]);
   const out: RouteTarget[] = [];
