@@ -511,7 +511,6 @@ async function adminCall(base, token, method, route, body) {
   return { status: r.status, json };
 }
 
-/** Removes the keys this run left under its own Redis prefix (a fresh UUID, so nobody else's). */
 async function main() {
   await prep.readyToRun(DATABASE_URL);
   if (FRESH_DB) await prep.dropDatabase(DATABASE_URL);

@@ -68,10 +68,11 @@ function variants() {
       env[a.slice(0, eq)] = a.slice(eq + 1);
     }
     const nodeArgs = (env.NODE_ARGS || '').split(/\s+/).filter(Boolean);
+    // (this checkout's dist/ is built by readyToRun below; another build must be there already)
     const dist = env.DIST ? path.resolve(env.DIST) : path.join(prep.root, 'dist');
+    if (env.DIST && !fs.existsSync(path.join(dist, 'apps/ingress/src/main.js'))) prep.fail(`--variant ${name}: no ingress build at ${dist}/apps/ingress/src/main.js`);
     delete env.NODE_ARGS;
     delete env.DIST;
-    if (!fs.existsSync(path.join(dist, 'apps/ingress/src/main.js'))) prep.fail(`--variant ${name}: no ingress build at ${dist}/apps/ingress/src/main.js`);
     return { name, env, nodeArgs, dist };
   });
 }
@@ -186,7 +187,7 @@ async function main() {
   await prep.readyToRun(DATABASE_URL);
   await prep.dropDatabase(DATABASE_URL);
   await prep.migrateIfNeeded(DATABASE_URL);
-  const { startSystem, seedDemo } = require('./lib/system');
+  const { startSystem, seedBenchKey } = require('./lib/system');
   const ports = await prep.freePorts(6 + vs.length);
   const [port, mockPort, ingressOps, billingOps, modelsOps, workerOps] = ports;
   const token = `tail-${crypto.randomBytes(12).toString('hex')}`;
@@ -201,13 +202,7 @@ async function main() {
   let failed = false;
   try {
     const base = `http://127.0.0.1:${port}`;
-    const demo = await seedDemo({ base, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, stateDir: fs.mkdtempSync(path.join(os.tmpdir(), 'gw-tail-state-')) });
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const topup = await fetch(`${base}/admin/accounts/${demo.account_id}/topups`, { method: 'POST', headers, body: JSON.stringify({ amount_micros: 1_000_000_000_000, reference: `tail-${crypto.randomUUID()}` }) });
-    if (!topup.ok) throw new Error(`top-up failed: ${topup.status} ${await topup.text()}`);
-    const keyRes = await fetch(`${base}/admin/accounts/${demo.account_id}/keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'tail', rpm: 100_000_000, tpm: 2_000_000_000 }) });
-    const key = (await keyRes.json()).key;
-    if (!key) throw new Error(`creating the benchmark key failed: ${keyRes.status}`);
+    const { key } = await seedBenchKey({ base, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, name: 'tail' });
 
     const targets = [];
     for (let i = 0; i < vs.length; i++) {

@@ -76,7 +76,7 @@ async function main() {
   await prep.readyToRun(DATABASE_URL);
   await prep.dropDatabase(DATABASE_URL);
   await prep.migrateIfNeeded(DATABASE_URL);
-  const { startSystem, seedDemo } = require('./lib/system');
+  const { startSystem, seedBenchKey } = require('./lib/system');
   const profDir = KEEP ? path.resolve(KEEP) : fs.mkdtempSync(path.join(os.tmpdir(), 'gw-profile-'));
   fs.mkdirSync(profDir, { recursive: true });
   const before = new Set(fs.readdirSync(profDir));
@@ -96,14 +96,7 @@ async function main() {
   const ingressPid = system.children.find((c) => c.name === 'ingress').child.pid;
   try {
     const base = `http://127.0.0.1:${port}`;
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-profile-state-'));
-    const demo = await seedDemo({ base, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, stateDir });
-    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const topup = await fetch(`${base}/admin/accounts/${demo.account_id}/topups`, { method: 'POST', headers, body: JSON.stringify({ amount_micros: 1_000_000_000_000, reference: `profile-${crypto.randomUUID()}` }) });
-    if (!topup.ok) throw new Error(`top-up failed: ${topup.status} ${await topup.text()}`);
-    const keyRes = await fetch(`${base}/admin/accounts/${demo.account_id}/keys`, { method: 'POST', headers, body: JSON.stringify({ name: 'profile', rpm: 100_000_000, tpm: 2_000_000_000 }) });
-    const key = (await keyRes.json()).key;
-    if (!key) throw new Error(`creating the profile key failed: ${keyRes.status}`);
+    const { key } = await seedBenchKey({ base, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, name: 'profile' });
     note(`warming up: ${WARM_UP} s at open throttle, not in the profile's window…`);
     await drive(base, key, WARM_UP);
     note(`profiling ingress: ${SECONDS} s at open throttle, ${CONCURRENCY} clients, sampled every ${INTERVAL_US} us…`);

@@ -191,7 +191,7 @@ async function freePorts(n) {
   }
 }
 
-/** Deletes every Redis key under prefix (a benchmark's own); leftovers under a unique prefix are harmless, so errors are ignored. */
+/** Removes the keys a run left under its own Redis prefix (a fresh UUID, so nobody else's); leftovers are harmless, so errors are ignored. */
 async function dropRedisPrefix(redisUrl, prefix) {
   const Redis = require('ioredis');
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });

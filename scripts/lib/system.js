@@ -2,6 +2,7 @@
 // admin API. Used by `npm start` and by the end-to-end tests (which start the system exactly this way).
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
+const os = require('node:os');
 const fs = require('node:fs');
 const path = require('node:path');
 const { root } = require('./prepare');
@@ -224,4 +225,17 @@ async function seedDemo({ base, token, mockBaseUrl, stateDir }) {
   return { ...saved, account: acct.json };
 }
 
-module.exports = { INGRESS_NODE_ARGS, startSystem, seedDemo, adminToken, financeToken, admin, DEMO_MODEL, DEMO_CREDIT_MICROS };
+/**
+ * For a benchmark's own system: the demo setup (a fresh state dir each time), its account topped up by a
+ * million dollars, and a key of its own with limits no benchmark reaches. Returns { account_id, key }.
+ */
+async function seedBenchKey({ base, token, mockBaseUrl, name }) {
+  const demo = await seedDemo({ base, token, mockBaseUrl, stateDir: fs.mkdtempSync(path.join(os.tmpdir(), `gw-${name}-state-`)) });
+  const topup = await admin(base, token, 'POST', `/admin/accounts/${demo.account_id}/topups`, { amount_micros: 1_000_000_000_000, reference: `${name}-${crypto.randomUUID()}` });
+  if (topup.status !== 201 && topup.status !== 200) throw new Error(`top-up failed: ${topup.status} ${JSON.stringify(topup.json)}`);
+  const key = await admin(base, token, 'POST', `/admin/accounts/${demo.account_id}/keys`, { name, rpm: 100_000_000, tpm: 2_000_000_000 });
+  if (!key.json?.key) throw new Error(`creating the ${name} key failed: ${key.status} ${JSON.stringify(key.json)}`);
+  return { account_id: demo.account_id, key: key.json.key };
+}
+
+module.exports = { INGRESS_NODE_ARGS, startSystem, seedDemo, seedBenchKey, adminToken, financeToken, admin, DEMO_MODEL, DEMO_CREDIT_MICROS };
