@@ -117,6 +117,20 @@ async function steady(t, rate, seconds, leadIn) {
   return { lat, errors, from, to, sent: total };
 }
 
+/** times the process's threads gave up a core to wait (voluntary context switches, /proc), NaN once it is gone */
+function waits(pid) {
+  try {
+    let n = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      if (m) n += Number(m[1]);
+    }
+    return n;
+  } catch {
+    return NaN;
+  }
+}
+
 /** utime + stime of a process in ms (/proc, 100 ticks a second), NaN once it is gone */
 function cpuMs(pid) {
   try {
@@ -221,6 +235,7 @@ async function main() {
       t.errors = new Map();
       t.gcIn = [];
       t.cpuMs = 0;
+      t.waits = 0;
       t.sent = 0;
     }
 
@@ -231,9 +246,11 @@ async function main() {
       for (const t of order) {
         note(`round ${r + 1} of ${ROUNDS}: ${t.name}`);
         const cpu0 = t.pid ? cpuMs(t.pid) : 0;
+        const waits0 = t.pid ? waits(t.pid) : 0;
         const w = await steady(t, RATE, SECONDS, LEAD_IN);
         if (t.pid) {
           t.cpuMs += cpuMs(t.pid) - cpu0;
+          t.waits += waits(t.pid) - waits0;
           t.sent += w.sent;
         }
         t.lat.push(...w.lat);
@@ -255,7 +272,7 @@ async function main() {
       out(`  ${v.name}: ${what.join(', ') || 'as configured'}`);
     }
     out();
-    const rows = [['target', 'calls', 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'ingress CPU a call', 'allocated a call', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
+    const rows = [['target', 'calls', 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'ingress CPU a call', 'wake-ups a call', 'allocated a call', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
     for (const t of targets) {
       const s = latencySummary(t.lat);
       const isUp = t.gc === null;
@@ -270,6 +287,7 @@ async function main() {
         isUp ? '' : `+${ms(s.p50 - up.p50)} / +${ms(s.p99 - up.p99)} / +${ms(s.p999 - up.p999)} ms`,
         t.rounds.map(ms).join(', '),
         isUp ? '' : `${(t.cpuMs / t.sent).toFixed(3)} ms`,
+        isUp ? '' : (t.waits / t.sent).toFixed(2),
         isUp ? '' : `${g.allocatedKbPerCall.toFixed(1)} KB`,
         isUp ? '' : g.scavengesPerThousand.toFixed(2),
         isUp ? '' : `${ms(g.scavengeMedianMs)} / ${ms(g.scavengeMaxMs)} ms`,
@@ -282,7 +300,7 @@ async function main() {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
     for (const row of rows) out(`| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`);
     out();
-    out('added: the target\'s percentile less the upstream\'s, both pooled. ingress CPU a call: its process\'s user and system time over its windows (lead-ins included, /proc, 10 ms ticks) over the calls sent in them. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer (allocated a call: the heap\'s growth up to each of those collections, over the measured calls); a call that arrives during a pause waits it out.');
+    out('added: the target\'s percentile less the upstream\'s, both pooled. ingress CPU a call: its process\'s user and system time over its windows (lead-ins included, /proc, 10 ms ticks) over the calls sent in them; wake-ups a call: the times its threads (the main one, libuv\'s and V8\'s helpers) went to sleep and were woken, over the same calls. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer (allocated a call: the heap\'s growth up to each of those collections, over the measured calls); a call that arrives during a pause waits it out.');
   } finally {
     for (const c of extra) c.kill('SIGTERM');
     await Promise.all(extra.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
