@@ -33,6 +33,7 @@ const crypto = require('node:crypto');
 const { execFileSync, spawn } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
+const { openLoop } = require('./lib/open-loop');
 
 const arg = (name, def) => prep.numberArg(name, def);
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -341,7 +342,6 @@ async function openThrottle(t, seconds, concurrency, cpuOf) {
  */
 async function steady(t, rate, seconds, stream, { warmup = false, leadIn = 0 } = {}) {
   const pool = newPool(t, 512);
-  const interval = 1000 / rate;
   const leading = Math.round(rate * leadIn);
   const total = leading + Math.max(1, Math.round(rate * seconds));
   const lat = [];
@@ -349,33 +349,23 @@ async function steady(t, rate, seconds, stream, { warmup = false, leadIn = 0 } =
   const leadLat = [];
   const errors = new Map();
   const lag = [];
-  const pending = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  const start = now() + 5;
+  // bounded by the pool's 30 s timeouts
+  const { start, interval } = await openLoop(rate, total, (due, i, sentAt) => {
+    const measured = i >= leading;
+    if (measured) lag.push(sentAt - due);
+    inFlight++;
+    if (measured) maxInFlight = Math.max(maxInFlight, inFlight);
+    return call(pool, t, stream).then((r) => {
+      inFlight--;
+      if (!r.ok) return countErrors(errors, r.why);
+      if (!measured) return void leadLat.push(r.end - due);
+      lat.push(r.end - due);
+      ttfb.push(r.firstByte - due);
+    });
+  });
   const measuredFrom = start + leading * interval;
-  for (let i = 0; i < total; ) {
-    const tnow = now();
-    while (i < total && start + i * interval <= tnow) {
-      const due = start + i * interval;
-      const measured = i >= leading;
-      if (measured) lag.push(tnow - due);
-      inFlight++;
-      if (measured) maxInFlight = Math.max(maxInFlight, inFlight);
-      pending.push(
-        call(pool, t, stream).then((r) => {
-          inFlight--;
-          if (!r.ok) return countErrors(errors, r.why);
-          if (!measured) return void leadLat.push(r.end - due);
-          lat.push(r.end - due);
-          ttfb.push(r.firstByte - due);
-        }),
-      );
-      i++;
-    }
-    if (i < total) await sleep(Math.max(0, start + i * interval - now()));
-  }
-  await Promise.all(pending); // bounded by the pool's 30 s timeouts
   const drained = now();
   await pool.close();
   if (warmup) return null;

@@ -24,6 +24,7 @@ const { spawn, execFileSync } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
 const { latencySummary, parseGcLine, withAllocations, gcSummary } = require('./lib/tail-stats');
+const { openLoop } = require('./lib/open-loop');
 
 const USAGE = "usage: npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]\n";
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -84,37 +85,23 @@ function variants() {
  */
 async function steady(t, rate, seconds, leadIn) {
   const pool = new Pool(t.origin, { connections: 512, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
-  const interval = 1000 / rate;
   const leading = Math.round(rate * leadIn);
   const total = leading + Math.max(1, Math.round(rate * seconds));
   const lat = [];
   const errors = new Map();
-  const pending = [];
-  const start = now() + 5;
-  const from = start + leading * interval;
-  for (let i = 0; i < total; ) {
-    const tnow = now();
-    while (i < total && start + i * interval <= tnow) {
-      const due = start + i * interval;
-      const measured = i >= leading;
-      pending.push(
-        pool
-          .request({ path: ROUTE, method: 'POST', headers: t.headers, body: BODY })
-          .then(async (r) => {
-            await r.body.text();
-            if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
-            if (measured) lat.push(now() - due);
-          })
-          .catch((err) => errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1)),
-      );
-      i++;
-    }
-    if (i < total) await sleep(Math.max(0, start + i * interval - now()));
-  }
-  await Promise.all(pending);
+  const { start, interval } = await openLoop(rate, total, (due, i) =>
+    pool
+      .request({ path: ROUTE, method: 'POST', headers: t.headers, body: BODY })
+      .then(async (r) => {
+        await r.body.text();
+        if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
+        if (i >= leading) lat.push(now() - due);
+      })
+      .catch((err) => errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1)),
+  );
   const to = now();
   await pool.close();
-  return { lat, errors, from, to, sent: total };
+  return { lat, errors, from: start + leading * interval, to, sent: total };
 }
 
 /** times the process's threads gave up a core to wait (voluntary context switches, /proc), NaN once it is gone */
