@@ -6,9 +6,10 @@
 // directly, one at a time, in alternating order, for --rounds rounds of --seconds each. Every target's calls
 // are pooled over the rounds before percentiles are taken: on this 2-core VM one 5-second window's p99 can be
 // off by a factor of three, so a tail figure needs tens of thousands of calls, and builds or settings compared
-// in separate runs minutes apart meet different machines. Each variant's ingress runs with --trace-gc, and its
-// collections during its own windows are counted: scavenges a thousand calls and their pauses, the usual
-// cause of a call in ingress's slowest 1 % (docs/throughput-history.md).
+// in separate runs minutes apart meet different machines. Per variant it also prints ingress's CPU and wake-ups
+// a call (/proc) and, from its --trace-gc lines over its own windows, the KB it allocated a call and its
+// scavenges a thousand calls with their pauses, the usual cause of a call in ingress's slowest 1 %
+// (docs/throughput-history.md).
 //   npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]
 // A variant is a name, a colon and environment assignments for its ingress; NODE_ARGS=… adds node flags after
 // ingress's own (a later V8 flag wins), and DIST=DIR runs the ingress built in DIR instead of dist/ (another
@@ -46,7 +47,7 @@ const now = () => performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(2) : '-');
 
-/** --variant values: [{ name, env, nodeArgs }] */
+/** --variant values: [{ name, env, nodeArgs, dist }] */
 function variants() {
   const argv = process.argv.slice(2);
   const raw = [];
