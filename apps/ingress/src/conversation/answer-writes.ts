@@ -35,6 +35,11 @@ export function setAnswerWrites(m: AnswerWrites): void {
   lastTurn = 0;
 }
 
+/** the answer written now: Fastify's reply is a thenable that settles when the answer is written out */
+function sendNow(reply: FastifyReply, body: unknown): Promise<void> {
+  return Promise.resolve(reply.send(body)).then(() => undefined);
+}
+
 function flush(): void {
   const q = queue;
   queue = [];
@@ -47,16 +52,15 @@ function flush(): void {
  * or the socket failed). A reply that was answered in the meantime (a client gone, a drain) is left as it is.
  */
 export function sendAnswer(reply: FastifyReply, body: unknown): Promise<void> {
-  if (mode === 'immediate') return Promise.resolve(reply.send(body)).then(() => undefined);
+  if (mode === 'immediate') return sendNow(reply, body);
   if (thisTurn++ === 0) setImmediate(endTurn);
   // a turn that finishes one call (calls in sequence, a low rate) has nothing to batch with: written at once
-  if (lastTurn < 2 && queue.length === 0 && thisTurn === 1) return Promise.resolve(reply.send(body)).then(() => undefined);
+  if (lastTurn < 2 && queue.length === 0 && thisTurn === 1) return sendNow(reply, body);
   return new Promise<void>((resolve, reject) => {
     const write = () => {
       if (reply.sent) return resolve();
       try {
-        // Fastify's reply is a thenable that settles when the answer is written out
-        Promise.resolve(reply.send(body)).then(() => resolve(), reject);
+        sendNow(reply, body).then(resolve, reject);
       } catch (err) {
         reject(err);
       }
