@@ -475,16 +475,6 @@ function startBareRelay(port, upstream) {
   });
 }
 
-function buildId() {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: prep.root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: prep.root, encoding: 'utf8' }).trim();
-    return dirty ? `${head} + uncommitted changes in ${dirty.split('\n').length} files` : head;
-  } catch {
-    return 'unknown (no git)';
-  }
-}
-
 async function adminCall(base, token, method, route, body) {
   const r = await fetch(`${base}${route}`, {
     method,
@@ -561,7 +551,7 @@ async function main() {
     if (!p.ok || !ps.ok) throw new Error(`the gateway does not serve the bench key: plain ${p.why || 'ok'}, stream ${ps.why || 'ok'}`);
 
     const cores = os.cpus().length;
-    out(`gateway benchmark · build ${buildId()} · node ${process.version} · ${cores} cores (${os.cpus()[0]?.model?.trim() || 'cpu'})`);
+    out(`gateway benchmark · build ${prep.buildId()} · node ${process.version} · ${cores} cores (${os.cpus()[0]?.model?.trim() || 'cpu'})`);
     out(`one chat completion per call to a mock upstream with no added latency; direct = the mock called alone, added = gateway − direct`);
     out(`the load generator, the mock, the gateway, Postgres and Redis all share these ${cores} cores`);
     {

@@ -21,7 +21,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
 const { latencySummary, parseGcLine, withAllocations, gcSummary } = require('./lib/tail-stats');
@@ -165,25 +165,6 @@ async function waitHealthy(origin, child, stderr) {
   throw new Error(`an ingress variant did not answer ${origin}/health in 30 s: ${stderr()}`);
 }
 
-/** ' (commit …)' when dist's parent is a git checkout, else '' */
-function buildIdOf(dist) {
-  try {
-    return ` (commit ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: path.dirname(dist), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()})`;
-  } catch {
-    return '';
-  }
-}
-
-function buildId() {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: prep.root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: prep.root, encoding: 'utf8' }).trim();
-    return dirty ? `${head} + uncommitted changes` : head;
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function main() {
   const vs = variants();
   await prep.readyToRun(DATABASE_URL);
@@ -251,12 +232,12 @@ async function main() {
     for (const t of targets) if (t.gc) withAllocations(t.gc); // every line of the process in order: each one's allocMb
     const up = latencySummary(targets[targets.length - 1].lat);
     const cores = os.cpus().length;
-    out(`tail latency side by side · build ${buildId()} · node ${process.version} · ${cores} cores`);
+    out(`tail latency side by side · build ${prep.buildId()} · node ${process.version} · ${cores} cores`);
     out(`${RATE} calls/s of non-streamed chat to each target in turn, ${ROUNDS} rounds of ${SECONDS} s (after a ${LEAD_IN} s lead-in each), alternating order; latency from each call's due time; percentiles over every round's calls pooled`);
     out('variants (an ingress each, beside the same billing, models, Redis and Postgres):');
     for (const v of vs) {
       const what = [...Object.entries(v.env).map(([k, x]) => `${k}=${x}`), ...(v.nodeArgs.length ? [`node ${v.nodeArgs.join(' ')}`] : [])];
-      if (v.dist !== path.join(prep.root, 'dist')) what.push(`the ingress built in ${v.dist}${buildIdOf(v.dist)}`);
+      if (v.dist !== path.join(prep.root, 'dist')) what.push(`the ingress built in ${v.dist} (${prep.buildId(path.dirname(v.dist))})`);
       out(`  ${v.name}: ${what.join(', ') || 'as configured'}`);
     }
     out();

@@ -117,7 +117,7 @@ async function main() {
   const s = summarize(JSON.parse(fs.readFileSync(file, 'utf8')), windowUs, 25);
   const seconds = (windowUs.toUs - windowUs.fromUs) / 1e6;
   const other = [...statuses].filter(([k]) => k !== '200');
-  out(`ingress profile · build ${buildId()} · node ${process.version} · ${os.cpus().length} cores · ${CONCURRENCY} clients at open throttle, non-streamed chat to the mock`);
+  out(`ingress profile · build ${prep.buildId()} · node ${process.version} · ${os.cpus().length} cores · ${CONCURRENCY} clients at open throttle, non-streamed chat to the mock`);
   out(`window: ${seconds.toFixed(2)} s, ${calls.toLocaleString('en-US')} calls answered 200 (${Math.round(calls / seconds).toLocaleString('en-US')}/s)${other.length ? `, other answers: ${other.map(([k, v]) => `${v}x ${k}`).join(', ')}` : ''}`);
   out(`ingress's CPU (/proc, profiler on): ${(cpuMs / calls).toFixed(3)} ms a call, ${Math.round((100 * cpuMs) / (seconds * 1000))} % of a core`);
   const sampled = s.busyUs + s.idleUs;
@@ -136,14 +136,6 @@ async function main() {
   for (const [fn, us] of s.functions) out(`  ${((100 * us) / s.busyUs).toFixed(1).padStart(5)} %  ${fn}`);
   out();
   out(KEEP ? `profile kept: ${file}` : `profile: ${file} (open it in Chrome DevTools, Performance; pass --keep-profile DIR to keep it elsewhere)`);
-}
-
-function buildId() {
-  try {
-    return require('node:child_process').execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
 }
 
 main().catch((err) => {

@@ -1,6 +1,6 @@
 // Steps shared by `npm start` and `npm test`: install what is missing, generate the Prisma client,
 // build, and check that Postgres and Redis answer. Uses nothing but Node until the install is done.
-const { spawnSync } = require('node:child_process');
+const { spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -212,8 +212,18 @@ async function dropRedisPrefix(redisUrl, prefix) {
   }
 }
 
+/** The commit checked out in dir (this checkout by default), with how many tracked files differ from it. */
+function buildId(dir = root) {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head} + uncommitted changes in ${dirty.split('\n').length} files` : head;
+  } catch {
+    return 'unknown (no git)';
+  }
+}
+
 module.exports = {
-  dropRedisPrefix,
   root,
   DEFAULT_DATABASE_URL,
   DEFAULT_REDIS_URL,
@@ -233,4 +243,6 @@ module.exports = {
   readyToRun,
   numberArg,
   freePorts,
+  buildId,
+  dropRedisPrefix,
 };
