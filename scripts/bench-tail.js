@@ -24,7 +24,7 @@ const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
-const { latencySummary, parseGcLine, withAllocations, gcSummary } = require('./lib/tail-stats');
+const { latencySummary, parseGcLine, withAllocations, gcSummary, serverTiming } = require('./lib/tail-stats');
 const { openLoop } = require('./lib/open-loop');
 
 const USAGE = "usage: npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]\n";
@@ -89,6 +89,8 @@ async function steady(t, rate, seconds, leadIn) {
   const leading = Math.round(rate * leadIn);
   const total = leading + Math.max(1, Math.round(rate * seconds));
   const lat = [];
+  // a gateway's answers: its upstream leg and its own share (Server-Timing), and the latency less that leg
+  const split = { upstream: [], gateway: [], rest: [] };
   const errors = new Map();
   const { start, interval } = await openLoop(rate, total, (due, i) =>
     pool
@@ -96,13 +98,21 @@ async function steady(t, rate, seconds, leadIn) {
       .then(async (r) => {
         await r.body.text();
         if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
-        if (i >= leading) lat.push(now() - due);
+        if (i < leading) return;
+        const took = now() - due;
+        lat.push(took);
+        const timing = serverTiming(r.headers['server-timing']);
+        if (timing) {
+          split.upstream.push(timing.upstream);
+          split.gateway.push(timing.gateway);
+          split.rest.push(took - timing.upstream);
+        }
       })
       .catch((err) => errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1)),
   );
   const to = now();
   await pool.close();
-  return { lat, errors, from: start + leading * interval, to, sent: total };
+  return { lat, split, errors, from: start + leading * interval, to, sent: total };
 }
 
 /** times the process's threads gave up a core to wait (voluntary context switches, /proc), NaN once it is gone */
@@ -200,6 +210,7 @@ async function main() {
     targets.push({ name: 'upstream', origin: `http://127.0.0.1:${mockPort}`, headers: { authorization: 'Bearer mock', 'content-type': 'application/json' }, gc: null });
     for (const t of targets) {
       t.lat = [];
+      t.split = { upstream: [], gateway: [], rest: [] };
       t.rounds = [];
       t.errors = new Map();
       t.gcIn = [];
@@ -223,6 +234,7 @@ async function main() {
           t.sent += w.sent;
         }
         t.lat.push(...w.lat);
+        for (const k of Object.keys(t.split)) t.split[k].push(...w.split[k]);
         t.rounds.push(latencySummary(w.lat).p99);
         for (const [why, n] of w.errors) t.errors.set(why, (t.errors.get(why) || 0) + n);
         if (t.gc) t.gcIn.push(...t.gc.filter((e) => e.at >= w.from && e.at <= w.to));
@@ -269,7 +281,18 @@ async function main() {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
     for (const row of rows) out(`| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`);
     out();
-    out('added: the target\'s percentile less the upstream\'s, both pooled. ingress CPU a call: its process\'s user and system time over its windows (lead-ins included, /proc, 10 ms ticks) over the calls sent in them; wake-ups a call: the times its threads (the main one, libuv\'s and V8\'s helpers) went to sleep and were woken, over the same calls. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer (allocated a call: the heap\'s growth up to each of those collections, over the measured calls); a call that arrives during a pause waits it out.');
+    // where a gateway's time went, by its own Server-Timing (the upstream leg it saw, and its own share up to the answer's encoding)
+    const split = [['variant', 'calls timed', 'upstream leg as the gateway saw it, p50 / p99 / p99.9', 'the upstream alone (above)', "gateway's own share, p50 / p99 / p99.9", 'latency less the upstream leg, p50 / p99 / p99.9']];
+    for (const t of targets) {
+      if (t.gc === null) continue;
+      const [u, g, r] = [t.split.upstream, t.split.gateway, t.split.rest].map(latencySummary);
+      const three = (x) => `${ms(x.p50)} / ${ms(x.p99)} / ${ms(x.p999)} ms`;
+      split.push([t.name, u.n.toLocaleString('en-US'), three(u), three(up), three(g), three(r)]);
+    }
+    const sw = split[0].map((_, c) => Math.max(...split.map((row) => row[c].length)));
+    for (const row of split) out(`| ${row.map((cell, c) => cell.padEnd(sw[c])).join(' | ')} |`);
+    out();
+    out('added: the target\'s percentile less the upstream\'s, both pooled. ingress CPU a call: its process\'s user and system time over its windows (lead-ins included, /proc, 10 ms ticks) over the calls sent in them; wake-ups a call: the times its threads (the main one, libuv\'s and V8\'s helpers) went to sleep and were woken, over the same calls. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer (allocated a call: the heap\'s growth up to each of those collections, over the measured calls); a call that arrives during a pause waits it out. The second table reads each answer\'s Server-Timing: the upstream leg as ingress timed it (the mock\'s work plus any wait of either process for a core), ingress\'s own share up to encoding the answer, and the latency less the upstream leg (that share, the answer\'s write and the load generator\'s side). An upstream leg whose p99 is well above the upstream alone\'s says the same mock answers slower with the gateway beside it on these cores.');
   } finally {
     for (const c of extra) c.kill('SIGTERM');
     await Promise.all(extra.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));

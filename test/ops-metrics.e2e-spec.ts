@@ -111,6 +111,37 @@ describe('ops: metrics and health on every service', () => {
     expect(hasSeries(wrk, 'gateway_process_resident_memory_bytes', { service: 'task-worker' })).toBe(true);
   });
 
+  it("an answer's Server-Timing and the overhead metrics split its time between the upstream and the gateway", async () => {
+    const acct = await newAccount(g, 5_000_000);
+    const route = '/v1/chat/completions';
+    const l = { route, style: 'openai', model: 'gpt-4o-mini' };
+    const ing0 = await scrape(g.ops.ingress);
+    // the mock answers 150 ms late: the upstream leg holds that wait, the gateway's share does not
+    const started = performance.now();
+    const res = await acct.client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'timing [[mock:latency=150]]' }] }).withResponse();
+    const took = performance.now() - started;
+    const timing = res.response.headers.get('server-timing') ?? '';
+    const m = /^upstream;dur=(\d+\.\d\d), gateway;dur=(\d+\.\d\d)$/.exec(timing);
+    expect([timing, Boolean(m)]).toEqual([timing, true]);
+    const [up, own] = [Number(m![1]), Number(m![2])];
+    expect(up).toBeGreaterThanOrEqual(150);
+    expect(up + own).toBeLessThanOrEqual(took);
+    expect(own).toBeLessThan(100);
+
+    // a stream: its upstream leg ends at the first body bytes (the mock's 150 ms wait is before them)
+    const stream = await acct.client.chat.completions.create({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'timing [[mock:latency=150]]' }] });
+    for await (const _ of stream) void _;
+
+    const ing = await scrapeUntil(g.ops.ingress, (t) => metric(t, 'gateway_overhead_seconds_count', l) - metric(ing0, 'gateway_overhead_seconds_count', l) >= 2);
+    const d = (name: string) => metric(ing, name, l) - metric(ing0, name, l);
+    expect(d('gateway_upstream_seconds_count')).toBe(2);
+    expect(d('gateway_overhead_seconds_count')).toBe(2);
+    expect(d('gateway_upstream_seconds_sum')).toBeGreaterThanOrEqual(0.3);
+    // both calls' own shares together: well under either upstream wait
+    expect(d('gateway_overhead_seconds_sum')).toBeLessThan(0.15);
+    expect(d('gateway_http_request_duration_seconds_sum')).toBeGreaterThanOrEqual(d('gateway_upstream_seconds_sum'));
+  });
+
   it('billing readiness goes 503 naming postgres while Postgres is down, and 200 when it is back', async () => {
     expect((await ready(g.ops.billing)).status).toBe(200);
     try {

@@ -8,7 +8,7 @@ interface Gc {
   afterMb?: number;
   allocMb?: number;
 }
-const { percentile, latencySummary, parseGcLine, withAllocations, gcSummary } = require('../scripts/lib/tail-stats') as {
+const { percentile, latencySummary, parseGcLine, withAllocations, gcSummary, serverTiming } = require('../scripts/lib/tail-stats') as {
   percentile: (sorted: ArrayLike<number>, p: number) => number;
   latencySummary: (l: number[]) => { n: number; p50: number; p90: number; p99: number; p999: number };
   parseGcLine: (line: string) => Gc | null;
@@ -17,6 +17,7 @@ const { percentile, latencySummary, parseGcLine, withAllocations, gcSummary } = 
     events: Gc[],
     calls: number,
   ) => { scavenges: number; scavengesPerThousand: number; scavengeMedianMs: number; scavengeMaxMs: number; pausedMs: number; markCompacts: number; allocatedKbPerCall: number };
+  serverTiming: (header: unknown) => { upstream: number; gateway: number } | null;
 };
 
 describe('tail-stats', () => {
@@ -71,5 +72,13 @@ describe('tail-stats', () => {
     // the last three collections over 300 calls: 75 MB, 256 KB a call; a run whose first line has no predecessor has no figure
     expect(gcSummary(events.slice(1), 300).allocatedKbPerCall).toBeCloseTo(256, 6);
     expect(gcSummary(events, 300).allocatedKbPerCall).toBeNaN();
+  });
+
+  it("reads ingress's Server-Timing (upstream and gateway durations), and nothing from a header without both", () => {
+    expect(serverTiming('upstream;dur=0.84, gateway;dur=0.41')).toEqual({ upstream: 0.84, gateway: 0.41 });
+    expect(serverTiming('gateway;dur=2.50,upstream;desc="whole answer";dur=12.00')).toEqual({ upstream: 12, gateway: 2.5 });
+    expect(serverTiming('upstream;dur=0.84')).toBeNull();
+    expect(serverTiming(undefined)).toBeNull();
+    expect(serverTiming(['upstream;dur=1', 'gateway;dur=2'])).toBeNull();
   });
 });

@@ -67,4 +67,21 @@ function gcSummary(events, calls) {
   };
 }
 
-module.exports = { percentile, latencySummary, parseGcLine, withAllocations, gcSummary };
+/**
+ * An answer's Server-Timing header as ingress writes it on a whole answer (`upstream;dur=0.84, gateway;dur=0.41`):
+ * { upstream, gateway } in ms, or null when the header is missing or lacks either metric.
+ */
+function serverTiming(header) {
+  if (typeof header !== 'string') return null;
+  const dur = {};
+  for (const part of header.split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    for (const p of params) {
+      const m = /^\s*dur=([\d.]+)\s*$/.exec(p);
+      if (m) dur[name.trim()] = Number(m[1]);
+    }
+  }
+  return Number.isFinite(dur.upstream) && Number.isFinite(dur.gateway) ? { upstream: dur.upstream, gateway: dur.gateway } : null;
+}
+
+module.exports = { percentile, latencySummary, parseGcLine, withAllocations, gcSummary, serverTiming };

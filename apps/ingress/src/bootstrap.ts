@@ -20,7 +20,7 @@ export async function createIngress(config: IngressConfig): Promise<NestFastifyA
   setAnswerWrites(config.ANSWER_WRITES);
   // the fields the hooks and the call set on a request, declared up front: every request object then has
   // one shape from its constructor on, and Fastify's and our property reads on it stay monomorphic
-  for (const field of ['ttRequestId', 'ttHoldId', 'ttLog', 'ttAdminRole', 'ttCall', 'ttStartedAt', 'ttFirstByteAt']) fastify.decorateRequest(field, undefined);
+  for (const field of ['ttRequestId', 'ttHoldId', 'ttLog', 'ttAdminRole', 'ttCall', 'ttStartedAt', 'ttFirstByteAt', 'ttUpstreamAt', 'ttUpstreamMs']) fastify.decorateRequest(field, undefined);
   fastify.addHook('onRequest', onRequestAssignId);
   fastify.addHook('onRequest', onRequestMetrics);
   const logs = serviceLoggers('ingress', config.LOG_LEVEL);

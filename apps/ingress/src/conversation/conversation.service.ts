@@ -22,7 +22,7 @@ import { ModelCacheService } from '../registry/model-cache.service';
 import { AdmissionService } from '../admission/admission.service';
 import { ResponseCacheService } from '../cache/response-cache.service';
 import { setHoldId } from '../shared/request-context';
-import { noteCall, noteChannel } from '../ops/ingress-metrics';
+import { markUpstreamDone, markUpstreamSent, noteCall, noteChannel, serverTiming } from '../ops/ingress-metrics';
 import { CONFIG } from '../shared/tokens';
 import { genAiAttributes, UpstreamClient, type UpstreamRequest, type UpstreamResponse } from '../upstream/upstream.client';
 import { NATIVE } from './native';
@@ -125,6 +125,7 @@ export class ConversationService {
     let res: UpstreamResponse;
     try {
       const all = new Map(tiers.flatMap((t) => [...t.requests]));
+      markUpstreamSent(req);
       // an answer that is not streamed is read whole before anything is sent on
       res = await this.upstream.postTiers(tiers.map((t) => [...t.requests.keys()]), (t) => all.get(t)!, abort?.signal, { whole: !stream, requestId: call.requestId });
     } catch (err) {
@@ -145,6 +146,7 @@ export class ConversationService {
       let body: Record<string, unknown>;
       try {
         body = (await res.body.json()) as Record<string, unknown>;
+        markUpstreamDone(req);
       } catch (err) {
         await this.billing.release(hold, 'upstream body unreadable');
         throw new DomainError('upstream_error', `upstream sent an unreadable body: ${(err as Error).message}`);
@@ -156,6 +158,7 @@ export class ConversationService {
       // what the upstream's prompt cache served, and what that saved (a stream says it in its own usage event)
       reply.header('x-tt-cache-read-tokens', String(usage.cached_input_tokens));
       reply.header('x-tt-cache-savings-micros', String(cacheSavingsMicros(served.pricing, usage)));
+      reply.header('server-timing', serverTiming(req));
       const sent = native ? NATIVE[codec.style].response(body, clientModel) : codec.encodeResponse({ ...answer, id: answer.id || call.requestId }, clientModel, ir!);
       return cache ? this.cache.storeJson(cache, reply, sent, cost, call.requestId) : sent;
     }

@@ -3,7 +3,7 @@ import { SseParser, UpstreamStreamError, type RelayTransform } from '@gateway/pr
 import type { FastifyReply } from 'fastify';
 import type { UpstreamResponse } from '../upstream/upstream.client';
 import { HOLD_ID_HEADER, REQUEST_ID_HEADER } from '../shared/request-context';
-import { markFirstByte } from '../ops/ingress-metrics';
+import { markFirstByte, markUpstreamDone } from '../ops/ingress-metrics';
 
 export type RelayOutcome =
   | { kind: 'completed'; usage: TokenUsage | null; produced: string }
@@ -74,7 +74,10 @@ export async function relayStream(
         write(out); // what came before an upstream error event still reaches the client
       }
     };
-    for await (const bytes of upstream.body) relay(parser.push(bytes as Buffer));
+    for await (const bytes of upstream.body) {
+      markUpstreamDone(reply.request);
+      relay(parser.push(bytes as Buffer));
+    }
     relay(parser.end());
   } catch (err) {
     if (clientGone) return { kind: 'client_gone', usage: transform.usage(), produced: transform.produced() };

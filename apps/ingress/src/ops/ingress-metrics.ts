@@ -9,6 +9,10 @@ declare module 'fastify' {
     /** performance.now() when the request arrived, and when its first body bytes went out (streams) */
     ttStartedAt?: number;
     ttFirstByteAt?: number;
+    /** performance.now() when the call's upstream leg began (its first attempt was sent) */
+    ttUpstreamAt?: number;
+    /** ms spent on the upstream leg, every attempt and fallback included: to a whole answer's end, to a stream's first body bytes */
+    ttUpstreamMs?: number;
   }
 }
 
@@ -18,6 +22,16 @@ const requests = counterChildren(
 const latency = histogramChildren(histogram('gateway_http_request_duration_seconds', 'Time from request to the last byte of the answer', ['route', 'style', 'model']));
 const ttfb = histogramChildren(
   histogram('gateway_http_time_to_first_byte_seconds', 'Time from request to the first byte of the answer (a stream: its first event)', ['route', 'style', 'model']),
+);
+const upstreamLeg = histogramChildren(
+  histogram('gateway_upstream_seconds', "A call's upstream leg, every attempt, retry and fallback included: to the end of an answer read whole, to the first body bytes of a stream", ['route', 'style', 'model']),
+);
+const overhead = histogramChildren(
+  histogram(
+    'gateway_overhead_seconds',
+    "The gateway's own share of a call that reached an upstream: an answer's time (request to last byte) less its upstream leg; a stream's time to first byte less its upstream's",
+    ['route', 'style', 'model'],
+  ),
 );
 const tokens = counterChildren(counter('gateway_tokens_total', 'Tokens charged for, by model and type (input, output, reasoning, cached)', ['model', 'type']));
 const charged = counterChildren(counter('gateway_charged_micros_total', 'Micros charged (settled costs) by model', ['model']));
@@ -59,7 +73,13 @@ function record(req: FastifyRequest, reply: FastifyReply): void {
   const status = reply.raw.headersSent ? reply.raw.statusCode : 499;
   requests.get(route, style, model, call?.channel ?? NONE, statusLabel(status)).inc();
   latency.get(route, style, model).observe((now - start) / 1000);
-  ttfb.get(route, style, model).observe(((req.ttFirstByteAt ?? now) - start) / 1000);
+  const firstByte = req.ttFirstByteAt ?? now;
+  ttfb.get(route, style, model).observe((firstByte - start) / 1000);
+  const up = req.ttUpstreamMs;
+  if (up !== undefined) {
+    upstreamLeg.get(route, style, model).observe(up / 1000);
+    overhead.get(route, style, model).observe(Math.max(0, firstByte - start - up) / 1000);
+  }
 }
 
 const statusLabels = new Map<number, string>();
@@ -83,6 +103,30 @@ export function noteChannel(req: FastifyRequest, channel: string | null): void {
 
 export function markFirstByte(req: FastifyRequest): void {
   req.ttFirstByteAt ??= performance.now();
+}
+
+/** The call's first upstream attempt goes out now. */
+export function markUpstreamSent(req: FastifyRequest): void {
+  req.ttUpstreamAt = performance.now();
+}
+
+/**
+ * The upstream leg ends now (a whole answer read, or a stream's first body bytes; later calls change nothing):
+ * returns its length in ms.
+ */
+export function markUpstreamDone(req: FastifyRequest): number {
+  if (req.ttUpstreamMs === undefined && req.ttUpstreamAt !== undefined) req.ttUpstreamMs = performance.now() - req.ttUpstreamAt;
+  return req.ttUpstreamMs ?? 0;
+}
+
+/**
+ * Server-Timing of an answer read whole: `upstream` (its upstream leg) and `gateway` (the time since the
+ * request arrived less that, up to now: everything but encoding and writing the answer), in ms.
+ */
+export function serverTiming(req: FastifyRequest): string {
+  const up = req.ttUpstreamMs ?? 0;
+  const own = Math.max(0, performance.now() - (req.ttStartedAt ?? 0) - up);
+  return `upstream;dur=${up.toFixed(2)}, gateway;dur=${own.toFixed(2)}`;
 }
 
 /** A settled cost: micros and tokens per model. */
