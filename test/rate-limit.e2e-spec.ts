@@ -44,18 +44,20 @@ describe('rate limits across two ingress processes', () => {
     await g?.stop();
   }, 30_000);
 
-  const call = (i: number) =>
+  const call = (i: number, stream = false) =>
     fetch(`${bases[i % 2]}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-x', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+      body: JSON.stringify({ model: 'gpt-x', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5, ...(stream ? { stream: true } : {}) }),
     });
 
   it(`${RPM} successes across both processes, then 429 with Retry-After until a slot frees`, async () => {
     const started = Date.now();
     for (let i = 0; i < RPM; i++) {
-      const res = await call(i);
+      // every third one streamed: a stream's headers carry the counts too
+      const res = await call(i, i % 3 === 2);
       expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain(i % 3 === 2 ? 'text/event-stream' : 'application/json');
       expect(res.headers.get('x-ratelimit-limit-requests')).toBe(String(RPM));
       expect(res.headers.get('x-ratelimit-remaining-requests')).toBe(String(RPM - 1 - i));
       await res.arrayBuffer();

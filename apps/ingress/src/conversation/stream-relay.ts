@@ -1,5 +1,6 @@
 import type { TokenUsage } from '@gateway/contracts';
 import { SseParser, UpstreamStreamError, type RelayTransform } from '@gateway/protocols';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { UpstreamResponse } from '../upstream/upstream.client';
 import { HOLD_ID_HEADER, REQUEST_ID_HEADER } from '../shared/request-context';
@@ -27,7 +28,9 @@ export async function relayStream(
 ): Promise<RelayOutcome> {
   reply.hijack();
   const res = reply.raw;
+  // what the reply already holds (x-ratelimit-*, X-TT-Cache-Status…) goes out with the stream's own headers
   res.writeHead(200, {
+    ...(reply.getHeaders() as OutgoingHttpHeaders),
     'content-type': transform.contentType,
     'cache-control': 'no-cache',
     connection: 'keep-alive',
