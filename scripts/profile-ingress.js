@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Where ingress's CPU goes in a chat call, by part of the call: starts the system as bench:gateway does (its own
 // database, gateway_profile, dropped and migrated first; its own Redis prefix), ingress under `node --cpu-prof`,
-// drives non-streamed chat calls at open throttle for --seconds after a warm-up, and prints ingress's CPU a call
+// drives non-streamed chat calls at open throttle (or at a steady --rate) for --seconds after a warm-up, and prints ingress's CPU a call
 // over that window (/proc) and its CPU profile over the same window (scripts/lib/profile-summary.js): busy time
 // by part of the call (the client leg, the upstream leg, money, translation, logs and metrics, …) in per cent
 // and in microseconds a call, and the functions with the most self time.
-//   npm run profile:ingress [-- --seconds 10 --concurrency 64 --interval-us 200 --warm-up 3 --keep-profile DIR]
+//   npm run profile:ingress [-- --seconds 10 --concurrency 64 | --rate 500 --interval-us 200 --warm-up 3 --keep-profile DIR]
 // The profiler's sampling costs ingress CPU of its own (at 200 us its CPU a call was 1.5-2 times what bench:gateway
 // measured the same day): compare the parts and runs of this script, not its CPU a call with bench:gateway's. One run at a time, and not beside a benchmark (shared cores).
 const fs = require('node:fs');
@@ -15,6 +15,7 @@ const crypto = require('node:crypto');
 const { Pool } = require('undici');
 const prep = require('./lib/prepare');
 const { summarize } = require('./lib/profile-summary');
+const { openLoop } = require('./lib/open-loop');
 
 /** --keep-profile DIR (or --keep-profile=DIR) */
 function keepDir() {
@@ -24,11 +25,14 @@ function keepDir() {
   return argv.find((a) => a.startsWith('--keep-profile='))?.slice('--keep-profile='.length);
 }
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('usage: npm run profile:ingress [-- --seconds 10 --concurrency 64 --interval-us 200 --warm-up 3 --keep-profile DIR]\n');
+  process.stdout.write('usage: npm run profile:ingress [-- --seconds 10 --concurrency 64 | --rate 500 --interval-us 200 --warm-up 3 --keep-profile DIR]\n');
   process.exit(0);
 }
 const SECONDS = prep.numberArg('seconds', 10);
 const CONCURRENCY = Math.round(prep.numberArg('concurrency', 64));
+// --rate N: calls sent on an open-loop schedule at N a second instead of CONCURRENCY clients at open throttle
+// (the steady rates where the tail is measured: each call wakes the processes it passes through on its own)
+const RATE = process.argv.some((a) => a === '--rate' || a.startsWith('--rate=')) ? prep.numberArg('rate', 500) : 0;
 const INTERVAL_US = Math.round(prep.numberArg('interval-us', 200));
 const WARM_UP = prep.numberArg('warm-up', 3);
 const KEEP = keepDir();
@@ -72,6 +76,24 @@ async function drive(base, key, seconds) {
   return statuses;
 }
 
+/** calls on the open-loop schedule at RATE a second for `seconds`; counts answers by status */
+async function driveSteady(base, key, seconds) {
+  const pool = new Pool(base, { connections: 512, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const statuses = new Map();
+  await openLoop(RATE, Math.max(1, Math.round(RATE * seconds)), () =>
+    pool
+      .request({ path: '/v1/chat/completions', method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: BODY })
+      .then(async (r) => {
+        await r.body.text();
+        return String(r.statusCode);
+      })
+      .catch((err) => err.code || err.message)
+      .then((st) => statuses.set(st, (statuses.get(st) || 0) + 1)),
+  );
+  await pool.close();
+  return statuses;
+}
+
 async function main() {
   await prep.readyToRun(DATABASE_URL);
   await prep.dropDatabase(DATABASE_URL);
@@ -97,12 +119,14 @@ async function main() {
   try {
     const base = `http://127.0.0.1:${port}`;
     const { key } = await seedBenchKey({ base, token, mockBaseUrl: `http://127.0.0.1:${mockPort}/v1`, name: 'profile' });
-    note(`warming up: ${WARM_UP} s at open throttle, not in the profile's window…`);
-    await drive(base, key, WARM_UP);
-    note(`profiling ingress: ${SECONDS} s at open throttle, ${CONCURRENCY} clients, sampled every ${INTERVAL_US} us…`);
+    const load = RATE ? `${RATE} calls/s` : 'open throttle';
+    const run = RATE ? driveSteady : drive;
+    note(`warming up: ${WARM_UP} s at ${load}, not in the profile's window…`);
+    await run(base, key, WARM_UP);
+    note(`profiling ingress: ${SECONDS} s at ${RATE ? load : `open throttle, ${CONCURRENCY} clients`}, sampled every ${INTERVAL_US} us…`);
     const t0 = ticks(ingressPid);
     const from = monoUs();
-    statuses = await drive(base, key, SECONDS);
+    statuses = await run(base, key, SECONDS);
     const to = monoUs();
     cpuMs = ((ticks(ingressPid) - t0) * 1000) / CLK_TCK;
     windowUs = { fromUs: from, toUs: to };
@@ -117,7 +141,7 @@ async function main() {
   const s = summarize(JSON.parse(fs.readFileSync(file, 'utf8')), windowUs, 25);
   const seconds = (windowUs.toUs - windowUs.fromUs) / 1e6;
   const other = [...statuses].filter(([k]) => k !== '200');
-  out(`ingress profile · build ${prep.buildId()} · node ${process.version} · ${os.cpus().length} cores · ${CONCURRENCY} clients at open throttle, non-streamed chat to the mock`);
+  out(`ingress profile · build ${prep.buildId()} · node ${process.version} · ${os.cpus().length} cores · ${RATE ? `a steady ${RATE} calls/s` : `${CONCURRENCY} clients at open throttle`}, non-streamed chat to the mock`);
   out(`window: ${seconds.toFixed(2)} s, ${calls.toLocaleString('en-US')} calls answered 200 (${Math.round(calls / seconds).toLocaleString('en-US')}/s)${other.length ? `, other answers: ${other.map(([k, v]) => `${v}x ${k}`).join(', ')}` : ''}`);
   out(`ingress's CPU (/proc, profiler on): ${(cpuMs / calls).toFixed(3)} ms a call, ${Math.round((100 * cpuMs) / (seconds * 1000))} % of a core`);
   const sampled = s.busyUs + s.idleUs;
