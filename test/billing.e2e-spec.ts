@@ -49,6 +49,9 @@ describe('billing as finance sees it', () => {
     expect(again.headers.get('x-tt-idempotent-replay')).toBe('true');
     expect(again.headers.get('x-tt-request-id')).toBe(first.headers.get('x-tt-request-id'));
     expect(again.headers.get('x-tt-hold-id')).toBe(first.headers.get('x-tt-hold-id'));
+    // the first answer's timing (its upstream's 300 ms) is not this one's: a replay reaches no upstream
+    expect(first.headers.get('server-timing')).toMatch(/^upstream;dur=/);
+    expect(again.headers.get('server-timing')).toBeNull();
     expect(await again.text()).toBe(firstBody);
     expect((await settledAccount(g, a.id)).balance_micros).toBe(balance);
     expect((await mockRequests(g)).length).toBe(1);

@@ -64,7 +64,9 @@ export class IdempotencyService {
       if (rec.fp !== fp) throw new DomainError('idempotency_mismatch', 'this Idempotency-Key was already used with a different request');
       if (rec.state === 'in_flight') throw new DomainError('idempotency_in_flight', 'a request with this Idempotency-Key is still in progress', undefined, 1);
       reply.hijack();
-      reply.raw.writeHead(rec.status, { ...rec.headers, 'x-tt-idempotent-replay': 'true' });
+      // the first answer's Server-Timing timed its upstream leg; a replay has none
+      const { 'server-timing': _timing, ...headers } = rec.headers;
+      reply.raw.writeHead(rec.status, { ...headers, 'x-tt-idempotent-replay': 'true' });
       reply.raw.end(Buffer.from(rec.body, 'base64'));
       return true;
     }
