@@ -50,23 +50,26 @@ function ticks(pid) {
   return Number(f[11]) + Number(f[12]);
 }
 
+/** one call: its answer's status, or the error's code */
+function callOnce(pool, key) {
+  return pool
+    .request({ path: '/v1/chat/completions', method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: BODY })
+    .then(async (r) => {
+      await r.body.text();
+      return String(r.statusCode);
+    })
+    .catch((err) => err.code || err.message);
+}
+
+const count = (statuses, s) => statuses.set(s, (statuses.get(s) || 0) + 1);
+
 /** closed-loop clients for `seconds`; counts answers by status */
 async function drive(base, key, seconds) {
   const pool = new Pool(base, { connections: CONCURRENCY, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const statuses = new Map();
   let stop = false;
   const loop = async () => {
-    while (!stop) {
-      let s;
-      try {
-        const r = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: BODY });
-        await r.body.text();
-        s = String(r.statusCode);
-      } catch (err) {
-        s = err.code || err.message;
-      }
-      statuses.set(s, (statuses.get(s) || 0) + 1);
-    }
+    while (!stop) count(statuses, await callOnce(pool, key));
   };
   const loops = Array.from({ length: CONCURRENCY }, loop);
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -80,16 +83,7 @@ async function drive(base, key, seconds) {
 async function driveSteady(base, key, seconds) {
   const pool = new Pool(base, { connections: 512, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const statuses = new Map();
-  await openLoop(RATE, Math.max(1, Math.round(RATE * seconds)), () =>
-    pool
-      .request({ path: '/v1/chat/completions', method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: BODY })
-      .then(async (r) => {
-        await r.body.text();
-        return String(r.statusCode);
-      })
-      .catch((err) => err.code || err.message)
-      .then((st) => statuses.set(st, (statuses.get(st) || 0) + 1)),
-  );
+  await openLoop(RATE, Math.max(1, Math.round(RATE * seconds)), () => callOnce(pool, key).then((s) => count(statuses, s)));
   await pool.close();
   return statuses;
 }

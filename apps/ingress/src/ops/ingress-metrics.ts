@@ -110,13 +110,9 @@ export function markUpstreamSent(req: FastifyRequest): void {
   req.ttUpstreamAt = performance.now();
 }
 
-/**
- * The upstream leg ends now (a whole answer read, or a stream's first body bytes; later calls change nothing):
- * returns its length in ms.
- */
-export function markUpstreamDone(req: FastifyRequest): number {
+/** The upstream leg ends now (a whole answer read, or a stream's first body bytes; later calls change nothing). */
+export function markUpstreamDone(req: FastifyRequest): void {
   if (req.ttUpstreamMs === undefined && req.ttUpstreamAt !== undefined) req.ttUpstreamMs = performance.now() - req.ttUpstreamAt;
-  return req.ttUpstreamMs ?? 0;
 }
 
 /**
