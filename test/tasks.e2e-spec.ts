@@ -204,6 +204,8 @@ describe('async tasks on a worker fleet', () => {
       const t = (await submit({ model: 'mj-x', prompt: 'streamed [[mock:duration_ms=600]]' })).json;
       const res = await fetch(`${base}/v1/tasks/${t.id}/events`, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } });
       expect(res.headers.get('content-type')).toContain('text/event-stream');
+      // checked against the key's limits, not counted: the stream's head says where the key stands
+      expect(Number(res.headers.get('x-ratelimit-limit-requests'))).toBeGreaterThan(0);
       const text = await res.text(); // ends when the task does
       const types = [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
       expect(types[0]).toBe('queued');

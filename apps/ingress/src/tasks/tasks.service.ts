@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError, newId, type KeyPrincipal } from '@gateway/contracts';
 import type { IngressConfig } from '@gateway/config';
@@ -100,7 +101,8 @@ export class TasksService {
     await this.owned(req, id, reply);
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-tt-request-id': req.ttRequestId });
+    // with what the reply holds (x-ratelimit-*, from the read's check)
+    res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-tt-request-id': req.ttRequestId });
     let gone = false;
     res.on('close', () => (gone = true));
     let last = 0;
