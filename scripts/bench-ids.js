@@ -36,13 +36,8 @@ const BATCHES = arg('batches', 30);
 const ROUNDS = arg('rounds', 3);
 const DATABASE_URL = process.env.BENCH_IDS_DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/gateway_ids_bench';
 const TABLES = ['holds', 'ledger_entries', 'usage_records', 'request_log'];
-const CLK_TCK = 100;
 
-/** CPU ms a process has used (utime + stime), from /proc: ±10 ms. */
-function cpuMs(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
-}
+const cpuMs = prep.processCpuMs;
 
 const out = (s) => process.stdout.write(`${s}\n`);
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });

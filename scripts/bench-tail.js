@@ -129,16 +129,6 @@ function waits(pid) {
   }
 }
 
-/** utime + stime of a process in ms (/proc, 100 ticks a second), NaN once it is gone */
-function cpuMs(pid) {
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
 /** one more ingress, beside the system's, with the variant's environment and flags and --trace-gc */
 function startVariant(v, port, env, onGc) {
   const { INGRESS_NODE_ARGS } = require('./lib/system');
@@ -225,11 +215,11 @@ async function main() {
       const order = r % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         note(`round ${r + 1} of ${ROUNDS}: ${t.name}`);
-        const cpu0 = t.pid ? cpuMs(t.pid) : 0;
+        const cpu0 = t.pid ? prep.processCpuMs(t.pid) : 0;
         const waits0 = t.pid ? waits(t.pid) : 0;
         const w = await steady(t, RATE, SECONDS, LEAD_IN);
         if (t.pid) {
-          t.cpuMs += cpuMs(t.pid) - cpu0;
+          t.cpuMs += prep.processCpuMs(t.pid) - cpu0;
           t.waits += waits(t.pid) - waits0;
           t.sent += w.sent;
         }

@@ -42,13 +42,6 @@ const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', c
 const out = (s = '') => process.stdout.write(`${s}\n`);
 const note = (s) => process.stderr.write(`  … ${s}\n`);
 const monoUs = () => Number(process.hrtime.bigint() / 1000n);
-const CLK_TCK = 100;
-
-/** utime + stime of a process, in ticks */
-function ticks(pid) {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]);
-}
 
 /** one call: its answer's status, or the error's code */
 function callOnce(pool, key) {
@@ -118,11 +111,11 @@ async function main() {
     note(`warming up: ${WARM_UP} s at ${load}, not in the profile's window…`);
     await run(base, key, WARM_UP);
     note(`profiling ingress: ${SECONDS} s at ${RATE ? load : `open throttle, ${CONCURRENCY} clients`}, sampled every ${INTERVAL_US} us…`);
-    const t0 = ticks(ingressPid);
+    const cpu0 = prep.processCpuMs(ingressPid);
     const from = monoUs();
     statuses = await run(base, key, SECONDS);
     const to = monoUs();
-    cpuMs = ((ticks(ingressPid) - t0) * 1000) / CLK_TCK;
+    cpuMs = prep.processCpuMs(ingressPid) - cpu0;
     windowUs = { fromUs: from, toUs: to };
     calls = statuses.get('200') || 0;
   } finally {

@@ -212,6 +212,19 @@ async function dropRedisPrefix(redisUrl, prefix) {
   }
 }
 
+/**
+ * CPU ms a process has used (utime + stime, /proc/<pid>/stat in ticks of 10 ms, so ±10 ms); NaN once it is gone.
+ * bench:tail, bench:ids and profile:ingress read their processes' CPU with it (bench:gateway reads every process's).
+ */
+function processCpuMs(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
 /** The commit checked out in dir (this checkout by default), with how many tracked files differ from it. */
 function buildId(dir = root) {
   try {
@@ -245,4 +258,5 @@ module.exports = {
   freePorts,
   buildId,
   dropRedisPrefix,
+  processCpuMs,
 };
