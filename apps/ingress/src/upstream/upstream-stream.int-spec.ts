@@ -22,25 +22,34 @@ describe('UpstreamClient: answers read as they stream (real HTTP)', () => {
   afterAll(() => bed.close());
 
   it('gives each chunk as it comes, before the upstream has finished', async () => {
-    let endedAt = 0;
+    // The upstream holds its end back until the reader has seen the first chunk (or 5 s pass): no clock
+    // comparison, so a slow machine cannot fail it; a client that buffered to the end would only get
+    // the first chunk after the 5 s fallback, and then `seenBeforeEnd` is false.
+    let sawFirst!: () => void;
+    const firstRead = new Promise<void>((r) => (sawFirst = r));
+    let seenBeforeEnd = false;
     const t = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: 1\n\n');
-      setTimeout(() => res.write('data: 2\n\n'), 150);
-      setTimeout(() => {
-        endedAt = Date.now();
+      const fallback = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000).unref());
+      void Promise.race([firstRead.then(() => 'read' as const), fallback]).then((how) => {
+        seenBeforeEnd = how === 'read';
+        res.write('data: 2\n\n');
         res.end('data: [DONE]\n\n');
-      }, 300);
+      });
     });
     const res = await post(t);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/event-stream');
-    const got: Array<{ text: string; at: number }> = [];
-    for await (const c of res.body) got.push({ text: c.toString(), at: Date.now() });
-    expect(got.map((g) => g.text).join('')).toBe('data: 1\n\ndata: 2\n\ndata: [DONE]\n\n');
-    expect(got[0].text).toBe('data: 1\n\n');
-    expect(got[0].at).toBeLessThan(endedAt - 100); // read while the upstream was still sending
-  });
+    const got: string[] = [];
+    for await (const c of res.body) {
+      got.push(c.toString());
+      if (got.length === 1) sawFirst();
+    }
+    expect(got.join('')).toBe('data: 1\n\ndata: 2\n\ndata: [DONE]\n\n');
+    expect(got[0]).toBe('data: 1\n\n');
+    expect(seenBeforeEnd).toBe(true); // read while the upstream was still sending
+  }, 15_000);
 
   it('pauses the upstream while the reader lags, then gives every byte in order', async () => {
     const total = 48 * 1024 * 1024;
