@@ -109,7 +109,9 @@ describe('credit leases', () => {
     services.push(await spawnService('models', env(), /listening/));
     // the second replica's leases last 10 s: long enough that a test's calls surely find one open
     services.push(await spawnService('ingress', env({ PORT: String(ports[0]), OPS_PORT: String(ops[1]) }), /listening/));
-    services.push(await spawnService('ingress', env({ PORT: String(ports[1]), OPS_PORT: String(ops[2]), LEASE_DRAW_MS: '10000' }), /listening/));
+    // (it asks for admissions ahead one at a time, ADMIT_AHEAD_BATCH=1: the tests on it count asks and releases
+    // one by one; the default's batches have a test of their own, on a replica of their own)
+    services.push(await spawnService('ingress', env({ PORT: String(ports[1]), OPS_PORT: String(ops[2]), LEASE_DRAW_MS: '10000', ADMIT_AHEAD_BATCH: '1' }), /listening/));
     await admin('POST', '/admin/models', { id: 'lease-model', kind: 'chat', pricing: PRICE, limits: { max_output_tokens: 400_000 } });
     await admin('POST', '/admin/channels', { name: 'mock', provider: 'openai', base_url: `${base(mockPort)}/v1`, api_key: 'k', models: ['lease-model'] });
     redis = new Redis(process.env.REDIS_URL as string);
@@ -527,6 +529,72 @@ describe('credit leases', () => {
     const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
     expect(released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, did not fit the next call')).toHaveLength(3);
     expect(released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused')).toHaveLength(0);
+  }, 60_000);
+
+  it('a key whose calls come quick is admitted ahead two at a time (an admission script every second call); slower, one at a time', async () => {
+    const port = await freePort();
+    const opsPort = await freePort();
+    // the default ADMIT_AHEAD_BATCH (2) and ADMIT_AHEAD_MS (1 s): a call that uses its admission ahead within 250 ms of its ask is quick
+    const replica = await spawnService('ingress', env({ PORT: String(port), OPS_PORT: String(opsPort), LEASE_DRAW_MS: '10000' }), /listening/);
+    try {
+      const accountId = await account(100_000_000);
+      const created = await admin('POST', `/admin/accounts/${accountId}/keys`, { name: 'k' });
+      const slots = `${prefix}rl:${created.id}:r`;
+      const via = async () => metric(await scrape(`http://127.0.0.1:${opsPort}`), 'gateway_call_holds_total', { via: 'ahead' });
+      // the admissions ahead in the key's window, counted by the script that took them (a script reads Redis's clock once)
+      const aheadScripts = async (): Promise<Map<string, number>> => {
+        const by = new Map<string, number>();
+        for (const m of await redis.zrange(slots, 0, -1)) {
+          const script = m.split(':')[0];
+          if (m.endsWith(':a')) by.set(script, (by.get(script) ?? 0) + 1);
+        }
+        return by;
+      };
+      await warmLease(port, created.key, accountId, 3);
+      const before = await books(prisma, accountId);
+      const ahead0 = await via();
+      const scripts0 = await aheadScripts();
+      let expected = 0;
+      const call = async (i: number) => {
+        const r = await chat(port, created.key, `quick ${i}`, { max_tokens: 20 });
+        expect(r.status).toBe(200);
+        expected += cost(((await r.json()) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage);
+      };
+      for (let i = 0; i < 30; i++) await call(i);
+      // every call came in on an admission ahead (the first may have met the warm-up's still in Redis)
+      expect((await via()) - ahead0).toBeGreaterThanOrEqual(29);
+      const quick = await aheadScripts();
+      const fresh = [...quick].filter(([t]) => !scripts0.has(t)).map(([, n]) => n);
+      expect(fresh.reduce((a, n) => a + n, 0)).toBeGreaterThanOrEqual(29);
+      // two a script: one at a time would be a script a call (about 30)
+      expect(fresh.length).toBeLessThanOrEqual(18);
+      expect(fresh.filter((n) => n === 2).length).toBeGreaterThanOrEqual(12);
+
+      // calls 300 ms apart use their admission ahead more than 250 ms after its ask: asked for one at a time
+      for (let i = 0; i < 6; i++) {
+        await sleep(300);
+        await call(100 + i);
+      }
+      const slow = [...(await aheadScripts())].filter(([t]) => !quick.has(t)).map(([, n]) => n);
+      expect(slow.length).toBeGreaterThanOrEqual(4);
+      expect(slow.every((n) => n === 1)).toBe(true);
+      expect((await via()) - ahead0).toBeGreaterThanOrEqual(35);
+
+      const after = await drained(accountId);
+      expect(after.held).toBe(0);
+      expect(before.balance - after.balance).toBe(expected); // each call charged once, at its own cost
+      expectInvariants(after);
+      expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(3 + 36);
+      // what the key held ahead when its calls stopped went back
+      const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
+      const unused = released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused');
+      expect(unused.length).toBeGreaterThanOrEqual(1);
+      expect(unused.length).toBeLessThanOrEqual(2);
+      const rec = await admin<{ ties_out: boolean }>('GET', `/admin/reconciliation?account_id=${accountId}`);
+      expect(rec.ties_out).toBe(true);
+    } finally {
+      await stop(replica);
+    }
   }, 60_000);
 
   it('an ingress shut down (SIGTERM) gives back the admission ahead it held: nothing expires', async () => {

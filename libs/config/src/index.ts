@@ -103,6 +103,13 @@ export const ingressConfigSchema = baseConfigSchema.extend({
    * one after it. 0: off. At most ADMIT_AHEAD_MAX_MS.
    */
   ADMIT_AHEAD_MS: z.coerce.number().int().min(0).max(ADMIT_AHEAD_MAX_MS).default(1000),
+  /**
+   * how many admissions ahead one ask takes when the key's calls come fast (each used within a quarter of
+   * ADMIT_AHEAD_MS of its ask): with 2, a key calling in sequence needs an admission script every second call,
+   * not every call (one Redis round trip and one wake-up of ingress and Redis fewer a call at a steady rate).
+   * 1: one at a time.
+   */
+  ADMIT_AHEAD_BATCH: z.coerce.number().int().min(1).max(4).default(2),
   /** keys with a lower rpm are admitted one call at a time (a slot taken ahead and not used would be a visible share of their limit) */
   ADMIT_AHEAD_MIN_RPM: int(1000),
   /** how long calls draw from one lease before the next is granted and it is closed (0: the lesser of 30 s and a quarter of HOLD_TTL_MS) */

@@ -155,6 +155,8 @@ interface Ahead {
   keyId: string;
   model: string;
   verdict: [number, number, number, number];
+  /** when it was asked for (local clock) */
+  askedAt: number;
   /** used only before this (local clock): the slot was counted as made at the end of ADMIT_AHEAD_MS */
   until: number;
 }
@@ -206,7 +208,11 @@ function countDown(counts: Map<string, number>, slot: string): void {
  * waiting on Redis; it asks for the one after it in a script it does not wait for, which also carries the
  * settle outbox's ride. An admission ahead that no call used in time is released through the outbox like
  * any drawn hold (its own hold row, released, reason "admitted ahead, unused"), and its slot stays counted:
- * a key loses at most its depth's slots of its window per model per replica per pause, hence the minimum rpm.
+ * a key loses at most its depth's slots of its window (plus ADMIT_AHEAD_BATCH - 1, see below) per model per
+ * replica per pause, hence the minimum rpm. A key whose calls come quick (its admission ahead used within a
+ * quarter of ADMIT_AHEAD_MS of the ask) is given ADMIT_AHEAD_BATCH at a time: an ask is made when what it holds
+ * and has asked for falls below its depth, and tops it up to depth + ADMIT_AHEAD_BATCH - 1, so a client calling
+ * in sequence needs a script every second call.
  * Depth: a key calling in sequence keeps one admission ahead; a call that finds none in hand or on its way
  * while the key's other calls run (calls side by side) makes the key keep one more, up to AHEAD_MAX_DEPTH, so
  * each call in flight has its own; each time admissions ahead expire unused it keeps one less. One
@@ -226,6 +232,11 @@ export class HoldPlacer implements OnModuleDestroy {
   private readonly running = new Map<string, number>();
   /** the admissions ahead that the next call did not fit, in a row, per slot (and the backoff after too many) */
   private readonly misses = new Map<string, { n: number; at: number; until: number }>();
+  /**
+   * slots whose last admission ahead was used within a quarter of ADMIT_AHEAD_MS of its ask: their asks take
+   * ADMIT_AHEAD_BATCH at a time (the later ones of a batch are still used well within their time)
+   */
+  private readonly quick = new Set<string>();
   /** per key-and-model slot, how many of its admissions ahead are in a script now */
   private readonly asking = new Map<string, number>();
   /** per slot, the calls that wait for the asks in flight (see place), at most one per ask, first come first served */
@@ -316,6 +327,8 @@ export class HoldPlacer implements OnModuleDestroy {
     if (!a) return undefined;
     if (a.accountId === req.account_id && req.amount_micros <= a.amount && a.amount <= Math.ceil(req.amount_micros * AHEAD_HEADROOM)) {
       this.misses.delete(slot);
+      if (this.config.ADMIT_AHEAD_BATCH > 1 && now - a.askedAt <= this.aheadMs / 4) this.quick.add(slot);
+      else this.quick.delete(slot);
       admit.onResult(a.verdict); // admitted: it was counted, so this never refuses
       callHoldsVia.ahead.inc();
       this.refills.set(req.hold_id!, { req, admit, at: now });
@@ -362,8 +375,9 @@ export class HoldPlacer implements OnModuleDestroy {
   }
 
   /**
-   * asks, in this tick's script, for admissions of the key's next calls: as many as keep the slot's depth in
-   * hand or on its way (one for a client that calls in sequence)
+   * asks, in this tick's script, for admissions of the key's next calls once fewer than the slot's depth are in
+   * hand or on its way: as many as the slot keeps (keeps: one for a client that calls in sequence, two when its
+   * calls come quick)
    */
   private askAhead(req: PlaceHoldRequest, admit: Admission): void {
     const slot = aheadSlot(req);
@@ -374,7 +388,9 @@ export class HoldPlacer implements OnModuleDestroy {
     }
     const amount = Math.min(this.leases.maxDraw, Math.ceil(req.amount_micros * AHEAD_HEADROOM));
     if (amount < req.amount_micros) return;
-    const want = (this.depth.get(slot) ?? 1) - (this.asking.get(slot) ?? 0) - (this.ahead.get(slot)?.length ?? 0);
+    // asked for when what is in hand or on its way falls below the slot's depth: then as many as the slot keeps
+    const have = (this.asking.get(slot) ?? 0) + (this.ahead.get(slot)?.length ?? 0);
+    const want = have < (this.depth.get(slot) ?? 1) ? this.keeps(slot) - have : 0;
     const noop = () => undefined;
     for (let i = 0; i < want; i++) {
       countUp(this.asking, slot);
@@ -392,6 +408,11 @@ export class HoldPlacer implements OnModuleDestroy {
     }
   }
 
+  /** the most admissions ahead a slot keeps in hand or asked for: its depth, and ADMIT_AHEAD_BATCH - 1 more when its calls come quick */
+  private keeps(slot: string): number {
+    return (this.depth.get(slot) ?? 1) + (this.quick.has(slot) ? this.config.ADMIT_AHEAD_BATCH - 1 : 0);
+  }
+
   /** an admission ahead came back: kept for the key's next call if it was admitted and drawn */
   private gotAhead(b: Pending, v: Verdict): void {
     const slot = b.ahead!.slot;
@@ -405,10 +426,11 @@ export class HoldPlacer implements OnModuleDestroy {
         keyId: b.req.key_id!,
         model: b.req.model,
         verdict: [v[0], v[1], v[2], v[3]],
+        askedAt: b.ahead!.sentAt,
         until: b.ahead!.sentAt + this.aheadMs,
       };
       const stock = this.ahead.get(slot);
-      if (this.closing || (stock?.length ?? 0) >= (this.depth.get(slot) ?? 1) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
+      if (this.closing || (stock?.length ?? 0) >= this.keeps(slot) || a.until <= Date.now()) this.releaseAhead(a, 'admitted ahead, unused');
       else if (stock) stock.push(a);
       else this.ahead.set(slot, [a]);
     }
@@ -426,6 +448,7 @@ export class HoldPlacer implements OnModuleDestroy {
       const expired = stock.filter((a) => a.until <= now);
       if (expired.length === 0) continue;
       for (const a of expired) this.releaseAhead(a, 'admitted ahead, unused');
+      this.quick.delete(slot); // its calls no longer come quick enough to use a batch
       const left = stock.filter((a) => a.until > now);
       if (left.length > 0) this.ahead.set(slot, left);
       else this.ahead.delete(slot);
@@ -436,6 +459,7 @@ export class HoldPlacer implements OnModuleDestroy {
     }
     // a slot with nothing in hand, asked for or running keeps no depth (a backoff, or a key gone quiet)
     for (const slot of this.depth.keys()) if (!this.ahead.has(slot) && !this.asking.has(slot) && !this.running.has(slot)) this.depth.delete(slot);
+    for (const slot of this.quick) if (!this.ahead.has(slot) && !this.asking.has(slot) && !this.running.has(slot)) this.quick.delete(slot);
     for (const [slot, m] of this.misses) if (m.until <= now && m.at < now - AHEAD_BACKOFF_MS) this.misses.delete(slot);
   }
 
