@@ -544,7 +544,7 @@ describe('credit leases', () => {
       // the admissions ahead in the key's window, counted by the script that took them (a script reads Redis's clock once)
       const aheadScripts = async (): Promise<Map<string, number>> => {
         const by = new Map<string, number>();
-        for (const m of await redis.zrange(slots, 0, -1)) {
+        for (const m of await redis.zrange(slots, '0', '-1')) {
           const script = m.split(':')[0];
           if (m.endsWith(':a')) by.set(script, (by.get(script) ?? 0) + 1);
         }
