@@ -84,6 +84,12 @@ describe('credit leases', () => {
     return books(prisma, accountId);
   };
 
+  /** the account's call holds released for this reason (their last event's) */
+  const releasedFor = async (accountId: string, reason: string) => {
+    const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
+    return released.filter((h) => h.events.at(-1)!.reason === reason);
+  };
+
   const account = async (credit: number) => (await admin('POST', '/admin/accounts', { name: 'leases', credit_micros: credit })).id;
   const newKey = async (accountId: string, body: Record<string, unknown> = {}) => (await admin('POST', `/admin/accounts/${accountId}/keys`, { name: 'k', ...body })).key;
 
@@ -406,8 +412,7 @@ describe('credit leases', () => {
     }
     expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(43); // the warm-up's 3 and the 40 (dry runs make none)
     // the last call's admission of a next call that never came: released after ADMIT_AHEAD_MS, its draw back in the lease's account
-    const unused = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
-    const aheadUnused = unused.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused');
+    const aheadUnused = await releasedFor(accountId, 'admitted ahead, unused');
     expect(aheadUnused.length).toBeGreaterThanOrEqual(1);
     const rec = await admin<{ ties_out: boolean }>('GET', `/admin/reconciliation?account_id=${accountId}`);
     expect(rec.ties_out).toBe(true);
@@ -441,8 +446,7 @@ describe('credit leases', () => {
     expectInvariants(after);
     expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(3 + served);
     // when the calls stop, what the key held ahead goes back: no more than AHEAD_MAX_DEPTH (4)
-    const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
-    const unused = released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused');
+    const unused = await releasedFor(accountId, 'admitted ahead, unused');
     expect(unused.length).toBeGreaterThanOrEqual(1);
     expect(unused.length).toBeLessThanOrEqual(4);
     const rec = await admin<{ ties_out: boolean }>('GET', `/admin/reconciliation?account_id=${accountId}`);
@@ -526,9 +530,8 @@ describe('credit leases', () => {
     expectInvariants(after);
     expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(15);
     // the first three calls each found one that did not fit (the warm-up's, then each other's); from then on none was asked for
-    const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
-    expect(released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, did not fit the next call')).toHaveLength(3);
-    expect(released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused')).toHaveLength(0);
+    expect(await releasedFor(accountId, 'admitted ahead, did not fit the next call')).toHaveLength(3);
+    expect(await releasedFor(accountId, 'admitted ahead, unused')).toHaveLength(0);
   }, 60_000);
 
   it('a key whose calls come quick is admitted ahead two at a time (an admission script every second call); slower, one at a time', async () => {
@@ -586,8 +589,7 @@ describe('credit leases', () => {
       expectInvariants(after);
       expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(3 + 36);
       // what the key held ahead when its calls stopped went back
-      const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
-      const unused = released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused');
+      const unused = await releasedFor(accountId, 'admitted ahead, unused');
       expect(unused.length).toBeGreaterThanOrEqual(1);
       expect(unused.length).toBeLessThanOrEqual(2);
       const rec = await admin<{ ties_out: boolean }>('GET', `/admin/reconciliation?account_id=${accountId}`);
@@ -612,8 +614,7 @@ describe('credit leases', () => {
     expect(after.held).toBe(0);
     expectInvariants(after);
     expect(await prisma.hold.count({ where: { accountId, state: 'expired' } })).toBe(0);
-    const released = await prisma.hold.findMany({ where: { accountId, kind: 'call', state: 'released' }, include: { events: { orderBy: { id: 'asc' } } } });
-    expect(released.filter((h) => h.events.at(-1)!.reason === 'admitted ahead, unused').length).toBeGreaterThanOrEqual(1);
+    expect((await releasedFor(accountId, 'admitted ahead, unused')).length).toBeGreaterThanOrEqual(1);
     expect(await prisma.usageRecord.count({ where: { accountId } })).toBe(4);
   }, 60_000);
 
