@@ -46,6 +46,8 @@ const note = (s) => process.stderr.write(`  … ${s}\n`);
 const now = () => performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ms = (v) => (Number.isFinite(v) ? v.toFixed(2) : '-');
+/** a difference with its sign: +0.84, -1.20 */
+const added = (v) => (v >= 0 ? `+${ms(v)}` : ms(v));
 
 /** --variant values: [{ name, env, nodeArgs, dist }] */
 function variants() {
@@ -127,6 +129,13 @@ function waits(pid) {
   } catch {
     return NaN;
   }
+}
+
+/** rows (the first a header) as a markdown table, columns padded to their widest cell, then a blank line */
+function markdown(rows) {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  for (const row of rows) out(`| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`);
+  out();
 }
 
 /** one more ingress, beside the system's, with the variant's environment and flags and --trace-gc */
@@ -255,7 +264,7 @@ async function main() {
         `${ms(s.p90)} ms`,
         `${ms(s.p99)} ms`,
         `${ms(s.p999)} ms`,
-        isUp ? '' : `+${ms(s.p50 - up.p50)} / +${ms(s.p99 - up.p99)} / +${ms(s.p999 - up.p999)} ms`,
+        isUp ? '' : `${added(s.p50 - up.p50)} / ${added(s.p99 - up.p99)} / ${added(s.p999 - up.p999)} ms`,
         t.rounds.map(ms).join(', '),
         isUp ? '' : `${(t.cpuMs / t.sent).toFixed(3)} ms`,
         isUp ? '' : (t.waits / t.sent).toFixed(2),
@@ -268,9 +277,7 @@ async function main() {
       ]);
       if (t.errors.size) failed = true;
     }
-    const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-    for (const row of rows) out(`| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`);
-    out();
+    markdown(rows);
     // where a gateway's time went, by its own Server-Timing (the upstream leg it saw, and its own share up to the answer's encoding)
     const split = [['variant', 'calls timed', 'upstream leg as the gateway saw it, p50 / p99 / p99.9', 'the upstream alone (above)', "gateway's own share, p50 / p99 / p99.9", 'latency less the upstream leg, p50 / p99 / p99.9']];
     for (const t of targets) {
@@ -279,9 +286,7 @@ async function main() {
       const three = (x) => `${ms(x.p50)} / ${ms(x.p99)} / ${ms(x.p999)} ms`;
       split.push([t.name, u.n.toLocaleString('en-US'), three(u), three(up), three(g), three(r)]);
     }
-    const sw = split[0].map((_, c) => Math.max(...split.map((row) => row[c].length)));
-    for (const row of split) out(`| ${row.map((cell, c) => cell.padEnd(sw[c])).join(' | ')} |`);
-    out();
+    markdown(split);
     out('added: the target\'s percentile less the upstream\'s, both pooled. ingress CPU a call: its process\'s user and system time over its windows (lead-ins included, /proc, 10 ms ticks) over the calls sent in them; wake-ups a call: the times its threads (the main one, libuv\'s and V8\'s helpers) went to sleep and were woken, over the same calls. GC: the --trace-gc lines of that variant\'s ingress from each of its measured windows\' start to its last answer (allocated a call: the heap\'s growth up to each of those collections, over the measured calls); a call that arrives during a pause waits it out. The second table reads each answer\'s Server-Timing: the upstream leg as ingress timed it (the mock\'s work plus any wait of either process for a core), ingress\'s own share up to encoding the answer, and the latency less the upstream leg (that share, the answer\'s write and the load generator\'s side). An upstream leg whose p99 is well above the upstream alone\'s says the same mock answers slower with the gateway beside it on these cores.');
   } finally {
     for (const c of extra) c.kill('SIGTERM');

@@ -9,6 +9,7 @@ import { HOLD_ID_HEADER, REQUEST_ID_HEADER } from '../shared/request-context';
 import { CONFIG, REDIS_CMD } from '../shared/tokens';
 
 const KEEP_MS = 24 * 60 * 60 * 1000;
+// (not the first answer's Server-Timing: a replay reaches no upstream)
 const REPLAYED_HEADERS = ['content-type', REQUEST_ID_HEADER, HOLD_ID_HEADER];
 
 interface InFlight {
@@ -64,9 +65,7 @@ export class IdempotencyService {
       if (rec.fp !== fp) throw new DomainError('idempotency_mismatch', 'this Idempotency-Key was already used with a different request');
       if (rec.state === 'in_flight') throw new DomainError('idempotency_in_flight', 'a request with this Idempotency-Key is still in progress', undefined, 1);
       reply.hijack();
-      // the first answer's Server-Timing timed its upstream leg; a replay has none
-      const { 'server-timing': _timing, ...headers } = rec.headers;
-      reply.raw.writeHead(rec.status, { ...headers, 'x-tt-idempotent-replay': 'true' });
+      reply.raw.writeHead(rec.status, { ...rec.headers, 'x-tt-idempotent-replay': 'true' });
       reply.raw.end(Buffer.from(rec.body, 'base64'));
       return true;
     }

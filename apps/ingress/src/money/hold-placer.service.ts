@@ -327,7 +327,7 @@ export class HoldPlacer implements OnModuleDestroy {
     if (!a) return undefined;
     if (a.accountId === req.account_id && req.amount_micros <= a.amount && a.amount <= Math.ceil(req.amount_micros * AHEAD_HEADROOM)) {
       this.misses.delete(slot);
-      if (this.config.ADMIT_AHEAD_BATCH > 1 && now - a.askedAt <= this.aheadMs / 4) this.quick.add(slot);
+      if (now - a.askedAt <= this.aheadMs / 4) this.quick.add(slot);
       else this.quick.delete(slot);
       admit.onResult(a.verdict); // admitted: it was counted, so this never refuses
       callHoldsVia.ahead.inc();
@@ -458,8 +458,9 @@ export class HoldPlacer implements OnModuleDestroy {
       else this.depth.delete(slot);
     }
     // a slot with nothing in hand, asked for or running keeps no depth (a backoff, or a key gone quiet)
-    for (const slot of this.depth.keys()) if (!this.ahead.has(slot) && !this.asking.has(slot) && !this.running.has(slot)) this.depth.delete(slot);
-    for (const slot of this.quick) if (!this.ahead.has(slot) && !this.asking.has(slot) && !this.running.has(slot)) this.quick.delete(slot);
+    const idle = (slot: string) => !this.ahead.has(slot) && !this.asking.has(slot) && !this.running.has(slot);
+    for (const slot of this.depth.keys()) if (idle(slot)) this.depth.delete(slot);
+    for (const slot of this.quick) if (idle(slot)) this.quick.delete(slot);
     for (const [slot, m] of this.misses) if (m.until <= now && m.at < now - AHEAD_BACKOFF_MS) this.misses.delete(slot);
   }
 
