@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '@gateway/contracts';
 import { mockTokens, parseDirectives, replyPieces, sleep, stripDirectives, type Directives } from './directives';
 import type { MockState } from './state';
 
@@ -129,7 +129,7 @@ export function splitEvery(text: string, size: number): string[] {
   return out;
 }
 
-export const hexId = (bytes = 12): string => randomBytes(bytes).toString('hex');
+export const hexId = (bytes = 12): string => randomHex(bytes);
 
 /** Takes the response over from Fastify and starts a streamed 200 answer. */
 export function openStream(res: ServerResponse, contentType = 'text/event-stream; charset=utf-8'): void {

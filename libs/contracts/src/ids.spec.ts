@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { hashKey, newId, timePrefix } from './ids';
+import { hashKey, newId, randomHex, randomToken, timePrefix } from './ids';
 
 describe('hashKey', () => {
   it('is the hex SHA-256 of the plaintext (the FIPS 180-2 vector, and what createHash gives for a key)', () => {
@@ -50,5 +50,21 @@ describe('newId', () => {
     expect(aMs).toBeGreaterThanOrEqual(before);
     expect(decode(b.slice(5, 15))).toBeGreaterThan(aMs);
     expect(decode(b.slice(5, 15))).toBeLessThanOrEqual(after);
+  });
+});
+
+describe('randomHex', () => {
+  it('gives 2n hex digits from the shared pool, never the same twice across its refills, interleaved with base64url draws', () => {
+    const seen = new Set<string>();
+    // 12 + 15 bytes a round: the 4 KiB pool is refilled about 200 times over these rounds
+    for (let i = 0; i < 30_000; i++) {
+      seen.add(randomHex(12));
+      randomToken(15);
+    }
+    expect(seen.size).toBe(30_000);
+    for (const id of seen) expect(id).toMatch(/^[0-9a-f]{24}$/);
+    expect(randomHex(8)).toMatch(/^[0-9a-f]{16}$/);
+    // not a constant: a hex digit's 16 values all come up in the first position over the rounds
+    expect(new Set([...seen].map((id) => id[0])).size).toBe(16);
   });
 });

@@ -5,15 +5,28 @@ import { hash, randomFillSync } from 'node:crypto';
 const POOL = Buffer.alloc(4096);
 let offset = POOL.length;
 
-/** `bytes` fresh random bytes, as base64url. */
-export function randomToken(bytes: number): string {
+function draw(bytes: number, encoding: 'base64url' | 'hex'): string {
   if (offset + bytes > POOL.length) {
     randomFillSync(POOL);
     offset = 0;
   }
-  const s = POOL.toString('base64url', offset, offset + bytes);
+  const s = POOL.toString(encoding, offset, offset + bytes);
   offset += bytes;
   return s;
+}
+
+/** `bytes` fresh random bytes, as base64url. */
+export function randomToken(bytes: number): string {
+  return draw(bytes, 'base64url');
+}
+
+/**
+ * `bytes` fresh random bytes, as hex (the mock's and the Responses API's ids): from the same pool, where
+ * `randomBytes(n).toString('hex')` made a system call per id (3.9 us against 0.4 measured apart; in the mock
+ * upstream's CPU profile at open throttle, a tenth of its time).
+ */
+export function randomHex(bytes: number): string {
+  return draw(bytes, 'hex');
 }
 
 // Crockford's base32, in ASCII order: a fixed-width number in it sorts as the number does, in byte order

@@ -1,5 +1,4 @@
-import type { TokenUsage } from '@gateway/contracts';
-import { randomBytes } from 'node:crypto';
+import { randomHex, type TokenUsage } from '@gateway/contracts';
 import type { IRPart, IRRequest, IRResponse } from '../ir';
 import { signedToolId } from '../signatures';
 import { customInput, localShellAction, type LocalShellAction } from './client-tools';
@@ -15,7 +14,7 @@ export function responsesUsage(u: TokenUsage) {
   };
 }
 
-export const rid = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
+export const rid = (prefix: string) => `${prefix}_${randomHex(12)}`;
 
 export interface OutputMessage {
   type: 'message';
