@@ -24,6 +24,8 @@
 // rounds with every round's value beside it: on a noisy VM one round can be off by a third.
 // --warm-up S (3 by default; --no-warm-up for none) first drives each target at open throttle for S + 1 s,
 // unmeasured, so that round 1 does not meet a cold gateway.
+// The load generator calls through undici's dispatch (--load-client request: request() with its body read by
+// async iteration, as the rounds before the fifteenth did; about a third more of its CPU a call).
 // Then the books: every hold settled, the reconciliation ties out, one usage record per 200 the gateway gave.
 // It starts its own system from dist/ on free ports, with its own database (gateway_bench) and Redis prefix.
 const fs = require('node:fs');
@@ -37,7 +39,7 @@ const { openLoop } = require('./lib/open-loop');
 
 const arg = (name, def) => prep.numberArg(name, def);
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
-  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --warm-up 3 --no-warm-up --lead-in 1 --no-lead-in --no-bare --keep-db --fresh-db]\n');
+  process.stdout.write('usage: npm run bench:gateway [-- --seconds 6 --concurrency 64 --rate 500 --stream-rate 200 --calls 2000 --rounds 1 --warm-up 3 --no-warm-up --lead-in 1 --no-lead-in --no-bare --keep-db --fresh-db --load-client dispatch|request]\n');
   process.exit(0);
 }
 const SECONDS = arg('seconds', 6);
@@ -49,6 +51,18 @@ const ROUNDS = Math.round(arg('rounds', 1));
 // the steady case's unmeasured lead-in at its rate (see steady()); --no-lead-in for none
 const LEAD_IN = process.argv.includes('--no-lead-in') ? 0 : arg('lead-in', 1);
 const BARE = !process.argv.includes('--no-bare');
+// how the load generator calls: through undici's dispatch (the default), or request() with its body read by async
+// iteration, as every round before the fifteenth measured (--load-client request): see call()
+const LOAD_CLIENT = (() => {
+  const i = process.argv.indexOf('--load-client');
+  const v = i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith('--load-client='))?.slice('--load-client='.length);
+  if (v === undefined) return 'dispatch';
+  if (v !== 'dispatch' && v !== 'request') {
+    process.stderr.write(`--load-client is dispatch or request, not ${v}\n`);
+    process.exit(2);
+  }
+  return v;
+})();
 // seconds of unmeasured open-throttle load on each target before the first round (its JIT warm, its pools full)
 const WARM_UP = process.argv.includes('--no-warm-up') ? 0 : arg('warm-up', 3);
 const WARMUP_MS = 1000;
@@ -267,11 +281,66 @@ function target(name, origin, key) {
 }
 const newPool = (t, connections) => new Pool(t.origin, { connections, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000, keepAliveTimeout: 30_000 });
 
+/** what a call's answer came to: the checks both ways of calling share */
+function outcome(t, stream, status, firstByte, end, bytes, tail) {
+  if (t.isGateway && status === 200) gateway200++;
+  if (status !== 200) return { ok: false, status, firstByte, end, why: `HTTP ${status}` };
+  if (bytes === 0) return { ok: false, status: 200, firstByte, end, why: 'empty body' };
+  if (stream && !/data: \[DONE\]\s*$/.test(tail)) return { ok: false, status: 200, firstByte, end, why: 'stream without [DONE]' };
+  return { ok: true, status: 200, firstByte, end };
+}
+
 /**
  * One call. Resolves { ok, status, firstByte, end, why } with times from performance.now(); never rejects.
- * A streamed call is ok only if its body ends with the [DONE] event.
+ * A streamed call is ok only if its body ends with the [DONE] event. Through undici's dispatch (the same pool,
+ * connections and HTTP as request()): the load generator shares the cores with what it measures, and
+ * request()'s body stream read by async iteration cost it about twice the CPU a call (--load-client request
+ * is that way, as every round before 2026-12-04's fifteenth measured).
  */
-async function call(pool, t, stream) {
+function call(pool, t, stream) {
+  if (LOAD_CLIENT === 'request') return callByRequest(pool, t, stream);
+  return new Promise((resolve) => {
+    let status = 0;
+    let firstByte = NaN;
+    let tail = '';
+    let bytes = 0;
+    let settled = false;
+    const done = (r) => {
+      if (settled) return;
+      settled = true;
+      resolve(r);
+    };
+    try {
+      pool.dispatch(
+        { path: ROUTE, method: 'POST', headers: t.headers, body: stream ? STREAMED : PLAIN },
+        {
+          onConnect() {},
+          onHeaders(code) {
+            if (code >= 200) status = code;
+            return true;
+          },
+          onData(chunk) {
+            if (bytes === 0) firstByte = now();
+            bytes += chunk.length;
+            if (stream || status !== 200) tail = (tail + chunk.toString('utf8')).slice(-300);
+            return true;
+          },
+          onComplete() {
+            done(outcome(t, stream, status, firstByte, now(), bytes, tail));
+          },
+          onError(err) {
+            done({ ok: false, status, firstByte, end: now(), why: err.code || err.message });
+          },
+        },
+      );
+    } catch (err) {
+      done({ ok: false, status: 0, firstByte: NaN, end: now(), why: err.code || err.message });
+    }
+  });
+}
+
+/** One call through request() and its body's async iteration (--load-client request). */
+async function callByRequest(pool, t, stream) {
   try {
     const r = await pool.request({ path: ROUTE, method: 'POST', headers: t.headers, body: stream ? STREAMED : PLAIN });
     let firstByte = NaN;
@@ -282,12 +351,7 @@ async function call(pool, t, stream) {
       bytes += chunk.length;
       if (stream || r.statusCode !== 200) tail = (tail + chunk.toString('utf8')).slice(-300);
     }
-    const end = now();
-    if (t.isGateway && r.statusCode === 200) gateway200++;
-    if (r.statusCode !== 200) return { ok: false, status: r.statusCode, firstByte, end, why: `HTTP ${r.statusCode}` };
-    if (bytes === 0) return { ok: false, status: 200, firstByte, end, why: 'empty body' };
-    if (stream && !/data: \[DONE\]\s*$/.test(tail)) return { ok: false, status: 200, firstByte, end, why: 'stream without [DONE]' };
-    return { ok: true, status: 200, firstByte, end };
+    return outcome(t, stream, r.statusCode, firstByte, now(), bytes, tail);
   } catch (err) {
     return { ok: false, status: 0, firstByte: NaN, end: now(), why: err.code || err.message };
   }
@@ -553,7 +617,7 @@ async function main() {
     const cores = os.cpus().length;
     out(`gateway benchmark · build ${prep.buildId()} · node ${process.version} · ${cores} cores (${os.cpus()[0]?.model?.trim() || 'cpu'})`);
     out(`one chat completion per call to a mock upstream with no added latency; direct = the mock called alone, added = gateway − direct`);
-    out(`the load generator, the mock, the gateway, Postgres and Redis all share these ${cores} cores`);
+    out(`the load generator (undici's ${LOAD_CLIENT === 'dispatch' ? 'dispatch' : 'request()'}), the mock, the gateway, Postgres and Redis all share these ${cores} cores`);
     {
       // the database grows by every run; once the tables' indexes outgrow the buffer cache, Postgres's cost a
       // call depends on what their keys are (docs/throughput-history.md: time-ordered ids), so runs say how large it was
