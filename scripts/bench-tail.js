@@ -10,7 +10,7 @@
 // a call (/proc) and, from its --trace-gc lines over its own windows, the KB it allocated a call and its
 // scavenges a thousand calls with their pauses, the usual cause of a call in ingress's slowest 1 %
 // (docs/throughput-history.md).
-//   npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]
+//   npm run bench:tail [-- --rate 500 | --open 64] [--seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]
 // A variant is a name, a colon and environment assignments for its ingress; NODE_ARGS=… adds node flags after
 // ingress's own (a later V8 flag wins), and DIST=DIR runs the ingress built in DIR instead of dist/ (another
 // build's, e.g. a worktree of an earlier commit built with `node scripts/build.js`, beside this build's
@@ -27,12 +27,14 @@ const prep = require('./lib/prepare');
 const { latencySummary, parseGcLine, withAllocations, gcSummary, serverTiming } = require('./lib/tail-stats');
 const { openLoop } = require('./lib/open-loop');
 
-const USAGE = "usage: npm run bench:tail [-- --rate 500 --seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]\n";
+const USAGE = "usage: npm run bench:tail [-- --rate 500 | --open 64] [--seconds 5 --rounds 8 --lead-in 1 --variant 'NAME:KEY=VALUE …' …]\n";
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
 const RATE = prep.numberArg('rate', 500);
+// --open N: N clients in closed loops (open throttle) instead of the steady rate; the table gives calls/s too
+const OPEN = process.argv.some((a) => a === '--open' || a.startsWith('--open=')) ? Math.round(prep.numberArg('open', 64)) : 0;
 const SECONDS = prep.numberArg('seconds', 5);
 const ROUNDS = Math.round(prep.numberArg('rounds', 8));
 const LEAD_IN = process.argv.includes('--no-lead-in') ? 0 : prep.numberArg('lead-in', 1);
@@ -115,6 +117,48 @@ async function steady(t, rate, seconds, leadIn) {
   const to = now();
   await pool.close();
   return { lat, split, errors, from: start + leading * interval, to, sent: total };
+}
+
+/**
+ * Closed loops (--open): `clients` clients, each sending its next call when its last one is answered, for
+ * leadIn + seconds; the calls answered in the last `seconds` are measured (latency from each call's send).
+ */
+async function closed(t, clients, seconds, leadIn) {
+  const pool = new Pool(t.origin, { connections: clients, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const lat = [];
+  const split = { upstream: [], gateway: [], rest: [] };
+  const errors = new Map();
+  const start = now();
+  const from = start + leadIn * 1000;
+  const to = from + seconds * 1000;
+  let sent = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (now() < to) {
+        const sentAt = now();
+        sent++;
+        try {
+          const r = await pool.request({ path: ROUTE, method: 'POST', headers: t.headers, body: BODY });
+          await r.body.text();
+          if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
+          const end = now();
+          if (end < from || end > to) continue;
+          const took = end - sentAt;
+          lat.push(took);
+          const timing = serverTiming(r.headers['server-timing']);
+          if (timing) {
+            split.upstream.push(timing.upstream);
+            split.gateway.push(timing.gateway);
+            split.rest.push(took - timing.upstream);
+          }
+        } catch (err) {
+          errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1);
+        }
+      }
+    }),
+  );
+  await pool.close();
+  return { lat, split, errors, from, to, sent, rps: lat.length / seconds };
 }
 
 /** times the process's threads gave up a core to wait (voluntary context switches, /proc), NaN once it is gone */
@@ -216,17 +260,21 @@ async function main() {
       t.cpuMs = 0;
       t.waits = 0;
       t.sent = 0;
+      t.rps = [];
     }
 
-    note(`warming up: ${WARM_UP} s at ${RATE}/s on each target…`);
-    for (const t of targets) await steady(t, RATE, WARM_UP, 0);
+    const load = OPEN ? `${OPEN} clients at open throttle` : `${RATE}/s`;
+    const drive = (t, seconds, leadIn) => (OPEN ? closed(t, OPEN, seconds, leadIn) : steady(t, RATE, seconds, leadIn));
+    note(`warming up: ${WARM_UP} s at ${load} on each target…`);
+    for (const t of targets) await drive(t, WARM_UP, 0);
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         note(`round ${r + 1} of ${ROUNDS}: ${t.name}`);
         const cpu0 = t.pid ? prep.processCpuMs(t.pid) : 0;
         const waits0 = t.pid ? waits(t.pid) : 0;
-        const w = await steady(t, RATE, SECONDS, LEAD_IN);
+        const w = await drive(t, SECONDS, LEAD_IN);
+        if (OPEN) t.rps.push(w.rps);
         if (t.pid) {
           t.cpuMs += prep.processCpuMs(t.pid) - cpu0;
           t.waits += waits(t.pid) - waits0;
@@ -244,7 +292,8 @@ async function main() {
     const up = latencySummary(targets[targets.length - 1].lat);
     const cores = os.cpus().length;
     out(`tail latency side by side · build ${prep.buildId()} · node ${process.version} · ${cores} cores`);
-    out(`${RATE} calls/s of non-streamed chat to each target in turn, ${ROUNDS} rounds of ${SECONDS} s (after a ${LEAD_IN} s lead-in each), alternating order; latency from each call's due time; percentiles over every round's calls pooled`);
+    if (OPEN) out(`${OPEN} clients at open throttle (closed loops), non-streamed chat to each target in turn, ${ROUNDS} rounds of ${SECONDS} s (after a ${LEAD_IN} s lead-in each), alternating order; latency from each call's send; percentiles over every round's calls pooled`);
+    else out(`${RATE} calls/s of non-streamed chat to each target in turn, ${ROUNDS} rounds of ${SECONDS} s (after a ${LEAD_IN} s lead-in each), alternating order; latency from each call's due time; percentiles over every round's calls pooled`);
     out('variants (an ingress each, beside the same billing, models, Redis and Postgres):');
     for (const v of vs) {
       const what = [...Object.entries(v.env).map(([k, x]) => `${k}=${x}`), ...(v.nodeArgs.length ? [`node ${v.nodeArgs.join(' ')}`] : [])];
@@ -252,7 +301,11 @@ async function main() {
       out(`  ${v.name}: ${what.join(', ') || 'as configured'}`);
     }
     out();
-    const rows = [['target', 'calls', 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'ingress CPU a call', 'wake-ups a call', 'allocated a call', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
+    const rps = (t) => {
+      const v = [...t.rps].sort((a, b) => a - b);
+      return `${Math.round(v[Math.floor(v.length / 2)]).toLocaleString('en-US')} [${t.rps.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')}]`;
+    };
+    const rows = [['target', 'calls', ...(OPEN ? ['calls/s, median [each round]'] : []), 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'ingress CPU a call', 'wake-ups a call', 'allocated a call', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
     for (const t of targets) {
       const s = latencySummary(t.lat);
       const isUp = t.gc === null;
@@ -260,6 +313,7 @@ async function main() {
       rows.push([
         t.name,
         s.n.toLocaleString('en-US'),
+        ...(OPEN ? [rps(t)] : []),
         `${ms(s.p50)} ms`,
         `${ms(s.p90)} ms`,
         `${ms(s.p99)} ms`,
