@@ -83,6 +83,32 @@ function variants() {
   });
 }
 
+/** a new tally of answered calls: their latencies, and a gateway's answers split by their Server-Timing */
+const tally = () => ({ lat: [], split: { upstream: [], gateway: [], rest: [] }, errors: new Map() });
+
+/** one answered call in the tally: its latency, and (a gateway's) its upstream leg and its own share beside the rest */
+function answered(w, took, headers) {
+  w.lat.push(took);
+  const timing = serverTiming(headers['server-timing']);
+  if (timing) {
+    w.split.upstream.push(timing.upstream);
+    w.split.gateway.push(timing.gateway);
+    w.split.rest.push(took - timing.upstream);
+  }
+}
+
+/** a call that failed, counted by its error's code */
+function countFailure(w, err) {
+  const why = err.code || err.message;
+  w.errors.set(why, (w.errors.get(why) || 0) + 1);
+}
+
+/** the answer's body read; a status other than 200 thrown as an error coded by it */
+async function body200(r) {
+  await r.body.text();
+  if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
+}
+
 /**
  * Open loop: call i is due at start + i/rate and sent then, whatever the calls before it are doing; its latency
  * runs from when it was due (no coordinated omission). The first leadIn seconds are sent the same way and
@@ -92,31 +118,19 @@ async function steady(t, rate, seconds, leadIn) {
   const pool = new Pool(t.origin, { connections: 512, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
   const leading = Math.round(rate * leadIn);
   const total = leading + Math.max(1, Math.round(rate * seconds));
-  const lat = [];
-  // a gateway's answers: its upstream leg and its own share (Server-Timing), and the latency less that leg
-  const split = { upstream: [], gateway: [], rest: [] };
-  const errors = new Map();
+  const w = tally();
   const { start, interval } = await openLoop(rate, total, (due, i) =>
     pool
       .request({ path: ROUTE, method: 'POST', headers: t.headers, body: BODY })
       .then(async (r) => {
-        await r.body.text();
-        if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
-        if (i < leading) return;
-        const took = now() - due;
-        lat.push(took);
-        const timing = serverTiming(r.headers['server-timing']);
-        if (timing) {
-          split.upstream.push(timing.upstream);
-          split.gateway.push(timing.gateway);
-          split.rest.push(took - timing.upstream);
-        }
+        await body200(r);
+        if (i >= leading) answered(w, now() - due, r.headers);
       })
-      .catch((err) => errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1)),
+      .catch((err) => countFailure(w, err)),
   );
   const to = now();
   await pool.close();
-  return { lat, split, errors, from: start + leading * interval, to, sent: total };
+  return { ...w, from: start + leading * interval, to, sent: total };
 }
 
 /**
@@ -125,9 +139,7 @@ async function steady(t, rate, seconds, leadIn) {
  */
 async function closed(t, clients, seconds, leadIn) {
   const pool = new Pool(t.origin, { connections: clients, pipelining: 1, headersTimeout: 30_000, bodyTimeout: 30_000 });
-  const lat = [];
-  const split = { upstream: [], gateway: [], rest: [] };
-  const errors = new Map();
+  const w = tally();
   const start = now();
   const from = start + leadIn * 1000;
   const to = from + seconds * 1000;
@@ -139,26 +151,17 @@ async function closed(t, clients, seconds, leadIn) {
         sent++;
         try {
           const r = await pool.request({ path: ROUTE, method: 'POST', headers: t.headers, body: BODY });
-          await r.body.text();
-          if (r.statusCode !== 200) throw Object.assign(new Error(`HTTP ${r.statusCode}`), { code: `HTTP ${r.statusCode}` });
+          await body200(r);
           const end = now();
-          if (end < from || end > to) continue;
-          const took = end - sentAt;
-          lat.push(took);
-          const timing = serverTiming(r.headers['server-timing']);
-          if (timing) {
-            split.upstream.push(timing.upstream);
-            split.gateway.push(timing.gateway);
-            split.rest.push(took - timing.upstream);
-          }
+          if (end >= from && end <= to) answered(w, end - sentAt, r.headers);
         } catch (err) {
-          errors.set(err.code || err.message, (errors.get(err.code || err.message) || 0) + 1);
+          countFailure(w, err);
         }
       }
     }),
   );
   await pool.close();
-  return { lat, split, errors, from, to, sent, rps: lat.length / seconds };
+  return { ...w, from, to, sent, rps: w.lat.length / seconds };
 }
 
 /** times the process's threads gave up a core to wait (voluntary context switches, /proc), NaN once it is gone */
