@@ -25,7 +25,7 @@
 // --warm-up S (3 by default; --no-warm-up for none) first drives each target at open throttle for S + 1 s,
 // unmeasured, so that round 1 does not meet a cold gateway.
 // The load generator calls through undici's dispatch (--load-client request: request() with its body read by
-// async iteration, as the rounds before the fifteenth did; about a third more of its CPU a call).
+// async iteration, as the rounds before the fifteenth did: 76-109 us of its CPU a call against 64 through dispatch).
 // Then the books: every hold settled, the reconciliation ties out, one usage record per 200 the gateway gave.
 // It starts its own system from dist/ on free ports, with its own database (gateway_bench) and Redis prefix.
 const fs = require('node:fs');
@@ -294,8 +294,9 @@ function outcome(t, stream, status, firstByte, end, bytes, tail) {
  * One call. Resolves { ok, status, firstByte, end, why } with times from performance.now(); never rejects.
  * A streamed call is ok only if its body ends with the [DONE] event. Through undici's dispatch (the same pool,
  * connections and HTTP as request()): the load generator shares the cores with what it measures, and
- * request()'s body stream read by async iteration cost it about twice the CPU a call (--load-client request
- * is that way, as every round before 2026-12-04's fifteenth measured).
+ * request()'s body stream read by async iteration cost it a fifth to two thirds more CPU a call (against the
+ * mock alone, 76-109 us against 64; --load-client request is that way, as every round before 2026-12-04's
+ * fifteenth measured).
  */
 function call(pool, t, stream) {
   if (LOAD_CLIENT === 'request') return callByRequest(pool, t, stream);
