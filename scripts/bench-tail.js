@@ -308,7 +308,7 @@ async function main() {
       const v = [...t.rps].sort((a, b) => a - b);
       return `${Math.round(v[Math.floor(v.length / 2)]).toLocaleString('en-US')} [${t.rps.map((x) => Math.round(x).toLocaleString('en-US')).join(', ')}]`;
     };
-    const rows = [['target', 'calls', ...(OPEN ? ['calls/s, median [each round]'] : []), 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'ingress CPU a call', 'wake-ups a call', 'allocated a call', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts', 'errors']];
+    const rows = [['target', 'calls', ...(OPEN ? ['calls/s, median [each round]'] : []), 'p50', 'p90', 'p99', 'p99.9', 'added p50 / p99 / p99.9', 'p99 of each round', 'ingress CPU a call', 'wake-ups a call', 'allocated a call', 'scavenges a 1,000 calls', 'scavenge pause median / max', 'GC paused a call', 'mark-compacts (longest pause)', 'errors']];
     for (const t of targets) {
       const s = latencySummary(t.lat);
       const isUp = t.gc === null;
@@ -329,7 +329,7 @@ async function main() {
         isUp ? '' : g.scavengesPerThousand.toFixed(2),
         isUp ? '' : `${ms(g.scavengeMedianMs)} / ${ms(g.scavengeMaxMs)} ms`,
         isUp ? '' : `${((1000 * g.pausedMs) / Math.max(1, s.n)).toFixed(1)} us`,
-        isUp ? '' : String(g.markCompacts),
+        isUp ? '' : g.markCompacts ? `${g.markCompacts} (${ms(g.markCompactMaxMs)} ms)` : '0',
         t.errors.size ? [...t.errors].map(([k, n]) => `${n}x ${k}`).join(', ') : 'none',
       ]);
       if (t.errors.size) failed = true;

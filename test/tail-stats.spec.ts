@@ -16,7 +16,7 @@ const { percentile, latencySummary, parseGcLine, withAllocations, gcSummary, ser
   gcSummary: (
     events: Gc[],
     calls: number,
-  ) => { scavenges: number; scavengesPerThousand: number; scavengeMedianMs: number; scavengeMaxMs: number; pausedMs: number; markCompacts: number; allocatedKbPerCall: number };
+  ) => { scavenges: number; scavengesPerThousand: number; scavengeMedianMs: number; scavengeMaxMs: number; pausedMs: number; markCompacts: number; markCompactMaxMs: number; allocatedKbPerCall: number };
   serverTiming: (header: unknown) => { upstream: number; gateway: number } | null;
 };
 
@@ -53,11 +53,12 @@ describe('tail-stats', () => {
       { kind: 'mark-compact', pauseMs: 8 },
       { kind: 'scavenge', pauseMs: 2 },
     ];
-    expect(gcSummary(events, 1500)).toEqual({ scavenges: 3, scavengesPerThousand: 2, scavengeMedianMs: 2, scavengeMaxMs: 3, pausedMs: 14, markCompacts: 1, allocatedKbPerCall: NaN });
+    expect(gcSummary(events, 1500)).toEqual({ scavenges: 3, scavengesPerThousand: 2, scavengeMedianMs: 2, scavengeMaxMs: 3, pausedMs: 14, markCompacts: 1, markCompactMaxMs: 8, allocatedKbPerCall: NaN });
     const none = gcSummary([], 0);
     expect(none.scavenges).toBe(0);
     expect(none.scavengesPerThousand).toBeNaN();
     expect(none.scavengeMaxMs).toBeNaN();
+    expect(none.markCompactMaxMs).toBeNaN();
   });
 
   it('takes what was allocated up to each collection from the heap before it and after the one before', () => {

@@ -48,7 +48,7 @@ function withAllocations(events) {
 
 /**
  * What the collections of a run of `calls` calls cost: scavenges a thousand calls, their pauses' median and
- * largest, every collection's pause summed, how many major ones (mark-compact), and the KB allocated a call
+ * largest, every collection's pause summed, how many major ones (mark-compact) and the longest of their pauses, and the KB allocated a call
  * (the allocMb of the run's collections, see withAllocations: what was allocated up to each; NaN without it).
  * V8 sizes the young generation as it sees fit, so scavenges a 1,000 calls move between processes of one build;
  * the bytes a call do not.
@@ -63,6 +63,7 @@ function gcSummary(events, calls) {
     scavengeMaxMs: scavenges.length ? scavenges[scavenges.length - 1] : NaN,
     pausedMs: events.reduce((a, e) => a + e.pauseMs, 0),
     markCompacts: majors.length,
+    markCompactMaxMs: majors.length ? Math.max(...majors.map((e) => e.pauseMs)) : NaN,
     allocatedKbPerCall: calls > 0 && events.length > 0 && events.every((e) => Number.isFinite(e.allocMb)) ? (1024 * events.reduce((a, e) => a + e.allocMb, 0)) / calls : NaN,
   };
 }
