@@ -155,9 +155,7 @@ interface Ahead {
   keyId: string;
   model: string;
   verdict: [number, number, number, number];
-  /** when it was asked for (local clock) */
-  askedAt: number;
-  /** used only before this (local clock): the slot was counted as made at the end of ADMIT_AHEAD_MS */
+  /** used only before this (local clock): asked for ADMIT_AHEAD_MS before it, and the slot counted as made then */
   until: number;
 }
 
@@ -327,7 +325,8 @@ export class HoldPlacer implements OnModuleDestroy {
     if (!a) return undefined;
     if (a.accountId === req.account_id && req.amount_micros <= a.amount && a.amount <= Math.ceil(req.amount_micros * AHEAD_HEADROOM)) {
       this.misses.delete(slot);
-      if (now - a.askedAt <= this.aheadMs / 4) this.quick.add(slot);
+      // used within a quarter of ADMIT_AHEAD_MS of its ask (made at until - ADMIT_AHEAD_MS)
+      if (now - (a.until - this.aheadMs) <= this.aheadMs / 4) this.quick.add(slot);
       else this.quick.delete(slot);
       admit.onResult(a.verdict); // admitted: it was counted, so this never refuses
       callHoldsVia.ahead.inc();
@@ -426,7 +425,6 @@ export class HoldPlacer implements OnModuleDestroy {
         keyId: b.req.key_id!,
         model: b.req.model,
         verdict: [v[0], v[1], v[2], v[3]],
-        askedAt: b.ahead!.sentAt,
         until: b.ahead!.sentAt + this.aheadMs,
       };
       const stock = this.ahead.get(slot);
