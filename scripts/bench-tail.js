@@ -164,18 +164,24 @@ async function closed(t, clients, seconds, leadIn) {
   return { ...w, from, to, sent, rps: w.lat.length / seconds };
 }
 
-/** times the process's threads gave up a core to wait (voluntary context switches, /proc), NaN once it is gone */
+function append(to, from) {
+  for (const x of from) to.push(x);
+}
+
+/** times the threads of a process and its descendants gave up a core to wait (voluntary context switches, /proc), NaN once it is gone */
 function waits(pid) {
-  try {
-    let n = 0;
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
-      if (m) n += Number(m[1]);
+  let n = 0;
+  for (const p of prep.processTree(pid)) {
+    try {
+      for (const tid of fs.readdirSync(`/proc/${p}/task`)) {
+        const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/task/${tid}/status`, 'utf8'));
+        if (m) n += Number(m[1]);
+      }
+    } catch {
+      if (p === pid) return NaN;
     }
-    return n;
-  } catch {
-    return NaN;
   }
+  return n;
 }
 
 /** rows (the first a header) as a markdown table, columns padded to their widest cell, then a blank line */
@@ -283,8 +289,9 @@ async function main() {
           t.waits += waits(t.pid) - waits0;
           t.sent += w.sent;
         }
-        t.lat.push(...w.lat);
-        for (const k of Object.keys(t.split)) t.split[k].push(...w.split[k]);
+        // appended one by one: a spread of an open-throttle round's tens of thousands of figures overflows the stack
+        append(t.lat, w.lat);
+        for (const k of Object.keys(t.split)) append(t.split[k], w.split[k]);
         t.rounds.push(latencySummary(w.lat).p99);
         for (const [why, n] of w.errors) t.errors.set(why, (t.errors.get(why) || 0) + n);
         if (t.gc) t.gcIn.push(...t.gc.filter((e) => e.at >= w.from && e.at <= w.to));

@@ -216,13 +216,37 @@ async function dropRedisPrefix(redisUrl, prefix) {
  * CPU ms a process has used (utime + stime, /proc/<pid>/stat in ticks of 10 ms, so ±10 ms); NaN once it is gone.
  * bench:tail, bench:ids and profile:ingress read their processes' CPU with it (bench:gateway reads every process's).
  */
-function processCpuMs(pid) {
-  try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return NaN;
+/** pid and its descendants (an ingress run with INGRESS_WORKERS > 1 is a primary and its workers), from /proc */
+function processTree(pid) {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      for (const tid of fs.readdirSync(`/proc/${pids[i]}/task`)) {
+        const kids = fs.readFileSync(`/proc/${pids[i]}/task/${tid}/children`, 'utf8').trim();
+        if (kids) pids.push(...kids.split(' ').map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
   }
+  return pids;
+}
+
+/**
+ * CPU ms (user + system, 10 ms ticks) of a process and its descendants, those that ended and were reaped
+ * included (their time is in the parent's cutime and cstime); NaN once the process itself is gone.
+ */
+function processCpuMs(pid) {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      if (p === pid) return NaN;
+    }
+  }
+  return ticks * 10;
 }
 
 /** The commit checked out in dir (this checkout by default), with how many tracked files differ from it. */
@@ -259,4 +283,5 @@ module.exports = {
   buildId,
   dropRedisPrefix,
   processCpuMs,
+  processTree,
 };

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 export const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/gateway';
@@ -42,6 +43,16 @@ export const ingressConfigSchema = baseConfigSchema.extend({
   OPS_PORT: int(9100),
   PORT: int(8080),
   HOST: z.string().default('0.0.0.0'),
+  /**
+   * how many processes serve PORT (node:cluster): 1 runs ingress as one process, as before; more starts a
+   * primary that forks that many workers sharing the port, forks a worker again when one dies, aggregates
+   * their metrics and readiness on OPS_PORT and drains them all on SIGTERM. auto: one per core
+   * (os.availableParallelism()). See apps/ingress/src/cluster/primary.ts.
+   */
+  INGRESS_WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)])
+    .default(1)
+    .transform((v) => (v === 'auto' ? availableParallelism() : v)),
   ADMIN_TOKEN: z.string().min(16, 'ADMIN_TOKEN must be at least 16 characters'),
   /** a read-only admin token for finance (reports, holds, accounts, the audit log); unset or empty: no finance access */
   FINANCE_TOKEN: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(16, 'FINANCE_TOKEN must be at least 16 characters').optional()),

@@ -47,6 +47,10 @@ export interface OpsServerOptions {
   host?: string;
   checks: Record<string, Check>;
   draining?: () => boolean;
+  /** the /metrics body, when it is not this process's registry (ingress's cluster primary aggregates its workers') */
+  metrics?: () => Promise<string>;
+  /** the /health/ready answer, when it is not `readiness(checks, draining)`; the object is sent as the body */
+  ready?: () => Promise<{ ready: boolean; body: object }>;
 }
 
 export interface OpsServer {
@@ -76,8 +80,12 @@ async function handle(options: OpsServerOptions, req: IncomingMessage, res: Serv
   const path = (req.url ?? '/').split('?')[0];
   try {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
-    if (path === '/metrics') return send(res, 200, register.contentType, await register.metrics());
+    if (path === '/metrics') return send(res, 200, register.contentType, await (options.metrics ? options.metrics() : register.metrics()));
     if (path === '/health/live') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
+    if (path === '/health/ready' && options.ready) {
+      const r = await options.ready();
+      return send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify(r.body));
+    }
     if (path === '/health/ready') {
       const r = await readiness(options.checks, options.draining);
       return send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify({ status: r.ready ? 'ok' : 'unavailable', checks: r.checks }));
