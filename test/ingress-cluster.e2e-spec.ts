@@ -151,7 +151,8 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     const now = [...new Set(listeningPids())];
     expect(now).toHaveLength(3);
     const replacement = now.find((p) => p !== victim && p !== survivor)!;
-    expect(ingress.output.some((l) => l.includes('ingress worker died; forking another') && l.includes(`"worker_pid":${victim}`))).toBe(true);
+    // a first worker's death: replaced at once
+    expect(ingress.output.some((l) => l.includes('ingress worker died; forking another') && l.includes(`"worker_pid":${victim}`) && l.includes('"restart_in_ms":0'))).toBe(true);
 
     const from = ingress.output.length;
     expect(await calls(40)).toEqual(Array(40).fill(200));
@@ -165,10 +166,21 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     const ready = JSON.parse((await ops('/health/ready')).text) as { workers: { listening: number; restarts: number } };
     expect(ready.workers).toMatchObject({ listening: 2, restarts: 1 });
 
+    // the replacement dies too, within 10 s of its start: forked again after a pause (0.5 s), and the two dead
+    // workers' counts are both kept
+    process.kill(replacement, 'SIGKILL');
+    for (let i = 0; i < 100 && new Set(listeningPids()).size < 4; i++) await sleep(100);
+    expect(new Set(listeningPids()).size).toBe(4);
+    expect(ingress.output.some((l) => l.includes('ingress worker died; forking another') && l.includes(`"worker_pid":${replacement}`) && l.includes('"restart_in_ms":500'))).toBe(true);
+    expect(await calls(10)).toEqual(Array(10).fill(200));
+    const again = (await ops('/metrics')).text;
+    expect(series(again, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(before + 60);
+    expect(series(again, 'gateway_ingress_worker_restarts_total')).toBe(2);
+
     // every call either worker answered is charged once, through the leases and outbox both share
     const charged = () => prisma.usageRecord.count({ where: { accountId } });
-    for (let i = 0; i < 100 && (await charged()) < 90; i++) await sleep(100);
-    expect(await charged()).toBe(90);
+    for (let i = 0; i < 100 && (await charged()) < 100; i++) await sleep(100);
+    expect(await charged()).toBe(100);
     // nothing stays held: the leases close, and what the killed worker had drawn for the key's next call,
     // admitted ahead and never made, expires with its lease or as its own hold, charging nothing
     let b = await books(prisma, accountId);

@@ -5,6 +5,7 @@ interface Gc {
   kind: 'scavenge' | 'mark-compact' | 'other';
   pauseMs: number;
   beforeMb?: number;
+  pid?: number;
   afterMb?: number;
   allocMb?: number;
 }
@@ -38,10 +39,10 @@ describe('tail-stats', () => {
   });
 
   it('reads the pause of each collector from --trace-gc lines and ignores every other line', () => {
-    expect(parseGcLine('[7926:0x34292e80]    26543 ms: Scavenge 97.4 (137.5) -> 73.3 (139.0) MB, 2.80 / 0.01 ms  (average mu = 0.993, current mu = 0.993) task; ')).toEqual({ kind: 'scavenge', pauseMs: 2.8, beforeMb: 97.4, afterMb: 73.3 });
-    expect(parseGcLine('[7926:0x34292e80]     1649 ms: Mark-Compact 63.9 (127.7) -> 48.6 (127.0) MB, 8.21 / 0.02 ms  (+ 0.7 ms in 9 steps since start of marking, biggest step 0.1 ms) (average mu = 0.993) finalize incremental marking via stack guard; GC in old space requested')).toEqual({ kind: 'mark-compact', pauseMs: 8.21, beforeMb: 63.9, afterMb: 48.6 });
-    expect(parseGcLine('[1:0x1]   900 ms: Mark-Compact (reduce) 40.1 (60.0) -> 30.2 (50.0) MB, 12.50 / 0.00 ms  (average mu = 0.9) memory reducer')).toEqual({ kind: 'mark-compact', pauseMs: 12.5, beforeMb: 40.1, afterMb: 30.2 });
-    expect(parseGcLine('[1:0x1]   901 ms: Minor Mark-Sweep 20.0 (30.0) -> 10.0 (30.0) MB, 1.25 / 0.00 ms  (average mu = 0.9) allocation failure;')).toEqual({ kind: 'other', pauseMs: 1.25, beforeMb: 20, afterMb: 10 });
+    expect(parseGcLine('[7926:0x34292e80]    26543 ms: Scavenge 97.4 (137.5) -> 73.3 (139.0) MB, 2.80 / 0.01 ms  (average mu = 0.993, current mu = 0.993) task; ')).toEqual({ kind: 'scavenge', pauseMs: 2.8, beforeMb: 97.4, afterMb: 73.3, pid: 7926 });
+    expect(parseGcLine('[7926:0x34292e80]     1649 ms: Mark-Compact 63.9 (127.7) -> 48.6 (127.0) MB, 8.21 / 0.02 ms  (+ 0.7 ms in 9 steps since start of marking, biggest step 0.1 ms) (average mu = 0.993) finalize incremental marking via stack guard; GC in old space requested')).toEqual({ kind: 'mark-compact', pauseMs: 8.21, beforeMb: 63.9, afterMb: 48.6, pid: 7926 });
+    expect(parseGcLine('[1:0x1]   900 ms: Mark-Compact (reduce) 40.1 (60.0) -> 30.2 (50.0) MB, 12.50 / 0.00 ms  (average mu = 0.9) memory reducer')).toEqual({ kind: 'mark-compact', pauseMs: 12.5, beforeMb: 40.1, afterMb: 30.2, pid: 1 });
+    expect(parseGcLine('[1:0x1]   901 ms: Minor Mark-Sweep 20.0 (30.0) -> 10.0 (30.0) MB, 1.25 / 0.00 ms  (average mu = 0.9) allocation failure;')).toEqual({ kind: 'other', pauseMs: 1.25, beforeMb: 20, afterMb: 10, pid: 1 });
     expect(parseGcLine('{"level":30,"msg":"ingress listening on :8080"}')).toBeNull();
     expect(parseGcLine('')).toBeNull();
   });
@@ -73,6 +74,17 @@ describe('tail-stats', () => {
     // the last three collections over 300 calls: 75 MB, 256 KB a call; a run whose first line has no predecessor has no figure
     expect(gcSummary(events.slice(1), 300).allocatedKbPerCall).toBeCloseTo(256, 6);
     expect(gcSummary(events, 300).allocatedKbPerCall).toBeNaN();
+  });
+
+  it('takes each process\'s allocations from its own lines when the lines of several processes interleave', () => {
+    const lines = [
+      '[1:0x1]  100 ms: Scavenge 40.0 (60.0) -> 20.0 (60.0) MB, 1.00 / 0.00 ms  task;',
+      '[2:0x1]  110 ms: Scavenge 70.0 (90.0) -> 50.0 (90.0) MB, 1.00 / 0.00 ms  task;',
+      '[1:0x1]  200 ms: Scavenge 45.0 (60.0) -> 21.0 (60.0) MB, 1.00 / 0.00 ms  task;',
+      '[2:0x1]  210 ms: Scavenge 60.0 (90.0) -> 40.0 (90.0) MB, 1.00 / 0.00 ms  task;',
+    ];
+    const events = withAllocations(lines.map((l) => parseGcLine(l)!));
+    expect(events.map((e) => e.allocMb)).toEqual([NaN, NaN, 25, 10]);
   });
 
   it("reads ingress's Server-Timing (upstream and gateway durations), and nothing from a header without both", () => {

@@ -29,19 +29,21 @@ function parseGcLine(line) {
   if (!m) return null;
   const name = m[1].trim();
   const kind = name === 'Scavenge' ? 'scavenge' : name === 'Mark-Compact' ? 'mark-compact' : 'other';
-  return { kind, pauseMs: Number(m[4]), beforeMb: Number(m[2]), afterMb: Number(m[3]) };
+  // the line's process: an ingress run as a cluster (INGRESS_WORKERS) has its workers' lines on one stdout
+  const pid = /^\[(\d+):/.exec(line);
+  return { kind, pauseMs: Number(m[4]), beforeMb: Number(m[2]), afterMb: Number(m[3]), pid: pid ? Number(pid[1]) : 0 };
 }
 
 /**
  * What the process allocated between the collection before a line and this one: the heap's size before this
- * collection less its size after the one before (MB; NaN for the first line seen). Set as allocMb on each event
- * of a process's lines in order.
+ * collection less its size after the one before of the same process (MB; NaN for a process's first line seen).
+ * Set as allocMb on each event of the lines in order (several processes' lines may interleave).
  */
 function withAllocations(events) {
-  let after = NaN;
+  const after = new Map();
   for (const e of events) {
-    e.allocMb = e.beforeMb - after;
-    after = e.afterMb;
+    e.allocMb = e.beforeMb - (after.get(e.pid) ?? NaN);
+    after.set(e.pid, e.afterMb);
   }
   return events;
 }

@@ -10,12 +10,23 @@ type MetricsJson = Array<{ name: string; type: string; values: unknown[] }>;
 
 /** a worker that does not answer a metrics or readiness question within this counts as not answering */
 const ASK_TIMEOUT_MS = 2000;
-/** a worker that dies sooner than this after its fork is forked again after a growing pause */
+/** a replacement worker that dies sooner than this after its fork is forked again after a growing pause */
 const QUICK_DEATH_MS = 10_000;
 const RESTART_PAUSE_MIN_MS = 500;
 const RESTART_PAUSE_MAX_MS = 30_000;
 /** how long the first workers may take to listen before the primary gives up */
 const START_TIMEOUT_MS = 60_000;
+
+/**
+ * Registries' metrics summed into one, at once: AggregatorRegistry.aggregate registers each summed metric as
+ * an object whose get() returns it synchronously, so no scrape can run between a worker's exit and its
+ * counters joining the retired sum.
+ */
+function sum(parts: MetricsJson[]): MetricsJson {
+  return AggregatorRegistry.aggregate(parts)
+    .getMetricsAsArray()
+    .map((m) => (m as unknown as { get(): MetricsJson[number] }).get());
+}
 
 interface Slot {
   /** 1..INGRESS_WORKERS: a replacement takes the slot of the worker it replaces */
@@ -23,7 +34,9 @@ interface Slot {
   worker?: Worker;
   listening: boolean;
   forkedAt: number;
-  /** deaths in a row, each within QUICK_DEATH_MS of its fork */
+  /** workers forked in this slot so far */
+  forks: number;
+  /** replacements in a row that died within QUICK_DEATH_MS of their fork */
   quickDeaths: number;
   restart?: NodeJS.Timeout;
 }
@@ -54,7 +67,7 @@ interface Pending {
 export async function runPrimary(config: IngressConfig): Promise<void> {
   const logger = createLogger('ingress', config.LOG_LEVEL).child({ role: 'cluster-primary' });
   initMetrics('ingress', config.METRICS_LOOP_RESOLUTION_MS);
-  const slots: Slot[] = Array.from({ length: config.INGRESS_WORKERS }, (_, i) => ({ index: i + 1, listening: false, forkedAt: 0, quickDeaths: 0 }));
+  const slots: Slot[] = Array.from({ length: config.INGRESS_WORKERS }, (_, i) => ({ index: i + 1, listening: false, forkedAt: 0, forks: 0, quickDeaths: 0 }));
   const listeningNow = () => slots.filter((s) => s.listening && s.worker?.isConnected());
   gauge('gateway_ingress_workers', 'ingress cluster workers: configured (INGRESS_WORKERS) and listening now', ['state'], function () {
     this.set({ state: 'configured' }, slots.length);
@@ -66,8 +79,8 @@ export async function runPrimary(config: IngressConfig): Promise<void> {
   let asked = 0;
   /** each worker's last metrics answer, by worker id: what it counted is kept when it dies */
   const lastMetrics = new Map<number, MetricsJson>();
-  /** counters and histograms of workers that died, at their last scrape */
-  let retired: MetricsJson[] = [];
+  /** the counters and histograms of the workers that died, at their last scrape, summed */
+  let retired: MetricsJson = [];
   let started = false;
   /** the start failed: the workers left are being killed, their exits are not a shutdown's */
   let failed = false;
@@ -112,9 +125,8 @@ export async function runPrimary(config: IngressConfig): Promise<void> {
         }
       }),
     );
-    if (retired.length > 1) retired = [(await AggregatorRegistry.aggregate(retired).getMetricsAsJSON()) as unknown as MetricsJson];
     const own = (await register.getMetricsAsJSON()) as unknown as MetricsJson;
-    const parts = [own, ...retired, ...answers.filter((a): a is MetricsJson => a !== undefined)];
+    const parts = [own, retired, ...answers.filter((a): a is MetricsJson => a !== undefined)];
     return AggregatorRegistry.aggregate(parts).metrics();
   };
 
@@ -149,6 +161,7 @@ export async function runPrimary(config: IngressConfig): Promise<void> {
     slot.worker = worker;
     slot.listening = false;
     slot.forkedAt = Date.now();
+    slot.forks++;
     worker.on('message', (m: { type?: string }) => {
       if (m?.type === IPC.answer) answered(m as AnswerMessage);
       else if (m?.type === IPC.listening) {
@@ -171,7 +184,7 @@ export async function runPrimary(config: IngressConfig): Promise<void> {
     }
     const last = lastMetrics.get(worker.id);
     lastMetrics.delete(worker.id);
-    if (last) retired.push(last.filter((m) => m.type === 'counter' || m.type === 'histogram'));
+    if (last) retired = sum([retired, last.filter((m) => m.type === 'counter' || m.type === 'histogram')]);
     const what = { slot: slot.index, worker_pid: worker.process.pid, code, signal };
     if (failed) return;
     if (stopping) {
@@ -184,7 +197,10 @@ export async function runPrimary(config: IngressConfig): Promise<void> {
       startDone(new Error(`worker ${slot.index} exited before it listened (${signal ?? `code ${code}`})`));
       return;
     }
-    slot.quickDeaths = Date.now() - slot.forkedAt < QUICK_DEATH_MS ? slot.quickDeaths + 1 : 0;
+    // a first worker's death, or a worker's that ran a while, is replaced at once; a replacement that dies soon
+    // after its start (a crash loop: a bad dependency, a bug every call hits) waits longer each time
+    const quick = slot.forks > 1 && Date.now() - slot.forkedAt < QUICK_DEATH_MS;
+    slot.quickDeaths = quick ? slot.quickDeaths + 1 : 0;
     const pause = slot.quickDeaths === 0 ? 0 : Math.min(RESTART_PAUSE_MAX_MS, RESTART_PAUSE_MIN_MS * 2 ** (slot.quickDeaths - 1));
     restartCount++;
     restarts.inc();
