@@ -157,7 +157,7 @@ export async function runPrimary(config: IngressConfig): Promise<void> {
 
   const fork = (slot: Slot) => {
     slot.restart = undefined;
-    const worker = cluster.fork({ INGRESS_WORKER_SLOT: String(slot.index) });
+    const worker = cluster.fork();
     slot.worker = worker;
     slot.listening = false;
     slot.forkedAt = Date.now();
