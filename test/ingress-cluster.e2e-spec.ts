@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { books, expectInvariants, testPrisma } from './support/db';
+import { books, expectInvariants, testPrisma, usageRecordOf } from './support/db';
+import { metric, scrape } from './support/metrics';
 import { freePort, resetTestDatabase } from './support/gateway';
-import { spawnService, stop, type Service } from './support/services';
+import { readToEnd, spawnService, stop, type Service } from './support/services';
 
 // Ingress with INGRESS_WORKERS=2: a primary forks two workers that share the public port. Shown here with
 // real processes, Redis and Postgres: calls on fresh connections are answered by both workers and every
@@ -39,17 +40,6 @@ function post(port: number, key: string, body: unknown): Promise<Answer> {
   });
 }
 
-/** a series' value in Prometheus text, the sum over its lines whose labels include every given one */
-function series(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  let sum: number | undefined;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
-}
-
 describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
   const prisma = testPrisma(2);
   const services: Service[] = [];
@@ -76,6 +66,7 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     HOLD_EXTEND_INTERVAL_MS: '250',
     SWEEP_INTERVAL_MS: '100',
   });
+  const metrics = () => scrape(`http://127.0.0.1:${opsPort}`);
   const ops = async (path: string) => {
     const r = await fetch(`http://127.0.0.1:${opsPort}${path}`);
     return { status: r.status, text: await r.text() };
@@ -123,13 +114,12 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     expect(pids.size).toBe(2);
     expect([...pids].sort()).toEqual([...new Set(listeningPids())].sort());
 
-    const m = await ops('/metrics');
-    expect(m.status).toBe(200);
-    expect(series(m.text, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(40);
-    expect(series(m.text, 'gateway_ingress_workers', { state: 'listening' })).toBe(2);
-    expect(series(m.text, 'gateway_ingress_workers', { state: 'configured' })).toBe(2);
+    const m = await metrics(); // (scrape throws unless /metrics answers 200)
+    expect(metric(m, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(40);
+    expect(metric(m, 'gateway_ingress_workers', { state: 'listening' })).toBe(2);
+    expect(metric(m, 'gateway_ingress_workers', { state: 'configured' })).toBe(2);
     // one series a label set, not one a worker
-    expect(m.text.split('\n').filter((l) => l.startsWith('gateway_http_requests_total{') && l.includes('/v1/chat/completions'))).toHaveLength(1);
+    expect(m.filter((x) => x.name === 'gateway_http_requests_total' && x.labels.route === '/v1/chat/completions')).toHaveLength(1);
 
     const r = await ops('/health/ready');
     expect(r.status).toBe(200);
@@ -141,7 +131,7 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
   }, 60_000);
 
   it('forks a worker killed with SIGKILL again; calls go on and no counter goes back', async () => {
-    const before = series((await ops('/metrics')).text, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })!;
+    const before = metric(await metrics(), 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' });
     const [victim, survivor] = [...new Set(listeningPids())];
     process.kill(victim, 'SIGKILL');
     // calls made while the worker is replaced: the primary hands connections only to live workers
@@ -158,11 +148,11 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     expect(await calls(40)).toEqual(Array(40).fill(200));
     expect([...servingPids(from)].sort()).toEqual([survivor, replacement].sort());
 
-    const text = (await ops('/metrics')).text;
+    const text = await metrics();
     // what the dead worker counted up to its last scrape is kept: the total is every call made
-    expect(series(text, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(before + 50);
-    expect(series(text, 'gateway_ingress_worker_restarts_total')).toBe(1);
-    expect(series(text, 'gateway_ingress_workers', { state: 'listening' })).toBe(2);
+    expect(metric(text, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(before + 50);
+    expect(metric(text, 'gateway_ingress_worker_restarts_total')).toBe(1);
+    expect(metric(text, 'gateway_ingress_workers', { state: 'listening' })).toBe(2);
     const ready = JSON.parse((await ops('/health/ready')).text) as { workers: { listening: number; restarts: number } };
     expect(ready.workers).toMatchObject({ listening: 2, restarts: 1 });
 
@@ -173,9 +163,9 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     expect(new Set(listeningPids()).size).toBe(4);
     expect(ingress.output.some((l) => l.includes('ingress worker died; forking another') && l.includes(`"worker_pid":${replacement}`) && l.includes('"restart_in_ms":500'))).toBe(true);
     expect(await calls(10)).toEqual(Array(10).fill(200));
-    const again = (await ops('/metrics')).text;
-    expect(series(again, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(before + 60);
-    expect(series(again, 'gateway_ingress_worker_restarts_total')).toBe(2);
+    const again = await metrics();
+    expect(metric(again, 'gateway_http_requests_total', { route: '/v1/chat/completions', status: '200' })).toBe(before + 60);
+    expect(metric(again, 'gateway_ingress_worker_restarts_total')).toBe(2);
 
     // every call either worker answered is charged once, through the leases and outbox both share
     const charged = () => prisma.usageRecord.count({ where: { accountId } });
@@ -210,8 +200,7 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     expect(res.status).toBe(200);
     const requestId = res.headers.get('x-tt-request-id')!;
     const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = decoder.decode((await reader.read()).value);
+    const first = new TextDecoder().decode((await reader.read()).value);
 
     const exited = new Promise<{ code: number | null; at: number }>((resolve) => ingress.child.once('exit', (code) => resolve({ code, at: Date.now() })));
     const termAt = Date.now();
@@ -231,11 +220,7 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     }
     expect(refused).toBeTruthy();
 
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
+    const text = first + (await readToEnd(reader));
     expect(text).toContain('eight');
     expect(text.trim().endsWith('data: [DONE]')).toBe(true);
     expect(Date.now() - termAt).toBeGreaterThan(800);
@@ -246,11 +231,7 @@ describe('ingress as a cluster (INGRESS_WORKERS=2)', () => {
     expect(ingress.output.filter((l) => l.includes('"msg":"shutdown: complete"') && !l.includes('cluster-primary'))).toHaveLength(2);
     expect(ingress.output.some((l) => l.includes('cluster-primary') && l.includes('shutdown: complete') && l.includes('"clean":true'))).toBe(true);
 
-    let usage = await prisma.usageRecord.findUnique({ where: { requestId } });
-    for (let i = 0; i < 100 && !usage; i++) {
-      await sleep(100);
-      usage = await prisma.usageRecord.findUnique({ where: { requestId } });
-    }
+    const usage = await usageRecordOf(prisma, requestId);
     expect(usage).not.toBeNull();
     expect(usage!.outputTokens).toBeGreaterThan(0);
     expect(Number(usage!.costMicros)).toBeGreaterThan(0);

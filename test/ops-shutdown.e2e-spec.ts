@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { books, testPrisma } from './support/db';
+import { books, testPrisma, usageRecordOf } from './support/db';
 import { freePort, resetTestDatabase } from './support/gateway';
-import { spawnService, stop, type Service } from './support/services';
+import { readToEnd, spawnService, stop, type Service } from './support/services';
 
 // SIGTERM to ingress during a streamed call: the stream runs to its end ([DONE]), a call that arrives
 // while it drains is refused (a 503 with Retry-After, or the connection), ingress exits within its grace
@@ -71,10 +71,7 @@ describe('graceful shutdown of ingress', () => {
     expect(res.status).toBe(200);
     const requestId = res.headers.get('x-tt-request-id')!;
     const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let text = '';
-    const first = await reader.read();
-    text += decoder.decode(first.value);
+    const first = new TextDecoder().decode((await reader.read()).value);
 
     const exited = new Promise<{ code: number | null; at: number }>((resolve) => ingress.child.once('exit', (code) => resolve({ code, at: Date.now() })));
     const termAt = Date.now();
@@ -96,11 +93,7 @@ describe('graceful shutdown of ingress', () => {
     expect(refused).toBeTruthy();
 
     // the running stream finishes
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
+    const text = first + (await readToEnd(reader));
     expect(text).toContain('ten');
     expect(text.trim().endsWith('data: [DONE]')).toBe(true);
     expect(Date.now() - termAt).toBeGreaterThan(1000); // it really was mid-stream
@@ -111,11 +104,7 @@ describe('graceful shutdown of ingress', () => {
     expect(ingress.output.some((l) => l.includes('shutdown: draining'))).toBe(true);
 
     // charged: billing applies the settle the drained ingress flushed to the outbox; nothing stays held
-    let usage = await prisma.usageRecord.findUnique({ where: { requestId } });
-    for (let i = 0; i < 100 && !usage; i++) {
-      await sleep(100);
-      usage = await prisma.usageRecord.findUnique({ where: { requestId } });
-    }
+    const usage = await usageRecordOf(prisma, requestId);
     expect(usage).not.toBeNull();
     expect(Number(usage!.costMicros)).toBeGreaterThan(0);
     expect(usage!.outputTokens).toBeGreaterThan(0);

@@ -5,6 +5,16 @@ export function testPrisma(poolSize = 30): PrismaClient {
   return createPrisma(process.env.DATABASE_URL as string, poolSize);
 }
 
+/** A call's usage record, waited for up to `ms` (its settle reaches billing through the outbox); null if none came. */
+export async function usageRecordOf(prisma: PrismaClient, requestId: string, ms = 10_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const usage = await prisma.usageRecord.findUnique({ where: { requestId } });
+    if (usage || Date.now() >= until) return usage;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** A pg pool on the test database, as billing's hot statements use. */
 export function testPg(max = 10): PgPool {
   return createPgPool(process.env.DATABASE_URL as string, max);

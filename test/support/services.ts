@@ -57,3 +57,14 @@ export function stop(s: Service | undefined): Promise<void> {
     s.child.kill('SIGTERM');
   });
 }
+
+/** The rest of a response body's text, read to its end. */
+export async function readToEnd(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return text + decoder.decode();
+    text += decoder.decode(value, { stream: true });
+  }
+}
